@@ -1,0 +1,157 @@
+//! Plain value types shared by the API: states, description types, options.
+//!
+//! The enum discriminants equal Godot's (`WebRTCPeerConnection.ConnectionState` etc.), so the
+//! glue can convert with a cast, but nothing here depends on Godot.
+
+use crate::error::{Error, Result};
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// Peer connection state (W3C `RTCPeerConnectionState`, Godot `ConnectionState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ConnectionState {
+    New = 0,
+    Connecting = 1,
+    Connected = 2,
+    Disconnected = 3,
+    Failed = 4,
+    Closed = 5,
+}
+
+/// ICE gathering state (Godot `GatheringState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum GatheringState {
+    New = 0,
+    Gathering = 1,
+    Complete = 2,
+}
+
+/// Signaling state (Godot `SignalingState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum SignalingState {
+    Stable = 0,
+    HaveLocalOffer = 1,
+    HaveRemoteOffer = 2,
+    HaveLocalPranswer = 3,
+    HaveRemotePranswer = 4,
+    Closed = 5,
+}
+
+/// Data channel ready state (Godot `WebRTCDataChannel.ChannelState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ChannelState {
+    Connecting = 0,
+    Open = 1,
+    Closing = 2,
+    Closed = 3,
+}
+
+/// Session description type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SdpType {
+    Offer,
+    Answer,
+    Pranswer,
+    Rollback,
+}
+
+impl SdpType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SdpType::Offer => "offer",
+            SdpType::Answer => "answer",
+            SdpType::Pranswer => "pranswer",
+            SdpType::Rollback => "rollback",
+        }
+    }
+}
+
+impl FromStr for SdpType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "offer" => Ok(SdpType::Offer),
+            "answer" => Ok(SdpType::Answer),
+            "pranswer" => Ok(SdpType::Pranswer),
+            "rollback" => Ok(SdpType::Rollback),
+            other => Err(Error::invalid(format!(
+                "unknown session description type {other:?} (expected \"offer\" or \"answer\")"
+            ))),
+        }
+    }
+}
+
+/// One entry of `iceServers` (W3C `RTCIceServer`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IceServer {
+    /// `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]`, `turns:host[:port]`.
+    pub urls: Vec<String>,
+    pub username: Option<String>,
+    pub credential: Option<String>,
+}
+
+/// Connection configuration. `Default` is what a Godot `WebRTCPeerConnection.new()` gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub ice_servers: Vec<IceServer>,
+    /// Only gather host candidates on this address (tests use 127.0.0.1). `None`: every usable
+    /// interface address.
+    pub bind_address: Option<IpAddr>,
+    /// What we advertise as `a=max-message-size` (the largest message we accept).
+    pub local_max_message_size: u32,
+    /// Bytes of received-but-unread messages a channel may hold before the engine stops
+    /// reading from SCTP (its receive window then closes and the sender is throttled).
+    pub channel_receive_budget: usize,
+}
+
+pub const DEFAULT_LOCAL_MAX_MESSAGE_SIZE: u32 = 262_144;
+/// RFC 8841: a remote description without `a=max-message-size` means 64 KiB.
+pub const DEFAULT_REMOTE_MAX_MESSAGE_SIZE: u32 = 65_536;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            ice_servers: Vec::new(),
+            bind_address: None,
+            local_max_message_size: DEFAULT_LOCAL_MAX_MESSAGE_SIZE,
+            channel_receive_budget: 1 << 20,
+        }
+    }
+}
+
+/// Options of a new data channel (W3C `RTCDataChannelInit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelOptions {
+    pub ordered: bool,
+    /// Partial reliability by retransmission count. Exclusive with `max_packet_lifetime`.
+    pub max_retransmits: Option<u16>,
+    /// Partial reliability by lifetime in milliseconds. Exclusive with `max_retransmits`.
+    pub max_packet_lifetime: Option<u16>,
+    pub protocol: String,
+    /// `Some(id)`: negotiated out of band on stream `id` (0..=65534), no DCEP handshake.
+    pub negotiated_id: Option<u16>,
+}
+
+impl Default for ChannelOptions {
+    fn default() -> Self {
+        Self {
+            ordered: true,
+            max_retransmits: None,
+            max_packet_lifetime: None,
+            protocol: String::new(),
+            negotiated_id: None,
+        }
+    }
+}
+
+/// One whole received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub data: bytes::Bytes,
+    /// Sent as a string (PPID 51/56) rather than binary (PPID 53/57).
+    pub is_text: bool,
+}
