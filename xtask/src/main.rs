@@ -1,1 +1,42 @@
-fn main() {}
+//! Project commands: `cargo xtask addon | test | demo`.
+//!
+//! `addon` builds the release library and stages it into `addons/webrtc_rs/bin/`; `test` runs
+//! every test the project has, installing what the tests need on a fresh machine; `demo` runs
+//! the multiplayer demo through the signaling server.
+
+mod addon;
+mod cmd;
+mod test;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  addon [--debug]                 build the extension and stage it into addons/webrtc_rs/bin/
+  test [--no-interop]             run every test (format, clippy, cargo tests, interop matrix)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "addon" => addon::run(rest),
+        "test" => test::run(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
