@@ -1,8 +1,66 @@
 //! webrtc_rs engine: a data-channel-only WebRTC peer (ICE, DTLS, SCTP, DCEP, SDP offer/answer,
 //! trickle ICE) with a synchronous, poll-driven API. No Godot dependency.
+//!
+//! # Design
+//!
+//! **Protocol stack.** The maintained sans-IO webrtc-rs crates, composed here without the `rtc`
+//! umbrella: `rtc-ice` (the ICE agent), `rtc-dtls` (DTLS 1.2 endpoint, ECDSA P-256 certificate
+//! generated per connection, only `TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256`, remote certificate
+//! checked against the SDP `a=fingerprint`: sha-1/256/384/512), `rtc-sctp` (the association),
+//! `rtc-datachannel` (DCEP wire format), `rtc-stun` (server-reflexive gathering). The SDP is
+//! our own small writer/reader (`sdp.rs`): one `m=application ... UDP/DTLS/SCTP
+//! webrtc-datachannel` section.
+//!
+//! **Modules.** `core.rs` is one connection's protocol state, sans-IO: fed datagrams, commands
+//! and time; it returns datagrams, updates and its next timeout. `driver.rs` is the I/O around
+//! it. `api.rs` holds the handles callers use. `config.rs`, `sdp.rs` and `candidate.rs` parse
+//! and validate input; `channel.rs` holds what both sides share about a channel.
+//!
+//! **Threading.** One network thread for the whole process (`webrtc-rs-net`, a tokio
+//! current-thread runtime started on the first [`PeerConnection::new`]). Each connection is one
+//! task on it, plus one reader task per UDP socket; no thread or runtime per connection. The
+//! handles never block on the network: requests travel to the task as commands over an
+//! unbounded tokio channel, and results come back as updates in a mutex-protected queue, after
+//! which the optional [`Notify`] callback runs (on the network thread).
+//!
+//! **Data path.** Send: [`DataChannel::send`] checks state and size, adds to the channel's
+//! buffered amount and queues the bytes; the task writes them to the SCTP stream; SCTP output is
+//! encrypted by DTLS and sent on the ICE-selected pair. The buffered amount drops as SCTP
+//! releases (acknowledges or abandons) the bytes. Receive: socket → ICE (STUN) or DTLS →
+//! SCTP → whole messages are read from a stream only while that channel's unread bytes are under
+//! `Config::channel_receive_budget`; otherwise the stream is parked and its data stays in SCTP's
+//! reassembly queue, which closes the receive window and throttles the sender. Reading with
+//! [`DataChannel::recv`] below the budget asks the task to resume the parked stream (SCTP's
+//! `Readable` event is edge-triggered, so parked streams are retried explicitly).
+//!
+//! # Invariants
+//! - Everything the caller observes (connection, gathering and channel states, received
+//!   messages, events) changes only inside [`PeerConnection::poll`], in the order it happened;
+//!   [`DataChannel::available`] never exceeds what [`DataChannel::recv`] can return. The
+//!   exceptions are the direct effects of the caller's own calls (signaling state,
+//!   `close()` → CLOSING/CLOSED) and [`DataChannel::buffered_amount`], which is live.
+//! - A connection stays NEW until a remote description is applied, is CONNECTED once DTLS and
+//!   SCTP are up, and never reports DISCONNECTED or CLOSED transiently while healthy. FAILED:
+//!   ICE failure, DTLS failure or certificate fingerprint mismatch (no channel opens then).
+//! - A reliable channel delivers every accepted message, whole and in order, or reports closed.
+//! - Memory per channel is bounded by the receive budget (plus one message and SCTP's receive
+//!   buffer), never by what the remote sends.
+//! - [`PeerConnection::close`] reports CLOSED at once; the task still sends the stream resets,
+//!   the SCTP ABORT and the DTLS close_notify. Dropping a [`PeerConnection`] does the same and
+//!   the task, its sockets and reader tasks end with it.
+//! - Every public entry point returns [`Error`] instead of panicking; messages name the bad
+//!   input.
+//!
+//! Known limitations and workarounds: see `KNOWN_ISSUES.md` in the crate directory.
 
 mod api;
+mod candidate;
+mod channel;
+mod config;
+mod core;
+mod driver;
 pub mod error;
+mod sdp;
 pub mod types;
 
 pub use api::{DataChannel, Event, Notify, PeerConnection};

@@ -1,0 +1,145 @@
+//! Remote ICE candidate lines: validation with clear errors, before handing them to rtc-ice.
+
+use crate::error::{Error, Result};
+
+/// What a remote candidate line turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RemoteCandidate {
+    /// A UDP candidate with an IP address; the text is what rtc-ice parses (no `candidate:`).
+    Udp(String),
+    /// A UDP candidate whose address is a host name (mDNS `.local`); it needs resolving first.
+    Named { host: String, text: String },
+    /// A candidate we cannot use (TCP); ignored.
+    Ignored(&'static str),
+    /// The empty candidate: end of candidates.
+    End,
+}
+
+/// Validates a candidate line (`candidate:...`, with or without `a=`).
+pub(crate) fn parse(line: &str) -> Result<RemoteCandidate> {
+    let line = line.trim();
+    let line = line.strip_prefix("a=").unwrap_or(line);
+    if line.is_empty() {
+        return Ok(RemoteCandidate::End);
+    }
+    let body = line.strip_prefix("candidate:").unwrap_or(line);
+    let bad = |why: String| Error::invalid(format!("ICE candidate {line:?}: {why}"));
+    let f: Vec<&str> = body.split_whitespace().collect();
+    if f.len() < 8 {
+        return Err(bad(format!(
+            "has {} fields, expected at least 8 (foundation component transport priority address port typ type)",
+            f.len()
+        )));
+    }
+    if f[1].parse::<u16>().is_err() {
+        return Err(bad(format!("invalid component {:?}", f[1])));
+    }
+    let transport = f[2].to_ascii_lowercase();
+    if transport != "udp" && transport != "tcp" {
+        return Err(bad(format!(
+            "unknown transport {:?} (expected udp or tcp)",
+            f[2]
+        )));
+    }
+    if f[3].parse::<u32>().is_err() {
+        return Err(bad(format!("invalid priority {:?}", f[3])));
+    }
+    if f[5].parse::<u16>().is_err() {
+        return Err(bad(format!("invalid port {:?}", f[5])));
+    }
+    if f[6] != "typ" {
+        return Err(bad(format!(
+            "expected \"typ\" as the 7th field, found {:?}",
+            f[6]
+        )));
+    }
+    match f[7] {
+        "host" | "srflx" | "prflx" | "relay" => {}
+        other => return Err(bad(format!("unknown candidate type {other:?}"))),
+    }
+    // Extensions (raddr/rport, tcptype, generation, network-id, ...) come in name/value pairs.
+    let mut i = 8;
+    while i < f.len() {
+        if i + 1 >= f.len() {
+            return Err(bad(format!("extension {:?} has no value", f[i])));
+        }
+        if f[i] == "rport" && f[i + 1].parse::<u16>().is_err() {
+            return Err(bad(format!("invalid rport {:?}", f[i + 1])));
+        }
+        i += 2;
+    }
+    if transport == "tcp" {
+        return Ok(RemoteCandidate::Ignored("TCP candidates are not supported"));
+    }
+    // rtc-ice reads only the first extension; keep just raddr/rport so it sees them.
+    let mut text = f[..8].join(" ");
+    if let Some(pos) = f.iter().position(|x| *x == "raddr") {
+        let rport = f
+            .iter()
+            .position(|x| *x == "rport")
+            .and_then(|p| f.get(p + 1))
+            .copied()
+            .unwrap_or("0");
+        if let Some(addr) = f.get(pos + 1) {
+            text.push_str(&format!(" raddr {addr} rport {rport}"));
+        }
+    }
+    let addr = f[4];
+    if addr.parse::<std::net::IpAddr>().is_ok() {
+        Ok(RemoteCandidate::Udp(text))
+    } else if addr.is_empty() || addr.contains('/') {
+        Err(bad(format!("invalid address {addr:?}")))
+    } else {
+        Ok(RemoteCandidate::Named {
+            host: addr.to_owned(),
+            text,
+        })
+    }
+}
+
+/// Replaces the address field of a validated candidate text.
+pub(crate) fn with_address(text: &str, ip: std::net::IpAddr) -> String {
+    let mut f: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+    if f.len() > 4 {
+        f[4] = ip.to_string();
+    }
+    f.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_browser_candidates() {
+        let c = parse("a=candidate:1 1 UDP 2122317823 127.0.0.1 54321 typ host generation 0 network-id 1 network-cost 10").unwrap();
+        assert_eq!(
+            c,
+            RemoteCandidate::Udp("1 1 UDP 2122317823 127.0.0.1 54321 typ host".into())
+        );
+        assert_eq!(parse("").unwrap(), RemoteCandidate::End);
+        assert!(matches!(
+            parse("candidate:2 1 tcp 1 127.0.0.1 9 typ host tcptype active").unwrap(),
+            RemoteCandidate::Ignored(_)
+        ));
+        assert!(matches!(
+            parse("candidate:2 1 udp 1 abc.local 9 typ host").unwrap(),
+            RemoteCandidate::Named { .. }
+        ));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in [
+            "candidate:",
+            "candidate:1 1 udp x 1.2.3.4 5 typ host",
+            "candidate:1 1 udp 1 1.2.3.4 99999 typ host",
+            "candidate:1 1 sctp 1 1.2.3.4 5 typ host",
+            "candidate:1 1 udp 1 1.2.3.4 5 type host",
+            "candidate:1 1 udp 1 1.2.3.4 5 typ weird",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.message().starts_with("ICE candidate"), "{e}");
+        }
+    }
+}

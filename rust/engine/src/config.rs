@@ -1,0 +1,232 @@
+//! Validation of [`Config`]: ICE server URLs (`stun:`, `turn:`, `turns:`) and limits. Every
+//! error names the bad entry, e.g. `iceServers[1].urls[0] "stun:" has no host`.
+
+use crate::error::{Error, Result};
+use crate::types::Config;
+
+/// Which kind of ICE server a URL designates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServerKind {
+    Stun,
+    Turn,
+    Turns,
+}
+
+/// Transport requested for a TURN server (`?transport=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TurnTransport {
+    Udp,
+    Tcp,
+}
+
+/// One parsed, validated ICE server URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServerUrl {
+    pub kind: ServerKind,
+    /// Host name or IP literal (without brackets).
+    pub host: String,
+    pub port: u16,
+    pub transport: TurnTransport,
+    pub username: Option<String>,
+    pub credential: Option<String>,
+}
+
+/// Validates the whole configuration; returns the parsed server URLs.
+pub(crate) fn validate(config: &Config) -> Result<Vec<ServerUrl>> {
+    if config.channel_receive_budget == 0 {
+        return Err(Error::invalid(
+            "channel_receive_budget must be greater than 0",
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, server) in config.ice_servers.iter().enumerate() {
+        if server.urls.is_empty() {
+            return Err(Error::invalid(format!("iceServers[{i}].urls is empty")));
+        }
+        for (j, url) in server.urls.iter().enumerate() {
+            let name = format!("iceServers[{i}].urls[{j}] {url:?}");
+            let mut parsed =
+                parse_url(url).map_err(|why| Error::invalid(format!("{name} {why}")))?;
+            if parsed.kind != ServerKind::Stun {
+                let user = server.username.as_deref().unwrap_or("");
+                let cred = server.credential.as_deref().unwrap_or("");
+                if user.is_empty() {
+                    return Err(Error::invalid(format!(
+                        "iceServers[{i}].username is required for the TURN URL {url:?}"
+                    )));
+                }
+                if cred.is_empty() {
+                    return Err(Error::invalid(format!(
+                        "iceServers[{i}].credential is required for the TURN URL {url:?}"
+                    )));
+                }
+                parsed.username = Some(user.to_owned());
+                parsed.credential = Some(cred.to_owned());
+            }
+            out.push(parsed);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses one URL; the error text completes the sentence "<url> ...".
+fn parse_url(url: &str) -> std::result::Result<ServerUrl, String> {
+    let url = url.trim();
+    let (scheme, rest) = url
+        .split_once(':')
+        .ok_or_else(|| "has no scheme (expected stun:, turn: or turns:)".to_owned())?;
+    let kind = match scheme.to_ascii_lowercase().as_str() {
+        "stuns" => return Err("uses stuns:, which is not supported (use stun:)".to_owned()),
+        "stun" => ServerKind::Stun,
+        "turn" => ServerKind::Turn,
+        "turns" => ServerKind::Turns,
+        other => {
+            return Err(format!(
+                "has an unknown scheme {other:?} (expected stun:, turn: or turns:)"
+            ))
+        }
+    };
+    let (hostport, query) = match rest.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (rest, None),
+    };
+    if hostport.starts_with("//") {
+        return Err("must not contain \"//\" (write stun:host:port)".to_owned());
+    }
+    // `user:pass@host` is tolerated: the credentials come from the entry's fields.
+    let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+    if hostport.is_empty() {
+        return Err("has no host".to_owned());
+    }
+    let default_port = if kind == ServerKind::Turns {
+        5349
+    } else {
+        3478
+    };
+    let (host, port) = split_host_port(hostport, default_port)?;
+    if host.is_empty() {
+        return Err("has no host".to_owned());
+    }
+    if host
+        .chars()
+        .any(|c| c.is_whitespace() || c == '/' || c == '[' || c == ']')
+    {
+        return Err(format!("has an invalid host {host:?}"));
+    }
+    let mut transport = if kind == ServerKind::Turns {
+        TurnTransport::Tcp
+    } else {
+        TurnTransport::Udp
+    };
+    if let Some(query) = query {
+        if kind == ServerKind::Stun {
+            return Err("must not have a query (only TURN URLs take ?transport=)".to_owned());
+        }
+        for pair in query.split('&') {
+            match pair.split_once('=') {
+                Some(("transport", "udp")) if kind == ServerKind::Turn => {
+                    transport = TurnTransport::Udp
+                }
+                Some(("transport", "tcp")) => transport = TurnTransport::Tcp,
+                Some(("transport", other)) => {
+                    return Err(format!(
+                        "has an unsupported transport {other:?} (expected udp or tcp)"
+                    ))
+                }
+                _ => return Err(format!("has an unknown query parameter {pair:?}")),
+            }
+        }
+    }
+    Ok(ServerUrl {
+        kind,
+        host,
+        port,
+        transport,
+        username: None,
+        credential: None,
+    })
+}
+
+fn split_host_port(s: &str, default_port: u16) -> std::result::Result<(String, u16), String> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| "has an unterminated [IPv6] host".to_owned())?;
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("has an invalid IPv6 address {host:?}"));
+        }
+        let port = match after {
+            "" => default_port,
+            p => parse_port(
+                p.strip_prefix(':')
+                    .ok_or_else(|| format!("has unexpected text {p:?} after the host"))?,
+            )?,
+        };
+        return Ok((host.to_owned(), port));
+    }
+    match s.split_once(':') {
+        None => Ok((s.to_owned(), default_port)),
+        Some((host, port)) => {
+            if port.contains(':') {
+                return Err("has an IPv6 address without [brackets]".to_owned());
+            }
+            Ok((host.to_owned(), parse_port(port)?))
+        }
+    }
+}
+
+fn parse_port(p: &str) -> std::result::Result<u16, String> {
+    match p.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("has an invalid port {p:?}")),
+        Ok(port) => Ok(port),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::IceServer;
+
+    fn cfg(urls: &[&str], user: Option<&str>, cred: Option<&str>) -> Config {
+        Config {
+            ice_servers: vec![IceServer {
+                urls: urls.iter().map(|s| s.to_string()).collect(),
+                username: user.map(str::to_owned),
+                credential: cred.map(str::to_owned),
+            }],
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn good_urls() {
+        let v = validate(&cfg(&["stun:example.org", "stun:[::1]:1234"], None, None)).unwrap();
+        assert_eq!(v[0].port, 3478);
+        assert_eq!(v[1].host, "::1");
+        assert_eq!(v[1].port, 1234);
+        let v = validate(&cfg(
+            &["turn:t.example:3479?transport=tcp", "turns:t.example"],
+            Some("u"),
+            Some("p"),
+        ))
+        .unwrap();
+        assert_eq!(v[0].transport, TurnTransport::Tcp);
+        assert_eq!(v[1].port, 5349);
+    }
+
+    #[test]
+    fn bad_urls_name_the_entry() {
+        let e = validate(&cfg(&["stun:"], None, None)).unwrap_err();
+        assert_eq!(e.message(), "iceServers[0].urls[0] \"stun:\" has no host");
+        let e = validate(&cfg(&["stun:h:99999"], None, None)).unwrap_err();
+        assert!(e.message().contains("invalid port"), "{e}");
+        let e = validate(&cfg(&["http://x"], None, None)).unwrap_err();
+        assert!(e.message().contains("unknown scheme"), "{e}");
+        let e = validate(&cfg(&["turn:x"], None, None)).unwrap_err();
+        assert!(e.message().contains("username"), "{e}");
+        let e = validate(&cfg(&["turn:x?transport=sctp"], Some("u"), Some("p"))).unwrap_err();
+        assert!(e.message().contains("unsupported transport"), "{e}");
+        let e = validate(&cfg(&[], None, None)).unwrap_err();
+        assert!(e.message().contains("urls is empty"), "{e}");
+    }
+}

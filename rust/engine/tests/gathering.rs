@@ -1,0 +1,118 @@
+mod common;
+use common::*;
+use rtc_stun::message::{Message, BINDING_REQUEST, BINDING_SUCCESS};
+use rtc_stun::xoraddr::XorMappedAddress;
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use webrtc_rs_engine::*;
+
+/// A minimal STUN server on loopback: answers Binding requests with the source address.
+fn stun_server() -> (u16, Arc<AtomicBool>, Arc<AtomicUsize>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let (stop2, answered2) = (stop.clone(), answered.clone());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while !stop2.load(Ordering::Relaxed) {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let mut req = Message::new();
+            if req.unmarshal_binary(&buf[..n]).is_err() || req.typ != BINDING_REQUEST {
+                continue;
+            }
+            let mut resp = Message::new();
+            resp.build(&[
+                Box::new(BINDING_SUCCESS),
+                Box::new(req.transaction_id),
+                Box::new(XorMappedAddress {
+                    ip: from.ip(),
+                    port: from.port(),
+                }),
+            ])
+            .unwrap();
+            let _ = sock.send_to(&resp.raw, from);
+            answered2.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    (port, stop, answered)
+}
+
+#[test]
+fn server_reflexive_candidate_from_a_stun_server() {
+    let (port, stop, answered) = stun_server();
+    let cfg = Config {
+        ice_servers: vec![IceServer {
+            urls: vec![format!("stun:localhost:{port}")],
+            ..Default::default()
+        }],
+        ..config()
+    };
+    let mut a = Peer::new(cfg);
+    let _ch =
+        a.pc.create_data_channel("c", ChannelOptions::default())
+            .unwrap();
+    a.pc.create_offer().unwrap();
+    let start = std::time::Instant::now();
+    while !a.gathering_complete {
+        a.poll();
+        assert!(start.elapsed() < TIMEOUT);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let seen = a.candidates.clone();
+    stop.store(true, Ordering::Relaxed);
+    assert!(answered.load(Ordering::Relaxed) >= 1);
+    assert!(seen.iter().any(|c| c.contains("typ host")), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|c| c.contains("typ srflx") && c.contains("raddr 127.0.0.1")),
+        "{seen:?}"
+    );
+    assert_eq!(a.pc.gathering_state(), GatheringState::Complete);
+}
+
+#[test]
+fn unreachable_stun_server_still_completes_gathering() {
+    // A bound socket that never answers.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let cfg = Config {
+        ice_servers: vec![IceServer {
+            urls: vec![format!("stun:127.0.0.1:{port}")],
+            ..Default::default()
+        }],
+        ..config()
+    };
+    let mut a = Peer::new(cfg);
+    let mut b = Peer::new(config());
+    a.pc.create_offer().unwrap();
+    pump_until(&mut a, &mut b, "gathering complete", |a, _| {
+        a.gathering_complete
+    });
+}
+
+#[test]
+fn notify_callback_runs_when_something_is_ready() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let mut a = Peer::new(config());
+    let c = count.clone();
+    a.pc.set_notify(Some(Arc::new(move || {
+        c.fetch_add(1, Ordering::Relaxed);
+    })));
+    a.pc.create_offer().unwrap();
+    // The first candidate is announced from the network thread.
+    let start = std::time::Instant::now();
+    while count.load(Ordering::Relaxed) == 0 {
+        assert!(start.elapsed() < TIMEOUT);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    a.poll();
+    assert!(a.description.is_some());
+    assert!(!a.candidates.is_empty() || a.gathering_complete);
+}
