@@ -108,6 +108,7 @@ impl PeerConnection {
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
             .map_err(|_| Error::failed("the system random generator failed"))?;
         let session_id = u64::from_be_bytes(id) >> 2;
+        let turn_provider = provider.clone();
         let core = Core::new(
             Instant::now(),
             CoreParams {
@@ -117,6 +118,7 @@ impl PeerConnection {
                 pwd: pwd.clone(),
                 local_max_message_size: config.local_max_message_size,
                 receive_budget: config.channel_receive_budget,
+                relay_only: config.ice_transport_policy == IceTransportPolicy::Relay,
             },
         )?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -128,6 +130,8 @@ impl PeerConnection {
             DriverConfig {
                 bind_address: config.bind_address,
                 servers,
+                relay_only: config.ice_transport_policy == IceTransportPolicy::Relay,
+                provider: turn_provider,
             },
         )?;
         let max_message_size = local_max(config.local_max_message_size);

@@ -31,6 +31,14 @@ pub(crate) struct ServerUrl {
     pub credential: Option<String>,
 }
 
+impl ServerUrl {
+    /// Whether this TURN server is reached over TCP or TLS rather than UDP.
+    pub fn is_stream(&self) -> bool {
+        self.kind == ServerKind::Turns
+            || (self.kind == ServerKind::Turn && self.transport == TurnTransport::Tcp)
+    }
+}
+
 /// Validates the whole configuration; returns the parsed server URLs.
 pub(crate) fn validate(config: &Config) -> Result<Vec<ServerUrl>> {
     if config.channel_receive_budget == 0 {
@@ -212,6 +220,22 @@ mod tests {
         .unwrap();
         assert_eq!(v[0].transport, TurnTransport::Tcp);
         assert_eq!(v[1].port, 5349);
+    }
+
+    #[test]
+    fn ice_transport_policy_parses_w3c_values() {
+        use crate::types::IceTransportPolicy;
+        assert_eq!(
+            "all".parse::<IceTransportPolicy>().unwrap(),
+            IceTransportPolicy::All
+        );
+        assert_eq!(
+            "relay".parse::<IceTransportPolicy>().unwrap(),
+            IceTransportPolicy::Relay
+        );
+        assert_eq!(IceTransportPolicy::default(), IceTransportPolicy::All);
+        let e = "none".parse::<IceTransportPolicy>().unwrap_err();
+        assert!(e.message().contains("iceTransportPolicy \"none\""), "{e}");
     }
 
     #[test]

@@ -18,7 +18,8 @@ use rtc_dtls::config::{
 use rtc_dtls::crypto::Certificate;
 use rtc_dtls::endpoint::{Endpoint as DtlsEndpoint, EndpointEvent as DtlsEvent};
 use rtc_ice::candidate::candidate_host::CandidateHostConfig;
-use rtc_ice::candidate::CandidateConfig;
+use rtc_ice::candidate::candidate_relay::CandidateRelayConfig;
+use rtc_ice::candidate::{CandidateConfig, CandidateType};
 use rtc_ice::mdns::MulticastDnsMode;
 use rtc_ice::network_type::NetworkType;
 use rtc_ice::state::ConnectionState as IceState;
@@ -35,7 +36,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::{debug, trace, warn};
 
 /// DTLS packets that arrive before ICE selected a pair are kept (interop-notes.md), up to this.
@@ -65,6 +66,8 @@ pub(crate) struct CoreParams {
     pub pwd: String,
     pub local_max_message_size: u32,
     pub receive_budget: usize,
+    /// `iceTransportPolicy: "relay"`: the agent accepts relay candidates only.
+    pub relay_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +134,13 @@ impl Core {
             local_pwd: p.pwd,
             multicast_dns_mode: MulticastDnsMode::Disabled,
             network_types: vec![NetworkType::Udp4, NetworkType::Udp6],
+            // With relay only there is nothing better to wait for before nominating a relay.
+            candidate_types: if p.relay_only {
+                vec![CandidateType::Relay]
+            } else {
+                Vec::new()
+            },
+            relay_acceptance_min_wait: p.relay_only.then_some(Duration::ZERO),
             ..AgentConfig::default()
         };
         let agent = Agent::new(now, Arc::new(agent_config), p.provider.clone())
@@ -283,6 +293,43 @@ impl Core {
         }
     }
 
+    /// Adds a relay candidate for a TURN allocation. `base` is the socket that talks to the
+    /// server, announced as `raddr`/`rport` (`None`: `0.0.0.0 0`, which hides it).
+    pub fn add_relay_candidate(&mut self, relayed: SocketAddr, base: Option<SocketAddr>) {
+        let (rel_addr, rel_port) = match base {
+            Some(b) => (b.ip().to_string(), b.port()),
+            None if relayed.is_ipv4() => ("0.0.0.0".to_owned(), 0),
+            None => ("::".to_owned(), 0),
+        };
+        let config = CandidateRelayConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: relayed.ip().to_string(),
+                port: relayed.port(),
+                component: 1,
+                ..CandidateConfig::default()
+            },
+            rel_addr,
+            rel_port,
+            url: None,
+        };
+        match config.new_candidate_relay() {
+            Ok(c) => {
+                let line = format!("candidate:{}", c.marshal());
+                match self.agent.add_local_candidate(c) {
+                    Ok(true) => self.updates.push(Update::Candidate {
+                        mid: self.mid.clone(),
+                        mline_index: self.mline_index,
+                        candidate: line,
+                    }),
+                    Ok(false) => {}
+                    Err(e) => warn!("relay candidate {relayed} refused: {e}"),
+                }
+            }
+            Err(e) => warn!("cannot make a relay candidate for {relayed}: {e}"),
+        }
+    }
+
     pub fn finish_gathering(&mut self) {
         if self.gathering != GatheringState::Complete {
             self.gathering = GatheringState::Complete;
@@ -380,15 +427,26 @@ impl Core {
         ))
     }
 
-    pub fn add_remote_candidate(&mut self, now: Instant, text: &str) {
+    /// Adds a remote candidate; returns its address when ICE will use it (a TURN relay then
+    /// needs a permission for it).
+    pub fn add_remote_candidate(&mut self, now: Instant, text: &str) -> Option<SocketAddr> {
         match rtc_ice::candidate::unmarshal_candidate(text) {
             Ok(c) => {
-                if let Err(e) = self.agent.add_remote_candidate(c) {
-                    debug!("remote candidate {text:?} not used: {e}");
-                }
+                let addr = c.addr();
+                let used = match self.agent.add_remote_candidate(c) {
+                    Ok(used) => used,
+                    Err(e) => {
+                        debug!("remote candidate {text:?} not used: {e}");
+                        false
+                    }
+                };
                 self.after_ice(now);
+                used.then_some(addr)
             }
-            Err(e) => debug!("remote candidate {text:?} not usable: {e}"),
+            Err(e) => {
+                debug!("remote candidate {text:?} not usable: {e}");
+                None
+            }
         }
     }
 

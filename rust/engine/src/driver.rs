@@ -1,12 +1,17 @@
 //! The one network thread of the process and the per-connection task that runs on it: UDP
-//! sockets, timers, DNS, STUN binding for server-reflexive candidates. All protocol logic is in
-//! [`Core`]; this file only moves bytes and time in and out of it.
+//! sockets, timers, DNS, STUN binding for server-reflexive candidates (TURN: `driver/turn.rs`).
+//! All protocol logic is in [`Core`] and, for TURN, in [`Relays`]; this file only moves bytes
+//! and time in and out of them. Datagrams from a TURN server go to [`Relays`], what a peer
+//! relayed to us goes on to the core as if received on the relayed address, and the core's
+//! datagrams from a relayed address go back through [`Relays`].
 
 use crate::candidate::{self, RemoteCandidate};
 use crate::channel::{Command, Update};
 use crate::config::{ServerKind, ServerUrl};
 use crate::core::Core;
 use crate::error::{Error, Result};
+use crate::relay::Relays;
+use crate::stream::StreamConn;
 use bytes::BytesMut;
 use rtc_stun::message::{
     Getter, Message as StunMessage, TransactionId, BINDING_REQUEST, BINDING_SUCCESS,
@@ -19,7 +24,9 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::{debug, warn};
+use tracing::{debug, trace, warn};
+
+mod turn;
 
 /// Datagrams queued from socket readers to a connection task before readers wait.
 const DATAGRAM_QUEUE: usize = 1024;
@@ -116,6 +123,9 @@ fn runtime() -> Result<tokio::runtime::Handle> {
 pub(crate) struct DriverConfig {
     pub bind_address: Option<IpAddr>,
     pub servers: Vec<ServerUrl>,
+    /// `iceTransportPolicy: "relay"`: no host or server-reflexive candidates.
+    pub relay_only: bool,
+    pub provider: Arc<dyn rtc_crypto::RTCCryptoProvider>,
 }
 
 /// Starts a connection task on the network thread.
@@ -132,6 +142,16 @@ pub(crate) fn spawn(
 
 enum Resolved {
     Stun(Vec<SocketAddr>),
+    Turn {
+        server: ServerUrl,
+        addrs: Vec<SocketAddr>,
+    },
+    /// A TCP/TLS connection to a TURN server is up (or failed).
+    TurnStream {
+        server: ServerUrl,
+        addr: SocketAddr,
+        result: std::result::Result<StreamConn, String>,
+    },
     Candidate {
         text: String,
         addrs: Vec<SocketAddr>,
@@ -158,6 +178,11 @@ struct Task {
     gathering: bool,
     stun_lookups_pending: usize,
     stun: HashMap<TransactionId, StunQuery>,
+    relays: Relays,
+    /// DNS lookups and TCP/TLS connections to TURN servers still under way.
+    turn_lookups_pending: usize,
+    /// Writers of the TCP/TLS streams to TURN servers, by the stream's local address.
+    streams: HashMap<SocketAddr, mpsc::UnboundedSender<BytesMut>>,
 }
 
 async fn run(
@@ -168,6 +193,7 @@ async fn run(
 ) {
     let (dg_tx, mut dg_rx) = mpsc::channel(DATAGRAM_QUEUE);
     let (res_tx, mut res_rx) = mpsc::unbounded_channel();
+    let relays = Relays::new(config.provider.clone());
     let mut task = Task {
         core,
         shared,
@@ -180,6 +206,9 @@ async fn run(
         gathering: false,
         stun_lookups_pending: 0,
         stun: HashMap::new(),
+        relays,
+        turn_lookups_pending: 0,
+        streams: HashMap::new(),
     };
     loop {
         task.send_all().await;
@@ -187,10 +216,14 @@ async fn run(
         if task.core.is_finished() {
             break;
         }
-        let deadline = [task.core.poll_timeout(), task.stun_deadline()]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = [
+            task.core.poll_timeout(),
+            task.stun_deadline(),
+            task.relays.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -225,10 +258,13 @@ async fn run(
                 let now = Instant::now();
                 task.core.handle_timeout(now);
                 task.stun_timeout(now);
+                task.relays.handle_timeout(now);
+                task.relay_events(now);
             }
         }
         task.core.flush(Instant::now());
     }
+    task.release_relays(&mut dg_rx).await;
     for r in task.readers.drain(..) {
         r.abort();
     }
@@ -279,9 +315,16 @@ impl Task {
         }
     }
 
+    /// Hands a remote candidate to ICE and lets the TURN relays permit its address.
+    fn add_remote(&mut self, now: Instant, text: &str) {
+        if let Some(addr) = self.core.add_remote_candidate(now, text) {
+            self.relays.add_peer(now, addr);
+        }
+    }
+
     fn remote_candidate(&mut self, now: Instant, c: RemoteCandidate) {
         match c {
-            RemoteCandidate::Udp(text) => self.core.add_remote_candidate(now, &text),
+            RemoteCandidate::Udp(text) => self.add_remote(now, &text),
             RemoteCandidate::Named { host, text } => {
                 let tx = self.resolved.clone();
                 self.lookups.push(tokio::spawn(async move {
@@ -309,8 +352,7 @@ impl Task {
         match r {
             Resolved::Candidate { text, addrs } => {
                 if let Some(a) = addrs.first() {
-                    self.core
-                        .add_remote_candidate(now, &candidate::with_address(&text, a.ip()));
+                    self.add_remote(now, &candidate::with_address(&text, a.ip()));
                 }
             }
             Resolved::Stun(servers) => {
@@ -343,6 +385,12 @@ impl Task {
                 self.stun_timeout(now);
                 self.maybe_gathering_done();
             }
+            Resolved::Turn { server, addrs } => self.turn_resolved(now, server, addrs),
+            Resolved::TurnStream {
+                server,
+                addr,
+                result,
+            } => self.turn_connected(now, server, addr, result),
         }
     }
 
@@ -375,7 +423,12 @@ impl Task {
     }
 
     fn maybe_gathering_done(&mut self) {
-        if self.gathering && self.stun_lookups_pending == 0 && self.stun.is_empty() {
+        if self.gathering
+            && self.stun_lookups_pending == 0
+            && self.stun.is_empty()
+            && self.turn_lookups_pending == 0
+            && self.relays.pending() == 0
+        {
             self.core.finish_gathering();
         }
     }
@@ -394,6 +447,15 @@ impl Task {
                     return;
                 }
             }
+        }
+        if self.relays.is_server(local, peer) {
+            self.relays.handle_datagram(now, local, peer, data);
+            self.relay_events(now);
+            return;
+        }
+        if self.config.relay_only {
+            trace!("relay only: ignoring a datagram from {peer} on {local}");
+            return;
         }
         self.core.handle_datagram(now, local, peer, data);
     }
@@ -415,13 +477,31 @@ impl Task {
                     self.sockets.insert(local, sock.clone());
                     self.readers
                         .push(tokio::spawn(read_loop(sock, local, self.datagrams.clone())));
-                    self.core.add_host_candidate(local);
+                    if !self.config.relay_only {
+                        self.core.add_host_candidate(local);
+                    }
                 }
                 Err(e) => warn!("cannot bind a UDP socket on {ip}: {e}"),
             }
         }
+        let relay_only = self.config.relay_only;
+        if relay_only
+            && !self
+                .config
+                .servers
+                .iter()
+                .any(|s| s.kind != ServerKind::Stun)
+        {
+            warn!(
+                "iceTransportPolicy is \"relay\" but no TURN server is configured: \
+                 no candidate will be gathered"
+            );
+        }
         for server in self.config.servers.clone() {
             match server.kind {
+                ServerKind::Stun if relay_only => {
+                    debug!("STUN server {:?} not used: relay only", server.host)
+                }
                 ServerKind::Stun => {
                     self.stun_lookups_pending += 1;
                     let tx = self.resolved.clone();
@@ -441,10 +521,7 @@ impl Task {
                         let _ = tx.send(Resolved::Stun(addrs));
                     }));
                 }
-                ServerKind::Turn | ServerKind::Turns => warn!(
-                    "TURN server {}:{} ignored: relay candidates are not supported yet",
-                    server.host, server.port
-                ),
+                ServerKind::Turn | ServerKind::Turns => self.lookup_turn(server),
             }
         }
         self.maybe_gathering_done();
@@ -452,6 +529,10 @@ impl Task {
 
     async fn send_all(&mut self) {
         while let Some(t) = self.core.poll_transmit() {
+            if self.relays.is_relayed(t.local) {
+                self.relays.send(Instant::now(), t.local, t.peer, t.data);
+                continue;
+            }
             let sock = self.sockets.get(&t.local).or_else(|| {
                 self.sockets
                     .iter()
@@ -464,6 +545,7 @@ impl Task {
                 }
             }
         }
+        self.send_relayed().await;
     }
 }
 

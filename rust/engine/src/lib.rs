@@ -7,13 +7,16 @@
 //! umbrella: `rtc-ice` (the ICE agent), `rtc-dtls` (DTLS 1.2 endpoint, ECDSA P-256 certificate
 //! generated per connection, only `TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256`, remote certificate
 //! checked against the SDP `a=fingerprint`: sha-1/256/384/512), `rtc-sctp` (the association),
-//! `rtc-datachannel` (DCEP wire format), `rtc-stun` (server-reflexive gathering). The SDP is
+//! `rtc-datachannel` (DCEP wire format), `rtc-stun` (server-reflexive gathering), `rtc-turn`
+//! (relay candidates, long-term credentials; to the server over UDP, TCP or TLS with rustls +
+//! ring). The SDP is
 //! our own small writer/reader (`sdp.rs`): one `m=application ... UDP/DTLS/SCTP
 //! webrtc-datachannel` section.
 //!
 //! **Modules.** `core.rs` is one connection's protocol state, sans-IO: fed datagrams, commands
 //! and time; it returns datagrams, updates and its next timeout. `driver.rs` is the I/O around
-//! it. `api.rs` holds the handles callers use. `config.rs`, `sdp.rs` and `candidate.rs` parse
+//! it. `relay.rs` holds the TURN allocations, sans-IO like the core; `stream.rs` the TCP/TLS
+//! connections to TURN servers. `api.rs` holds the handles callers use. `config.rs`, `sdp.rs` and `candidate.rs` parse
 //! and validate input; `channel.rs` holds what both sides share about a channel.
 //!
 //! **Threading.** One network thread for the whole process (`webrtc-rs-net`, a tokio
@@ -32,6 +35,20 @@
 //! reassembly queue, which closes the receive window and throttles the sender. Reading with
 //! [`DataChannel::recv`] below the budget asks the task to resume the parked stream (SCTP's
 //! `Readable` event is edge-triggered, so parked streams are retried explicitly).
+//!
+//! **TURN.** Each `turn:` server gets one allocation per local socket (UDP), or per local
+//! address over one TCP (`?transport=tcp`) or TLS (`turns:`) connection, whose stream is split
+//! into TURN messages and handled like datagrams from the server. The relayed address
+//! becomes a `typ relay` candidate; datagrams the core sends from it are wrapped in Send
+//! indications (ChannelData once a channel is bound) and go to the server; what the server
+//! relays back is unwrapped and fed to the core as if received on the relayed address. Every
+//! remote candidate's address gets a permission. The allocation is refreshed before it expires
+//! (at half its lifetime, at most every 60 s), permissions every 2 minutes, and on close each
+//! allocation is deleted (Refresh with lifetime 0, confirmation awaited up to 1 s). A refused
+//! allocation (e.g. 401, wrong credential) is logged as an error naming the server; gathering
+//! still completes. [`IceTransportPolicy::Relay`] (`iceTransportPolicy: "relay"`) gathers relay
+//! candidates only, announces them with `raddr 0.0.0.0 rport 0`, skips STUN and ignores
+//! anything not from a TURN server.
 //!
 //! # Invariants
 //! - Everything the caller observes (connection, gathering and channel states, received
@@ -60,7 +77,9 @@ mod config;
 mod core;
 mod driver;
 pub mod error;
+mod relay;
 mod sdp;
+mod stream;
 pub mod types;
 
 pub use api::{DataChannel, Event, Notify, PeerConnection};

@@ -88,10 +88,48 @@ impl FromStr for SdpType {
 /// One entry of `iceServers` (W3C `RTCIceServer`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IceServer {
-    /// `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]`, `turns:host[:port]`.
+    /// `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]`, `turns:host[:port]`. Each TURN
+    /// URL yields relay candidates (TURN over UDP, TCP or TLS to the server; UDP relayed).
     pub urls: Vec<String>,
+    /// TURN long-term credential user name (required for `turn:`/`turns:` URLs).
     pub username: Option<String>,
+    /// TURN long-term credential password.
     pub credential: Option<String>,
+}
+
+/// Which local candidates ICE may gather and use (W3C `RTCIceTransportPolicy`,
+/// `iceTransportPolicy` in an `RTCConfiguration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum IceTransportPolicy {
+    /// Host, server-reflexive and relay candidates (`"all"`).
+    #[default]
+    All,
+    /// Only relay candidates from the TURN servers (`"relay"`): the local and public addresses
+    /// are never announced to the remote, and all traffic goes through a TURN server.
+    Relay,
+}
+
+impl IceTransportPolicy {
+    /// The W3C spelling (`"all"`, `"relay"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IceTransportPolicy::All => "all",
+            IceTransportPolicy::Relay => "relay",
+        }
+    }
+}
+
+impl FromStr for IceTransportPolicy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "all" => Ok(IceTransportPolicy::All),
+            "relay" => Ok(IceTransportPolicy::Relay),
+            other => Err(Error::invalid(format!(
+                "unknown iceTransportPolicy {other:?} (expected \"all\" or \"relay\")"
+            ))),
+        }
+    }
 }
 
 /// Connection configuration. `Default` is what a Godot `WebRTCPeerConnection.new()` gets.
@@ -106,6 +144,9 @@ pub struct Config {
     /// Bytes of received-but-unread messages a channel may hold before the engine stops
     /// reading from SCTP (its receive window then closes and the sender is throttled).
     pub channel_receive_budget: usize,
+    /// `IceTransportPolicy::Relay` gathers and uses relay candidates only (needs a reachable
+    /// `turn:`/`turns:` server). Default: all candidate types.
+    pub ice_transport_policy: IceTransportPolicy,
 }
 
 pub const DEFAULT_LOCAL_MAX_MESSAGE_SIZE: u32 = 262_144;
@@ -119,6 +160,7 @@ impl Default for Config {
             bind_address: None,
             local_max_message_size: DEFAULT_LOCAL_MAX_MESSAGE_SIZE,
             channel_receive_budget: 1 << 20,
+            ice_transport_policy: IceTransportPolicy::All,
         }
     }
 }
