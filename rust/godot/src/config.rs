@@ -1,0 +1,287 @@
+//! `initialize(configuration)`: turns the configuration dictionary into the engine's [`Config`].
+//!
+//! Keys: `iceServers` (Array of Dictionaries with `urls` (String or Array of Strings),
+//! optional `username` and `credential` (Strings)), as documented for
+//! `WebRTCPeerConnection.initialize`, and `iceTransportPolicy` (`"all"` or `"relay"`, W3C
+//! `RTCConfiguration`). One non-standard key: `bindAddress` (String IP address): gather host
+//! candidates on that address only, e.g. `"127.0.0.1"` to keep a test on loopback.
+//! Other keys are ignored, as browsers ignore unknown `RTCConfiguration` members.
+
+use crate::value::{lookup, Value};
+use std::net::IpAddr;
+use webrtc_rs_engine::{Config, IceServer, IceTransportPolicy};
+
+/// URL schemes accepted in `urls`.
+const SCHEMES: [&str; 4] = ["stun:", "stuns:", "turn:", "turns:"];
+
+/// Parses the configuration dictionary. Errors name the offending entry, e.g.
+/// `iceServers[1].urls must be a String or an Array, got int`.
+pub fn parse_config(entries: &[(String, Value)]) -> Result<Config, String> {
+    let mut config = Config::default();
+    if let Some(servers) = lookup(entries, "iceServers") {
+        let Value::Array(servers) = servers else {
+            return Err(format!(
+                "iceServers must be an Array of Dictionaries, got {}",
+                servers.type_name()
+            ));
+        };
+        for (i, server) in servers.iter().enumerate() {
+            config.ice_servers.push(parse_ice_server(i, server)?);
+        }
+    }
+    if let Some(policy) = lookup(entries, "iceTransportPolicy") {
+        let Value::Str(text) = policy else {
+            return Err(format!(
+                "iceTransportPolicy must be a String (\"all\" or \"relay\"), got {}",
+                policy.type_name()
+            ));
+        };
+        config.ice_transport_policy = text
+            .parse::<IceTransportPolicy>()
+            .map_err(|e| e.message().to_string())?;
+    }
+    if let Some(addr) = lookup(entries, "bindAddress") {
+        let Value::Str(text) = addr else {
+            return Err(format!(
+                "bindAddress must be a String (an IP address), got {}",
+                addr.type_name()
+            ));
+        };
+        let ip: IpAddr = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("bindAddress {text:?} is not an IP address"))?;
+        config.bind_address = Some(ip);
+    }
+    Ok(config)
+}
+
+fn parse_ice_server(index: usize, server: &Value) -> Result<IceServer, String> {
+    let at = format!("iceServers[{index}]");
+    let Value::Dict(fields) = server else {
+        return Err(format!(
+            "{at} must be a Dictionary, got {}",
+            server.type_name()
+        ));
+    };
+    let urls = match lookup(fields, "urls") {
+        None => return Err(format!("{at}.urls is missing")),
+        Some(Value::Str(url)) => vec![check_url(&format!("{at}.urls"), url)?],
+        Some(Value::Array(items)) => {
+            let mut urls = Vec::with_capacity(items.len());
+            for (j, item) in items.iter().enumerate() {
+                let Value::Str(url) = item else {
+                    return Err(format!(
+                        "{at}.urls[{j}] must be a String, got {}",
+                        item.type_name()
+                    ));
+                };
+                urls.push(check_url(&format!("{at}.urls[{j}]"), url)?);
+            }
+            if urls.is_empty() {
+                return Err(format!("{at}.urls is empty"));
+            }
+            urls
+        }
+        Some(other) => {
+            return Err(format!(
+                "{at}.urls must be a String or an Array, got {}",
+                other.type_name()
+            ))
+        }
+    };
+    let username = optional_string(fields, "username", &at)?;
+    let credential = optional_string(fields, "credential", &at)?;
+    let needs_credentials = urls.iter().any(|u| u.starts_with("turn"));
+    if needs_credentials && (username.is_none() || credential.is_none()) {
+        return Err(format!(
+            "{at} is a TURN server and needs both \"username\" and \"credential\""
+        ));
+    }
+    Ok(IceServer {
+        urls,
+        username,
+        credential,
+    })
+}
+
+fn optional_string(
+    fields: &[(String, Value)],
+    key: &str,
+    at: &str,
+) -> Result<Option<String>, String> {
+    match lookup(fields, key) {
+        None | Some(Value::Nil) => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(format!(
+            "{at}.{key} must be a String, got {}",
+            other.type_name()
+        )),
+    }
+}
+
+/// A light syntax check (scheme and a host); the engine validates the rest.
+fn check_url(at: &str, url: &str) -> Result<String, String> {
+    let url = url.trim();
+    let Some(scheme) = SCHEMES.iter().find(|s| {
+        url.get(..s.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(s))
+    }) else {
+        return Err(format!(
+            "{at} {url:?} has an unsupported scheme (expected stun:, stuns:, turn: or turns:)"
+        ));
+    };
+    let rest = &url[scheme.len()..];
+    if rest.is_empty() || rest.starts_with(':') || rest.starts_with('?') {
+        return Err(format!("{at} {url:?} has no host"));
+    }
+    Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dict(entries: &[(&str, Value)]) -> Value {
+        Value::Dict(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn parse(entries: &[(&str, Value)]) -> Result<Config, String> {
+        let Value::Dict(owned) = dict(entries) else {
+            unreachable!()
+        };
+        parse_config(&owned)
+    }
+
+    fn s(text: &str) -> Value {
+        Value::Str(text.to_string())
+    }
+
+    #[test]
+    fn empty_configuration_is_the_default() {
+        assert_eq!(parse(&[]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn documented_example_is_accepted() {
+        let config = parse(&[(
+            "iceServers",
+            Value::Array(vec![
+                dict(&[("urls", Value::Array(vec![s("stun:stun.example.com:3478")]))]),
+                dict(&[
+                    ("urls", s("turn:turn.example.com:3478")),
+                    ("username", s("a_username")),
+                    ("credential", s("a_password")),
+                ]),
+            ]),
+        )])
+        .unwrap();
+        assert_eq!(config.ice_servers.len(), 2);
+        assert_eq!(
+            config.ice_servers[0].urls,
+            vec!["stun:stun.example.com:3478"]
+        );
+        assert_eq!(config.ice_servers[0].username, None);
+        assert_eq!(
+            config.ice_servers[1].urls,
+            vec!["turn:turn.example.com:3478"]
+        );
+        assert_eq!(
+            config.ice_servers[1].username.as_deref(),
+            Some("a_username")
+        );
+        assert_eq!(
+            config.ice_servers[1].credential.as_deref(),
+            Some("a_password")
+        );
+    }
+
+    #[test]
+    fn bind_address_is_parsed() {
+        let config = parse(&[("bindAddress", s("127.0.0.1"))]).unwrap();
+        assert_eq!(config.bind_address, Some("127.0.0.1".parse().unwrap()));
+        let config = parse(&[("bindAddress", s("::1"))]).unwrap();
+        assert_eq!(config.bind_address, Some("::1".parse().unwrap()));
+        let err = parse(&[("bindAddress", s("localhost"))]).unwrap_err();
+        assert_eq!(err, "bindAddress \"localhost\" is not an IP address");
+        let err = parse(&[("bindAddress", Value::Int(1))]).unwrap_err();
+        assert!(err.starts_with("bindAddress must be a String"), "{err}");
+    }
+
+    #[test]
+    fn errors_name_the_bad_entry() {
+        let good = dict(&[("urls", s("stun:a.example"))]);
+        let cases: Vec<(Value, &str)> = vec![
+            (s("nope"), "iceServers must be an Array of Dictionaries, got String"),
+            (
+                Value::Array(vec![good.clone(), s("stun:x")]),
+                "iceServers[1] must be a Dictionary, got String",
+            ),
+            (
+                Value::Array(vec![good.clone(), dict(&[("urls", Value::Int(3))])]),
+                "iceServers[1].urls must be a String or an Array, got int",
+            ),
+            (
+                Value::Array(vec![dict(&[])]),
+                "iceServers[0].urls is missing",
+            ),
+            (
+                Value::Array(vec![dict(&[("urls", Value::Array(vec![]))])]),
+                "iceServers[0].urls is empty",
+            ),
+            (
+                Value::Array(vec![dict(&[(
+                    "urls",
+                    Value::Array(vec![s("stun:a"), Value::Int(2)]),
+                )])]),
+                "iceServers[0].urls[1] must be a String, got int",
+            ),
+            (
+                Value::Array(vec![dict(&[("urls", s("stun:a")), ("username", Value::Int(2))])]),
+                "iceServers[0].username must be a String, got int",
+            ),
+            (
+                Value::Array(vec![dict(&[("urls", s("http://example.com"))])]),
+                "iceServers[0].urls \"http://example.com\" has an unsupported scheme (expected stun:, stuns:, turn: or turns:)",
+            ),
+            (
+                Value::Array(vec![dict(&[("urls", s("stun:"))])]),
+                "iceServers[0].urls \"stun:\" has no host",
+            ),
+            (
+                Value::Array(vec![dict(&[("urls", s("turn:t.example"))])]),
+                "iceServers[0] is a TURN server and needs both \"username\" and \"credential\"",
+            ),
+        ];
+        for (servers, expected) in cases {
+            let err = parse(&[("iceServers", servers)]).unwrap_err();
+            assert_eq!(err, expected);
+        }
+    }
+
+    #[test]
+    fn ice_transport_policy_is_parsed() {
+        let config = parse(&[("iceTransportPolicy", s("relay"))]).unwrap();
+        assert_eq!(config.ice_transport_policy, IceTransportPolicy::Relay);
+        let config = parse(&[("iceTransportPolicy", s("all"))]).unwrap();
+        assert_eq!(config, Config::default());
+        let err = parse(&[("iceTransportPolicy", s("none"))]).unwrap_err();
+        assert!(err.contains("\"none\""), "{err}");
+        let err = parse(&[("iceTransportPolicy", Value::Int(1))]).unwrap_err();
+        assert!(
+            err.starts_with("iceTransportPolicy must be a String"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_ignored() {
+        let config = parse(&[("certificates", Value::Array(vec![]))]).unwrap();
+        assert_eq!(config, Config::default());
+    }
+}

@@ -1,0 +1,177 @@
+//! `WebRtcRsDataChannel`: the `WebRTCDataChannel` objects our connections hand out.
+
+use crate::godot_error::engine_failure;
+use crate::session::{ChannelCore, WriteMode as CoreWriteMode};
+use godot::classes::web_rtc_data_channel::{ChannelState, WriteMode};
+use godot::classes::{IWebRtcDataChannelExtension, WebRtcDataChannel, WebRtcDataChannelExtension};
+use godot::global::{godot_error, Error};
+use godot::obj::EngineEnum;
+use godot::prelude::*;
+use godot_core::meta::RawPtr;
+
+/// A WebRTC data channel provided by the webrtc_rs extension. Created by
+/// `WebRTCPeerConnection.create_data_channel()` or delivered by `data_channel_received`; its
+/// state and received packets advance when its connection's `poll()` runs.
+#[derive(GodotClass)]
+#[class(tool, no_init, base = WebRtcDataChannelExtension)]
+pub struct WebRtcRsDataChannel {
+    core: ChannelCore,
+    base: Base<WebRtcDataChannelExtension>,
+}
+
+impl WebRtcRsDataChannel {
+    /// Wraps an engine channel in a new Godot object.
+    pub fn wrap(core: ChannelCore) -> Gd<WebRtcDataChannel> {
+        Gd::from_init_fn(|base| WebRtcRsDataChannel { core, base }).upcast()
+    }
+}
+
+#[godot_api]
+impl WebRtcRsDataChannel {
+    /// The largest message this channel can send, in bytes: the limit negotiated with the
+    /// remote (`a=max-message-size`, 256 KiB between two webrtc_rs peers), or our local default
+    /// before the connection is up. Godot does not expose `PacketPeer`'s internal
+    /// `get_max_packet_size()` to scripts, so this makes the real limit readable.
+    #[func(rename = get_max_packet_size)]
+    fn script_max_packet_size(&self) -> i32 {
+        self.core.max_packet_size()
+    }
+}
+
+#[godot_api]
+impl IWebRtcDataChannelExtension for WebRtcRsDataChannel {
+    unsafe fn get_packet_rawptr(
+        &mut self,
+        r_buffer: RawPtr<*mut RawPtr<*const u8>>,
+        r_buffer_size: RawPtr<*mut i32>,
+    ) -> Error {
+        let out_buffer = r_buffer.ptr() as *mut *const u8;
+        let out_size = r_buffer_size.ptr();
+        if out_buffer.is_null() || out_size.is_null() {
+            godot_error!("WebRTCDataChannel.get_packet: null output pointer");
+            return Error::ERR_INVALID_PARAMETER;
+        }
+        // An empty queue is a normal condition (like the browser implementation, no log line).
+        let Some(bytes) = self.core.next_packet() else {
+            return Error::ERR_UNAVAILABLE;
+        };
+        let Ok(size) = i32::try_from(bytes.len()) else {
+            godot_error!(
+                "WebRTCDataChannel.get_packet: message of {} bytes is too large for Godot",
+                bytes.len()
+            );
+            return Error::ERR_OUT_OF_MEMORY;
+        };
+        // SAFETY: Godot passes valid out-pointers; the bytes live in `self.core` until the next
+        // get_packet call, which is the PacketPeer contract.
+        unsafe {
+            *out_buffer = bytes.as_ptr();
+            *out_size = size;
+        }
+        Error::OK
+    }
+
+    unsafe fn put_packet_rawptr(
+        &mut self,
+        p_buffer: RawPtr<*const u8>,
+        p_buffer_size: i32,
+    ) -> Error {
+        let Ok(len) = usize::try_from(p_buffer_size) else {
+            godot_error!("WebRTCDataChannel.put_packet: negative size {p_buffer_size}");
+            return Error::ERR_INVALID_PARAMETER;
+        };
+        let ptr = p_buffer.ptr();
+        let data: &[u8] = if len == 0 {
+            &[]
+        } else if ptr.is_null() {
+            godot_error!("WebRTCDataChannel.put_packet: null buffer");
+            return Error::ERR_INVALID_PARAMETER;
+        } else {
+            // SAFETY: Godot guarantees `len` readable bytes at `ptr` for the duration of the call;
+            // the engine copies what it keeps.
+            unsafe { std::slice::from_raw_parts(ptr, len) }
+        };
+        match self.core.send(data) {
+            Ok(()) => Error::OK,
+            Err(e) => engine_failure(
+                &format!("WebRTCDataChannel.put_packet on \"{}\"", self.core.label()),
+                &e,
+            ),
+        }
+    }
+
+    fn get_available_packet_count(&self) -> i32 {
+        self.core.available()
+    }
+
+    /// The largest message this channel can send: the limit negotiated with the remote
+    /// (`a=max-message-size`), or our local default before that.
+    fn get_max_packet_size(&self) -> i32 {
+        self.core.max_packet_size()
+    }
+
+    /// Nothing to do: the channel advances with its connection's `poll()`.
+    fn poll(&mut self) -> Error {
+        Error::OK
+    }
+
+    fn close(&mut self) {
+        self.core.close();
+    }
+
+    fn set_write_mode(&mut self, p_write_mode: WriteMode) {
+        let mode = if p_write_mode == WriteMode::TEXT {
+            CoreWriteMode::Text
+        } else {
+            CoreWriteMode::Binary
+        };
+        self.core.set_write_mode(mode);
+    }
+
+    fn get_write_mode(&self) -> WriteMode {
+        match self.core.write_mode() {
+            CoreWriteMode::Text => WriteMode::TEXT,
+            CoreWriteMode::Binary => WriteMode::BINARY,
+        }
+    }
+
+    fn was_string_packet(&self) -> bool {
+        self.core.was_string_packet()
+    }
+
+    fn get_ready_state(&self) -> ChannelState {
+        ChannelState::try_from_ord(self.core.ready_state() as i32).unwrap_or(ChannelState::CLOSED)
+    }
+
+    fn get_label(&self) -> GString {
+        GString::from(self.core.label().as_str())
+    }
+
+    fn is_ordered(&self) -> bool {
+        self.core.is_ordered()
+    }
+
+    fn get_id(&self) -> i32 {
+        self.core.id()
+    }
+
+    fn get_max_packet_life_time(&self) -> i32 {
+        self.core.max_packet_life_time()
+    }
+
+    fn get_max_retransmits(&self) -> i32 {
+        self.core.max_retransmits()
+    }
+
+    fn get_protocol(&self) -> GString {
+        GString::from(self.core.protocol().as_str())
+    }
+
+    fn is_negotiated(&self) -> bool {
+        self.core.is_negotiated()
+    }
+
+    fn get_buffered_amount(&self) -> i32 {
+        self.core.buffered_amount()
+    }
+}

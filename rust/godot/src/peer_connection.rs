@@ -1,0 +1,188 @@
+//! `WebRtcRsPeerConnection`: what `WebRTCPeerConnection.new()` returns once the extension is
+//! loaded (it is registered as the default extension).
+
+use crate::config::parse_config;
+use crate::data_channel::WebRtcRsDataChannel;
+use crate::godot_error::{engine_failure, invalid};
+use crate::godot_value::dict_entries;
+use crate::mapping::{mline_index, sdp_type};
+use crate::options::parse_channel_options;
+use crate::session::{Session, Signal};
+use godot::classes::web_rtc_peer_connection::{ConnectionState, GatheringState, SignalingState};
+use godot::classes::{
+    IWebRtcPeerConnectionExtension, WebRtcDataChannel, WebRtcPeerConnectionExtension,
+};
+use godot::global::Error;
+use godot::obj::EngineEnum;
+use godot::prelude::*;
+use webrtc_rs_engine::Config;
+
+/// A WebRTC peer connection (data channels only) implemented in Rust by the webrtc_rs
+/// extension. Signals are emitted only from `poll()`, on the thread calling it.
+#[derive(GodotClass)]
+#[class(tool, base = WebRtcPeerConnectionExtension)]
+pub struct WebRtcRsPeerConnection {
+    session: Session,
+    base: Base<WebRtcPeerConnectionExtension>,
+}
+
+#[godot_api]
+impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
+    fn init(base: Base<WebRtcPeerConnectionExtension>) -> Self {
+        WebRtcRsPeerConnection {
+            session: Session::new(Config::default()),
+            base,
+        }
+    }
+
+    fn get_connection_state(&self) -> ConnectionState {
+        ConnectionState::try_from_ord(self.session.connection_state() as i32)
+            .unwrap_or(ConnectionState::FAILED)
+    }
+
+    fn get_gathering_state(&self) -> GatheringState {
+        GatheringState::try_from_ord(self.session.gathering_state() as i32)
+            .unwrap_or(GatheringState::NEW)
+    }
+
+    fn get_signaling_state(&self) -> SignalingState {
+        SignalingState::try_from_ord(self.session.signaling_state() as i32)
+            .unwrap_or(SignalingState::CLOSED)
+    }
+
+    /// Replaces the connection with a fresh one (state NEW). The old connection, its channels
+    /// (they report CLOSED) and its pending signals are dropped. On a malformed configuration
+    /// nothing changes and `ERR_INVALID_PARAMETER` is returned.
+    fn initialize(&mut self, p_config: VarDictionary) -> Error {
+        let entries = dict_entries(&p_config);
+        let config = match parse_config(&entries) {
+            Ok(config) => config,
+            Err(message) => return invalid("WebRTCPeerConnection.initialize", &message),
+        };
+        match self.session.reinitialize(config) {
+            Ok(()) => Error::OK,
+            Err(e) => engine_failure("WebRTCPeerConnection.initialize", &e),
+        }
+    }
+
+    fn create_data_channel(
+        &mut self,
+        p_label: GString,
+        p_config: VarDictionary,
+    ) -> Option<Gd<WebRtcDataChannel>> {
+        let label = p_label.to_string();
+        let entries = dict_entries(&p_config);
+        let what = format!("WebRTCPeerConnection.create_data_channel(\"{label}\")");
+        let options = match parse_channel_options(&label, &entries) {
+            Ok(options) => options,
+            Err(message) => {
+                invalid(&what, &message);
+                return None;
+            }
+        };
+        match self.session.create_data_channel(&label, options) {
+            Ok(core) => Some(WebRtcRsDataChannel::wrap(core)),
+            Err(e) => {
+                engine_failure(&what, &e);
+                None
+            }
+        }
+    }
+
+    fn create_offer(&mut self) -> Error {
+        match self.session.create_offer() {
+            Ok(()) => Error::OK,
+            Err(e) => engine_failure("WebRTCPeerConnection.create_offer", &e),
+        }
+    }
+
+    fn set_remote_description(&mut self, p_type: GString, p_sdp: GString) -> Error {
+        const WHAT: &str = "WebRTCPeerConnection.set_remote_description";
+        let kind = match sdp_type(&p_type.to_string()) {
+            Ok(kind) => kind,
+            Err(message) => return invalid(WHAT, &message),
+        };
+        match self
+            .session
+            .set_remote_description(kind, &p_sdp.to_string())
+        {
+            Ok(()) => Error::OK,
+            Err(e) => engine_failure(WHAT, &e),
+        }
+    }
+
+    fn set_local_description(&mut self, p_type: GString, p_sdp: GString) -> Error {
+        const WHAT: &str = "WebRTCPeerConnection.set_local_description";
+        let kind = match sdp_type(&p_type.to_string()) {
+            Ok(kind) => kind,
+            Err(message) => return invalid(WHAT, &message),
+        };
+        match self.session.set_local_description(kind, &p_sdp.to_string()) {
+            Ok(()) => Error::OK,
+            Err(e) => engine_failure(WHAT, &e),
+        }
+    }
+
+    fn add_ice_candidate(
+        &mut self,
+        p_sdp_mid_name: GString,
+        p_sdp_mline_index: i32,
+        p_sdp_name: GString,
+    ) -> Error {
+        const WHAT: &str = "WebRTCPeerConnection.add_ice_candidate";
+        let index = match mline_index(i64::from(p_sdp_mline_index)) {
+            Ok(index) => index,
+            Err(message) => return invalid(WHAT, &message),
+        };
+        let result = self.session.add_ice_candidate(
+            &p_sdp_mid_name.to_string(),
+            index,
+            &p_sdp_name.to_string(),
+        );
+        match result {
+            Ok(()) => Error::OK,
+            Err(e) => engine_failure(WHAT, &e),
+        }
+    }
+
+    /// Advances the connection and its channels, then emits the pending signals in order. A
+    /// handler that calls `initialize()` or `close()` discards the rest of the batch.
+    fn poll(&mut self) -> Error {
+        let generation = self.session.generation();
+        for signal in self.session.poll() {
+            if self.session.generation() != generation || self.session.is_closed() {
+                break;
+            }
+            match signal {
+                Signal::SessionDescription { sdp_type, sdp } => {
+                    self.base_mut().emit_signal(
+                        "session_description_created",
+                        &[sdp_type.to_variant(), sdp.to_variant()],
+                    );
+                }
+                Signal::IceCandidate {
+                    mid,
+                    index,
+                    candidate,
+                } => {
+                    self.base_mut().emit_signal(
+                        "ice_candidate_created",
+                        &[mid.to_variant(), index.to_variant(), candidate.to_variant()],
+                    );
+                }
+                Signal::DataChannel(core) => {
+                    let channel = WebRtcRsDataChannel::wrap(core);
+                    self.base_mut()
+                        .emit_signal("data_channel_received", &[channel.to_variant()]);
+                }
+            }
+        }
+        Error::OK
+    }
+
+    /// Closes the connection and its channels: they report CLOSED at once, and the close still
+    /// reaches the remote.
+    fn close(&mut self) {
+        self.session.close();
+    }
+}

@@ -1,0 +1,428 @@
+//! The Godot-free core of one `WebRTCPeerConnection` object: the engine connection of the
+//! current "generation" (replaced by each `initialize()`), the conversion of engine events into
+//! the signals the glue emits from `poll()`, and the per-channel state the glue reads.
+
+use crate::mapping::{clamp_i32, or_unset};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use webrtc_rs_engine::{
+    ChannelOptions, ChannelState, Config, ConnectionState, DataChannel, Error, ErrorKind, Event,
+    GatheringState, Message, PeerConnection, SdpType, SignalingState,
+};
+
+/// Shared between a connection generation and the channels created in it: once set, those
+/// channels belong to a connection that was closed, re-initialized or freed, and report CLOSED.
+#[derive(Debug, Default)]
+pub struct Link {
+    detached: AtomicBool,
+}
+
+impl Link {
+    fn detach(&self) {
+        self.detached.store(true, Ordering::Release);
+    }
+    fn is_detached(&self) -> bool {
+        self.detached.load(Ordering::Acquire)
+    }
+}
+
+/// A signal for the glue to emit, in the order the engine reported the events.
+#[derive(Debug)]
+pub enum Signal {
+    /// `session_description_created(type, sdp)`.
+    SessionDescription { sdp_type: &'static str, sdp: String },
+    /// `ice_candidate_created(media, index, name)`.
+    IceCandidate {
+        mid: String,
+        index: i32,
+        candidate: String,
+    },
+    /// `data_channel_received(channel)`: the glue wraps this in a channel object.
+    DataChannel(ChannelCore),
+}
+
+/// One peer connection as the Godot object sees it.
+pub struct Session {
+    pc: Option<PeerConnection>,
+    /// Configuration for a connection not created yet: a fresh object creates its engine
+    /// connection on first use, so objects that are never used cost nothing.
+    lazy: Option<Config>,
+    /// Why `pc` is missing, when the engine refused to create it.
+    create_error: Option<String>,
+    link: Arc<Link>,
+    generation: u64,
+    closed: bool,
+}
+
+impl Session {
+    /// A session in state NEW whose engine connection (with `config`) is created on first use.
+    /// If the engine then refuses, the session stays in NEW and every operation reports why.
+    pub fn new(config: Config) -> Self {
+        Session {
+            pc: None,
+            lazy: Some(config),
+            create_error: None,
+            link: Arc::new(Link::default()),
+            generation: 0,
+            closed: false,
+        }
+    }
+
+    /// Drops the current connection, its channels (they report CLOSED) and its pending events,
+    /// and starts a fresh one in state NEW. Returns the engine's error if it refused `config`.
+    pub fn reinitialize(&mut self, config: Config) -> Result<(), Error> {
+        self.retire();
+        self.lazy = None;
+        self.closed = false;
+        self.generation += 1;
+        self.link = Arc::new(Link::default());
+        match PeerConnection::new(config) {
+            Ok(pc) => {
+                self.pc = Some(pc);
+                self.create_error = None;
+                Ok(())
+            }
+            Err(e) => {
+                self.create_error = Some(e.message().to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Changes whenever `initialize()` replaced the connection, so the glue can stop emitting
+    /// signals that belong to the old one.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Closes and drops the current connection; its channels report CLOSED from now on.
+    fn retire(&mut self) {
+        self.link.detach();
+        if let Some(mut pc) = self.pc.take() {
+            pc.close();
+        }
+    }
+
+    fn pc(&mut self) -> Result<&mut PeerConnection, Error> {
+        if self.closed {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "the connection is closed; call initialize() to start a new one",
+            ));
+        }
+        if self.pc.is_none() {
+            if let Some(config) = self.lazy.take() {
+                match PeerConnection::new(config) {
+                    Ok(pc) => self.pc = Some(pc),
+                    Err(e) => self.create_error = Some(e.message().to_string()),
+                }
+            }
+        }
+        match self.pc.as_mut() {
+            Some(pc) => Ok(pc),
+            None => Err(Error::failed(format!(
+                "no connection: the engine could not create one ({})",
+                self.create_error.as_deref().unwrap_or("unknown reason")
+            ))),
+        }
+    }
+
+    /// The connection state Godot reports (CLOSED at once after `close()`).
+    pub fn connection_state(&self) -> ConnectionState {
+        match &self.pc {
+            _ if self.closed => ConnectionState::Closed,
+            Some(pc) => pc.connection_state(),
+            None => ConnectionState::New,
+        }
+    }
+
+    /// The ICE gathering state.
+    pub fn gathering_state(&self) -> GatheringState {
+        match &self.pc {
+            Some(pc) => pc.gathering_state(),
+            None => GatheringState::New,
+        }
+    }
+
+    /// The offer/answer signaling state.
+    pub fn signaling_state(&self) -> SignalingState {
+        match &self.pc {
+            _ if self.closed => SignalingState::Closed,
+            Some(pc) => pc.signaling_state(),
+            None => SignalingState::Stable,
+        }
+    }
+
+    /// Creates a channel on the current connection (creating that connection if still lazy).
+    pub fn create_data_channel(
+        &mut self,
+        label: &str,
+        options: ChannelOptions,
+    ) -> Result<ChannelCore, Error> {
+        let link = self.link.clone();
+        let handle = self.pc()?.create_data_channel(label, options)?;
+        Ok(ChannelCore::new(handle, link))
+    }
+
+    /// Starts an offer; it arrives as a `SessionDescription` signal from `poll()`.
+    pub fn create_offer(&mut self) -> Result<(), Error> {
+        self.pc()?.create_offer()
+    }
+
+    /// Applies the remote description; for an offer the answer follows from `poll()`.
+    pub fn set_remote_description(&mut self, sdp_type: SdpType, sdp: &str) -> Result<(), Error> {
+        self.pc()?.set_remote_description(sdp_type, sdp)
+    }
+
+    /// Applies the local description the application hands back.
+    pub fn set_local_description(&mut self, sdp_type: SdpType, sdp: &str) -> Result<(), Error> {
+        self.pc()?.set_local_description(sdp_type, sdp)
+    }
+
+    /// Adds a remote ICE candidate.
+    pub fn add_ice_candidate(
+        &mut self,
+        mid: &str,
+        index: u32,
+        candidate: &str,
+    ) -> Result<(), Error> {
+        self.pc()?.add_ice_candidate(mid, index, candidate)
+    }
+
+    /// Advances the connection and its channels and returns the signals to emit, in order.
+    pub fn poll(&mut self) -> Vec<Signal> {
+        if self.closed {
+            return Vec::new();
+        }
+        let Some(pc) = self.pc.as_mut() else {
+            return Vec::new();
+        };
+        let link = &self.link;
+        pc.poll()
+            .into_iter()
+            .filter_map(|event| Signal::from_event(event, link))
+            .collect()
+    }
+
+    /// Whether `close()` was called (and no `initialize()` since).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Closes the connection and every channel: CLOSED at once, and the close still reaches the
+    /// remote. Pending events are discarded.
+    pub fn close(&mut self) {
+        self.lazy = None;
+        self.link.detach();
+        if let Some(pc) = self.pc.as_mut() {
+            pc.close();
+        }
+        self.closed = true;
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.retire();
+    }
+}
+
+impl Signal {
+    /// Converts one engine event; `None` for events with no Godot signal.
+    pub fn from_event(event: Event, link: &Arc<Link>) -> Option<Signal> {
+        match event {
+            Event::SessionDescription { sdp_type, sdp } => Some(Signal::SessionDescription {
+                sdp_type: sdp_type.as_str(),
+                sdp,
+            }),
+            Event::IceCandidate {
+                mid,
+                mline_index,
+                candidate,
+            } => Some(Signal::IceCandidate {
+                mid,
+                index: i32::try_from(mline_index).unwrap_or(i32::MAX),
+                candidate,
+            }),
+            Event::GatheringComplete => None,
+            Event::DataChannel(handle) => {
+                Some(Signal::DataChannel(ChannelCore::new(handle, link.clone())))
+            }
+        }
+    }
+}
+
+/// Write mode of a channel (Godot `WebRTCDataChannel.WriteMode`; BINARY by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    Text,
+    Binary,
+}
+
+/// The Godot-free state of one `WebRTCDataChannel` object.
+#[derive(Debug)]
+pub struct ChannelCore {
+    handle: DataChannel,
+    link: Arc<Link>,
+    /// The message `get_packet` returned last; its bytes must stay valid until the next call.
+    current: Option<Message>,
+    write_mode: WriteMode,
+}
+
+impl ChannelCore {
+    fn new(handle: DataChannel, link: Arc<Link>) -> Self {
+        ChannelCore {
+            handle,
+            link,
+            current: None,
+            write_mode: WriteMode::Binary,
+        }
+    }
+
+    /// The channel label.
+    pub fn label(&self) -> String {
+        self.handle.label()
+    }
+    /// The sub-protocol given at creation.
+    pub fn protocol(&self) -> String {
+        self.handle.protocol()
+    }
+    /// Whether messages arrive in order.
+    pub fn is_ordered(&self) -> bool {
+        self.handle.ordered()
+    }
+    /// Whether the channel was negotiated out of band.
+    pub fn is_negotiated(&self) -> bool {
+        self.handle.negotiated()
+    }
+    /// The stream id, or 65535 while an in-band channel has none yet.
+    pub fn id(&self) -> i32 {
+        or_unset(self.handle.id())
+    }
+    /// The retransmission limit, or 65535 when not set.
+    pub fn max_retransmits(&self) -> i32 {
+        or_unset(self.handle.max_retransmits())
+    }
+    /// The lifetime limit in milliseconds, or 65535 when not set.
+    pub fn max_packet_life_time(&self) -> i32 {
+        or_unset(self.handle.max_packet_lifetime())
+    }
+    /// Bytes accepted for sending and not yet handed to the network.
+    pub fn buffered_amount(&self) -> i32 {
+        clamp_i32(self.handle.buffered_amount())
+    }
+    /// The largest message `send` accepts (the negotiated limit).
+    pub fn max_packet_size(&self) -> i32 {
+        clamp_i32(self.handle.max_message_size())
+    }
+
+    /// The channel state; CLOSED once its connection was closed, re-initialized or freed.
+    pub fn ready_state(&self) -> ChannelState {
+        if self.link.is_detached() {
+            ChannelState::Closed
+        } else {
+            self.handle.ready_state()
+        }
+    }
+
+    /// The mode outgoing messages are sent in.
+    pub fn write_mode(&self) -> WriteMode {
+        self.write_mode
+    }
+    /// Sets the mode outgoing messages are sent in.
+    pub fn set_write_mode(&mut self, mode: WriteMode) {
+        self.write_mode = mode;
+    }
+
+    /// Whole messages `next_packet` will deliver.
+    pub fn available(&self) -> i32 {
+        clamp_i32(self.handle.available())
+    }
+
+    /// Takes the next message; the returned bytes stay valid until the next call.
+    pub fn next_packet(&mut self) -> Option<&[u8]> {
+        let message = self.handle.recv()?;
+        Some(self.current.insert(message).data.as_ref())
+    }
+
+    /// Whether the message `next_packet` returned last was sent as text.
+    pub fn was_string_packet(&self) -> bool {
+        self.current.as_ref().is_some_and(|m| m.is_text)
+    }
+
+    /// Sends one message in the current write mode (text mode keeps every byte, NULs included).
+    pub fn send(&self, data: &[u8]) -> Result<(), Error> {
+        if self.link.is_detached() {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "the channel's connection was closed or re-initialized",
+            ));
+        }
+        self.handle.send(data, self.write_mode == WriteMode::Text)
+    }
+
+    /// Starts closing the channel; the close reaches the remote.
+    pub fn close(&self) {
+        self.handle.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn description_and_candidate_events_become_signals() {
+        let link = Arc::new(Link::default());
+        let signal = Signal::from_event(
+            Event::SessionDescription {
+                sdp_type: SdpType::Answer,
+                sdp: "v=0".into(),
+            },
+            &link,
+        );
+        assert!(matches!(
+            signal,
+            Some(Signal::SessionDescription { sdp_type: "answer", ref sdp }) if sdp == "v=0"
+        ));
+        let signal = Signal::from_event(
+            Event::IceCandidate {
+                mid: "0".into(),
+                mline_index: 0,
+                candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
+            },
+            &link,
+        );
+        assert!(matches!(
+            signal,
+            Some(Signal::IceCandidate { ref mid, index: 0, ref candidate })
+                if mid == "0" && candidate.starts_with("candidate:1")
+        ));
+    }
+
+    #[test]
+    fn gathering_complete_has_no_signal() {
+        let link = Arc::new(Link::default());
+        assert!(Signal::from_event(Event::GatheringComplete, &link).is_none());
+    }
+
+    #[test]
+    fn huge_mline_index_saturates() {
+        let link = Arc::new(Link::default());
+        let signal = Signal::from_event(
+            Event::IceCandidate {
+                mid: String::new(),
+                mline_index: u32::MAX,
+                candidate: String::new(),
+            },
+            &link,
+        );
+        assert!(matches!(
+            signal,
+            Some(Signal::IceCandidate {
+                index: i32::MAX,
+                ..
+            })
+        ));
+    }
+}
