@@ -6,6 +6,9 @@
 
 mod addon;
 mod cmd;
+mod demo;
+mod interop;
+mod system;
 mod test;
 
 use std::process::ExitCode;
@@ -15,6 +18,10 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   addon [--debug]                 build the extension and stage it into addons/webrtc_rs/bin/
   test [--no-interop]             run every test (format, clippy, cargo tests, interop matrix)
+  interop [--no-install] [--stacks aiortc,ndc,chromium]
+                                  install the other stacks, build webrtc-rs-peer, run the interop matrix
+  demo [--headless] [--clients N] [--mesh] [--timeout SECS]
+                                  run the Godot multiplayer demo through the signaling server
 ";
 
 fn main() -> ExitCode {
@@ -26,6 +33,8 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "addon" => addon::run(rest),
         "test" => test::run(rest),
+        "interop" => interop::run(rest),
+        "demo" => demo::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -1,6 +1,6 @@
 //! `cargo xtask test`: every test the project has, in the order a failure is cheapest to see.
 
-use crate::cmd;
+use crate::{cmd, system};
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut interop = true;
@@ -20,11 +20,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
+    // The engine's TURN tests run against coturn on 127.0.0.1.
+    system::ensure_debian_package("turnserver", "coturn")?;
     cmd::run(cmd::cargo().args(["test", "--workspace"]))?;
     // The addon must build in the configuration users ship.
     crate::addon::build_and_stage()?;
     if interop {
-        eprintln!("(interop matrix not wired yet)");
+        crate::interop::run(&[])?;
     }
     Ok(())
 }

@@ -1,0 +1,282 @@
+// libdatachannel (through node-datachannel) peer speaking the interop line protocol
+// (see interop/README.md) on stdin/stdout.
+//
+//   NODE_PATH=.interop/node/node_modules node interop/ndc_peer.mjs --role offerer|answerer
+//       [--label L] [--no-echo] [--sink] [--quiet] [--no-trickle] [--bind ADDR]
+//
+// node-datachannel does not expose the reliability of a channel the remote opened, so its
+// `open` events for such channels report ordered/maxRetransmits/maxPacketLifeTime as null and
+// `optionsKnown: false`.
+
+import { createRequire } from 'node:module';
+import readline from 'node:readline';
+import zlib from 'node:zlib';
+
+const require = createRequire(import.meta.url);
+const nodeDataChannel = require(resolveNdc());
+
+const BULK_HIGH_WATER = 1 << 20;
+const STATS_REQUEST = '__stats__';
+
+function resolveNdc() {
+  const roots = (process.env.NODE_PATH || '').split(':').filter(Boolean);
+  for (const root of roots) {
+    try {
+      return require.resolve('node-datachannel', { paths: [root] });
+    } catch {
+      // try the next root
+    }
+  }
+  return 'node-datachannel';
+}
+
+function parseArgs(argv) {
+  const args = { role: null, label: 'data', echo: true, sink: false, quiet: false, trickle: true, bind: '127.0.0.1' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) fail(`${arg} needs a value`);
+      return argv[++i];
+    };
+    if (arg === '--role') args.role = value();
+    else if (arg === '--label') args.label = value();
+    else if (arg === '--no-echo') args.echo = false;
+    else if (arg === '--sink') args.sink = true;
+    else if (arg === '--quiet') args.quiet = true;
+    else if (arg === '--no-trickle') args.trickle = false;
+    else if (arg === '--bind') args.bind = value();
+    else fail(`unknown argument ${JSON.stringify(arg)}`);
+  }
+  if (args.role !== 'offerer' && args.role !== 'answerer') fail('--role offerer|answerer is required');
+  return args;
+}
+
+function fail(message) {
+  process.stderr.write(`ndc_peer: ${message}\n`);
+  process.exit(2);
+}
+
+function emit(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+function error(message) {
+  emit({ event: 'error', message });
+}
+
+const args = parseArgs(process.argv.slice(2));
+const pc = new nodeDataChannel.PeerConnection(args.role, {
+  iceServers: [],
+  bindAddress: args.bind, // libdatachannel skips loopback unless bound to it
+});
+const channels = []; // { dc, label, options, open, closed }
+let rxBytes = 0;
+let rxMsgs = 0;
+let haveRemote = false;
+let pendingCandidates = [];
+let pendingDescription = null;
+let gathered = false;
+let closing = false;
+
+pc.onStateChange((state) => emit({ event: 'state', state }));
+pc.onLocalDescription((sdp, type) => {
+  if (args.trickle) emit({ type, sdp });
+  else {
+    pendingDescription = type;
+    if (gathered) emitFullDescription();
+  }
+});
+pc.onLocalCandidate((candidate, mid) => {
+  if (args.trickle) {
+    emit({ type: 'candidate', candidate: candidate.replace(/^a=/, ''), sdpMid: mid, sdpMLineIndex: 0 });
+  }
+});
+pc.onGatheringStateChange((state) => {
+  if (state !== 'complete') return;
+  gathered = true;
+  if (args.trickle) emit({ type: 'end-of-candidates' });
+  else emitFullDescription();
+});
+pc.onDataChannel((dc) => track(dc, null));
+
+function emitFullDescription() {
+  const local = pc.localDescription();
+  if (pendingDescription && local) {
+    emit({ type: pendingDescription, sdp: local.sdp });
+    pendingDescription = null;
+  }
+}
+
+function track(dc, options) {
+  const entry = { dc, label: dc.getLabel(), options, announced: false, closed: false };
+  channels.push(entry);
+  const announce = () => {
+    if (entry.announced) return;
+    entry.announced = true;
+    const known = options !== null;
+    emit({
+      event: 'open',
+      label: entry.label,
+      id: dc.getId(),
+      ordered: known ? !options.unordered : null,
+      protocol: dc.getProtocol(),
+      maxRetransmits: known ? (options.maxRetransmits ?? null) : null,
+      maxPacketLifeTime: known ? (options.maxPacketLifeTime ?? null) : null,
+      negotiated: known ? Boolean(options.negotiated) : false,
+      optionsKnown: known,
+    });
+  };
+  dc.onOpen(announce);
+  dc.onClosed(() => {
+    entry.closed = true;
+    emit({ event: 'close', label: entry.label });
+  });
+  dc.onError((message) => error(`channel ${entry.label}: ${message}`));
+  dc.onMessage((message) => onMessage(entry, message));
+  if (dc.isOpen()) announce();
+  return entry;
+}
+
+function onMessage(entry, message) {
+  const isText = typeof message === 'string';
+  const data = isText ? Buffer.from(message, 'utf8') : Buffer.from(message);
+  if (!args.quiet) {
+    const event = { event: 'message', label: entry.label, binary: !isText, len: data.length, crc32: zlib.crc32(data) >>> 0 };
+    if (isText) event.text = message;
+    else if (!args.sink) event.b64 = data.toString('base64');
+    emit(event);
+  }
+  if (isText && message === STATS_REQUEST) {
+    sendOrReport(entry, JSON.stringify({ type: 'stats', rx_bytes: rxBytes, rx_msgs: rxMsgs }), true, 'stats reply');
+    return;
+  }
+  if (!isText) {
+    rxBytes += data.length;
+    rxMsgs += 1;
+  }
+  if (args.echo && !(args.sink && !isText)) sendOrReport(entry, isText ? message : data, isText, 'echo');
+}
+
+function sendOrReport(entry, payload, isText, what) {
+  try {
+    send(entry, payload, isText);
+  } catch (e) {
+    error(`${what} on ${JSON.stringify(entry.label)}: ${e.message ?? e}`);
+  }
+}
+
+function send(entry, payload, isText) {
+  // Oversized messages are refused by libdatachannel itself (it throws).
+  if (isText) entry.dc.sendMessage(payload);
+  else entry.dc.sendMessageBinary(payload);
+}
+
+function find(label) {
+  for (let i = channels.length - 1; i >= 0; i--) {
+    const entry = channels[i];
+    if ((label === undefined || label === null || entry.label === label) && !entry.closed) return entry;
+  }
+  throw new Error(`no open channel labelled ${JSON.stringify(label)}`);
+}
+
+async function bulk(entry, total, chunk) {
+  const payload = Buffer.alloc(chunk);
+  for (let i = 0; i < chunk; i++) payload[i] = i % 251;
+  let sent = 0;
+  let msgs = 0;
+  try {
+    while (sent < total) {
+      while (entry.dc.bufferedAmount() > BULK_HIGH_WATER) await new Promise((r) => setTimeout(r, 2));
+      const size = Math.min(chunk, total - sent);
+      send(entry, size === chunk ? payload : payload.subarray(0, size), false);
+      sent += size;
+      msgs += 1;
+    }
+  } catch (e) {
+    error(`send_bulk on ${JSON.stringify(entry.label)} stopped after ${sent} bytes: ${e.message ?? e}`);
+    return;
+  }
+  emit({ event: 'sent', label: entry.label, bytes: sent, msgs });
+}
+
+function addCandidate(command) {
+  const text = command.type === 'candidate' ? String(command.candidate ?? '') : '';
+  if (!text) return; // node-datachannel has no end-of-candidates call
+  const candidate = text.startsWith('a=') ? text.slice(2) : text;
+  const mid = command.sdpMid ?? '0';
+  if (!haveRemote) pendingCandidates.push([candidate, mid]);
+  else pc.addRemoteCandidate(candidate, mid);
+}
+
+function apply(command) {
+  switch (command.type) {
+    case 'offer':
+    case 'answer':
+      pc.setRemoteDescription(command.sdp, command.type);
+      haveRemote = true;
+      for (const [candidate, mid] of pendingCandidates) pc.addRemoteCandidate(candidate, mid);
+      pendingCandidates = [];
+      break;
+    case 'candidate':
+    case 'end-of-candidates':
+      addCandidate(command);
+      break;
+    case 'send': {
+      const entry = find(command.label);
+      if (typeof command.text === 'string') send(entry, command.text, true);
+      else send(entry, Buffer.from(String(command.b64), 'base64'), false);
+      break;
+    }
+    case 'send_bulk':
+      bulk(find(command.label), Number(command.bytes), Number(command.chunk ?? 65536));
+      break;
+    case 'create_channel': {
+      const options = {};
+      if (command.ordered === false) options.unordered = true;
+      if (command.maxRetransmits !== undefined && command.maxRetransmits !== null) options.maxRetransmits = command.maxRetransmits;
+      if (command.maxPacketLifeTime !== undefined && command.maxPacketLifeTime !== null) options.maxPacketLifeTime = command.maxPacketLifeTime;
+      if (command.protocol) options.protocol = command.protocol;
+      if (command.negotiated) {
+        options.negotiated = true;
+        options.id = command.id;
+      }
+      track(pc.createDataChannel(command.label, options), options);
+      break;
+    }
+    case 'close_channel':
+      find(command.label).dc.close();
+      break;
+    case 'close':
+      close();
+      break;
+    default:
+      throw new Error(`unknown command type ${JSON.stringify(command.type)}`);
+  }
+}
+
+function close() {
+  if (closing) return;
+  closing = true;
+  pc.close();
+  setTimeout(() => {
+    nodeDataChannel.cleanup();
+    process.exit(0);
+  }, 300);
+}
+
+emit({ event: 'ready', role: args.role, label: args.label, stack: 'libdatachannel' });
+if (args.role === 'offerer') track(pc.createDataChannel(args.label), {});
+
+const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+input.on('line', (line) => {
+  line = line.trim();
+  if (!line || closing) return;
+  try {
+    const command = JSON.parse(line);
+    if (typeof command !== 'object' || command === null) throw new Error('a command must be a JSON object');
+    apply(command);
+  } catch (e) {
+    error(`${e.message ?? e} (line: ${line.slice(0, 120)})`);
+  }
+});
+input.on('close', close);

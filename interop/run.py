@@ -1,0 +1,626 @@
+#!/usr/bin/env python3
+"""Interop runner: pairs two peers that speak the line protocol (interop/README.md), relays their
+signalling to each other and drives the check matrix of issue 4 over a real connection.
+
+    python3 interop/run.py [--no-netns] [--logs DIR] [--only CHECK,...] SUBJECT:OTHER ...
+
+SUBJECT and OTHER are stack names: ours (target/release/webrtc-rs-peer), aiortc, ndc
+(libdatachannel through node-datachannel), chromium; `NAME@FLAG,FLAG` adds flags to that side
+(e.g. `ours@--no-trickle:chromium`). Each pair runs four sessions: SUBJECT offers
+or answers, and either side is the echoing responder while the other drives (--no-echo --sink).
+A table of results and a final `N passed, M failed` line are printed; the exit status is 1 when
+anything failed. Everything runs inside a fresh network namespace with only `lo` up when the
+machine permits it (else on 127.0.0.1 only), and every peer gets `--bind 127.0.0.1`.
+
+Standard library only.
+"""
+
+import argparse
+import base64
+import json
+import os
+import queue
+import random
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INTEROP = os.path.join(ROOT, ".interop")
+BULK_BYTES = 20 * 1024 * 1024
+BULK_CHUNK = 64 * 1024
+LOCAL_MAX = 262144
+DEFAULT_REMOTE_MAX = 65536
+CONNECT_TIMEOUT = 20.0
+STEP_TIMEOUT = 10.0
+BULK_TIMEOUT = 150.0
+
+CHECKS = [
+    ("connect", "connected, channel open both sides"),
+    ("text-echo", "text echoed"),
+    ("binary-echo", "binary echoed"),
+    ("max-size", "256 KiB message (max-message-size) echoed"),
+    ("oversize-refused", "message over the remote's max-message-size refused at sender"),
+    ("unordered-rtx0", "unordered maxRetransmits:0 channel, options seen by remote"),
+    ("lifetime", "maxPacketLifeTime channel, options seen by remote"),
+    ("protocol", "protocol channel, protocol seen by remote"),
+    ("remote-opened", "channel opened by the responder, used by the driver"),
+    ("negotiated", "negotiated channel, same id both sides"),
+    ("bulk-20MiB", "20 MiB one way, byte count checked via __stats__"),
+    ("channel-close", "channel close seen by the other side"),
+    ("connection-close", "connection close seen by the other side"),
+]
+
+
+def stack_command(spec, args):
+    """The command line (and environment) that starts one peer of `spec`: a stack name,
+    optionally followed by `@` and comma-separated extra flags (`ours@--no-trickle`)."""
+    name, _, extra = spec.partition("@")
+    command, env = base_command(name, args)
+    return command + [flag for flag in extra.split(",") if flag], env
+
+
+def base_command(name, args):
+    env = dict(os.environ)
+    if name == "ours":
+        binary = args.ours_bin or os.path.join(ROOT, "target", "release", "webrtc-rs-peer")
+        # The engine's connection-level log lines end up in the session's stderr file.
+        env.setdefault("RUST_LOG", "webrtc_rs_engine=debug,warn")
+        return [binary], env
+    if name == "aiortc":
+        return [os.path.join(INTEROP, "venv", "bin", "python"), os.path.join(ROOT, "interop", "aiortc_peer.py")], env
+    if name == "ndc":
+        env["NODE_PATH"] = os.path.join(INTEROP, "node", "node_modules")
+        return ["node", os.path.join(ROOT, "interop", "ndc_peer.mjs")], env
+    if name == "chromium":
+        return [sys.executable, os.path.join(ROOT, "interop", "chromium_peer.py")], env
+    raise SystemExit(f"run.py: unknown stack {name!r} (expected ours, aiortc, ndc or chromium)")
+
+
+class Peer:
+    """One peer process; its stdout lines land in the session's queue."""
+
+    def __init__(self, index, name, command, env, flags, log_dir, lines):
+        self.index = index
+        self.name = name
+        self.events = []
+        self.errors = []
+        self.remote_max = None  # the max-message-size this peer advertises
+        os.makedirs(log_dir, exist_ok=True)
+        self.stderr = open(os.path.join(log_dir, f"{index}-{name}.stderr"), "wb")
+        self.transcript = open(os.path.join(log_dir, f"{index}-{name}.lines"), "w")
+        self.proc = subprocess.Popen(
+            command + flags,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=env,
+            cwd=ROOT,
+        )
+        threading.Thread(target=self._read, args=(lines,), daemon=True).start()
+
+    def _read(self, lines):
+        for raw in self.proc.stdout:
+            text = raw.decode("utf-8", errors="replace").strip()
+            if not text:
+                continue
+            self.transcript.write(f"{time.monotonic():.3f} < {text[:4000]}\n")
+            self.transcript.flush()
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = {"event": "error", "message": f"non-JSON output: {text[:200]}"}
+            lines.put((self.index, value))
+        lines.put((self.index, None))
+
+    def send(self, value):
+        text = json.dumps(value)
+        self.transcript.write(f"{time.monotonic():.3f} > {text[:4000]}\n")
+        self.transcript.flush()
+        try:
+            self.proc.stdin.write(text.encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def finish(self, timeout=8.0):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr.close()
+        self.transcript.close()
+
+
+class Failure(Exception):
+    pass
+
+
+class Session:
+    """Two peers, the signalling relay between them, and waiting for what they print."""
+
+    def __init__(self, peers_spec, log_dir):
+        self.lines = queue.Queue()
+        self.peers = []
+        try:
+            for i, (name, cmd, env, flags) in enumerate(peers_spec):
+                self.peers.append(Peer(i, name, cmd, env, flags, log_dir, self.lines))
+        except OSError:
+            self.finish()
+            raise
+        self.exited = [False, False]
+
+    def mark(self, who):
+        return len(self.peers[who].events)
+
+    def _pump(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            who, value = self.lines.get(timeout=left)
+        except queue.Empty:
+            return False
+        if value is None:
+            self.exited[who] = True
+            return True
+        kind = value.get("type")
+        if kind in ("offer", "answer", "candidate", "end-of-candidates"):
+            if kind in ("offer", "answer"):
+                self.peers[who].remote_max = max_message_size(value.get("sdp", ""))
+            self.peers[1 - who].send(value)
+            return True
+        if value.get("event") == "error":
+            self.peers[who].errors.append(value.get("message", ""))
+        self.peers[who].events.append(value)
+        return True
+
+    def wait(self, who, what, predicate, since=0, timeout=STEP_TIMEOUT):
+        """The first event of peer `who` at or after index `since` matching `predicate`."""
+        deadline = time.monotonic() + timeout
+        scanned = since
+        while True:
+            events = self.peers[who].events
+            while scanned < len(events):
+                if predicate(events[scanned]):
+                    return events[scanned]
+                scanned += 1
+            if self.exited[who] and self.lines.empty():
+                raise Failure(f"{self.peers[who].name} exited before {what}{self.error_note(who)}")
+            if not self._pump(deadline) and time.monotonic() >= deadline:
+                raise Failure(f"{self.peers[who].name}: no {what} within {timeout:.0f}s{self.error_note(who)}")
+
+    def settle(self, seconds):
+        deadline = time.monotonic() + seconds
+        while self._pump(deadline) or time.monotonic() < deadline:
+            if time.monotonic() >= deadline:
+                break
+
+    def error_note(self, who):
+        errors = self.peers[who].errors
+        return f" (its errors: {errors[-3:]})" if errors else ""
+
+    def finish(self):
+        for peer in self.peers:
+            peer.finish()
+
+
+def max_message_size(sdp):
+    found = re.search(r"a=max-message-size:(\d+)", sdp)
+    return int(found.group(1)) if found else DEFAULT_REMOTE_MAX
+
+
+def is_event(name, label=None):
+    return lambda v: v.get("event") == name and (label is None or v.get("label") == label)
+
+
+def is_message(label, length=None):
+    return lambda v: v.get("event") == "message" and v.get("label") == label and (length is None or v.get("len") == length)
+
+
+def stats_reply(v):
+    if v.get("event") != "message" or v.get("binary"):
+        return None
+    try:
+        parsed = json.loads(v.get("text", ""))
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) and parsed.get("type") == "stats" else None
+
+
+class Checks:
+    """Runs the checks of one session: D drives (--no-echo --sink), P echoes."""
+
+    def __init__(self, session, d, p, only):
+        self.s = session
+        self.d = d
+        self.p = p
+        self.only = only
+        self.results = {}
+        self.figures = {}
+
+    def run(self):
+        steps = [
+            ("connect", self.connect),
+            ("text-echo", self.text_echo),
+            ("binary-echo", self.binary_echo),
+            ("max-size", self.max_size),
+            ("oversize-refused", self.oversize),
+            ("unordered-rtx0", lambda: self.options_channel("unrel", {"ordered": False, "maxRetransmits": 0})),
+            ("lifetime", lambda: self.options_channel("life", {"maxPacketLifeTime": 150})),
+            ("protocol", lambda: self.options_channel("proto", {"protocol": "chat.v1"})),
+            ("remote-opened", self.remote_opened),
+            ("negotiated", self.negotiated),
+            ("bulk-20MiB", self.bulk),
+            ("channel-close", self.channel_close),
+            ("connection-close", self.connection_close),
+        ]
+        connected = False
+        for name, step in steps:
+            if name != "connect" and not connected:
+                self.results[name] = (False, "not connected")
+                continue
+            if self.only and name not in self.only and name != "connect":
+                continue
+            try:
+                note = step()
+                self.results[name] = (True, note or "")
+                if name == "connect":
+                    connected = True
+            except Failure as e:
+                self.results[name] = (False, str(e))
+        return self.results
+
+    # --- helpers -------------------------------------------------------------------------
+
+    @property
+    def dname(self):
+        return self.s.peers[self.d].name
+
+    @property
+    def pname(self):
+        return self.s.peers[self.p].name
+
+    def echo_round(self, label, payload, is_text):
+        """D sends `payload` on `label`; P must receive it intact and D must get it back."""
+        dmark, pmark = self.s.mark(self.d), self.s.mark(self.p)
+        data = payload.encode() if is_text else payload
+        command = {"type": "send", "label": label}
+        if is_text:
+            command["text"] = payload
+        else:
+            command["b64"] = base64.b64encode(payload).decode()
+        self.s.peers[self.d].send(command)
+        crc = zlib.crc32(data) & 0xFFFFFFFF
+        got = self.s.wait(self.p, f"{len(data)}-byte message on {label!r}", is_message(label, len(data)), pmark)
+        if got.get("binary") == is_text:
+            raise Failure(f"{self.pname} got it as {'binary' if is_text else 'text'}")
+        if got.get("crc32") != crc:
+            raise Failure(f"{self.pname} got corrupted data (crc {got.get('crc32')} != {crc})")
+        if is_text and got.get("text") != payload:
+            raise Failure(f"{self.pname} got text {got.get('text')!r}")
+        back = self.s.wait(self.d, f"echo of the {len(data)}-byte message on {label!r}", is_message(label, len(data)), dmark)
+        if back.get("binary") == is_text or back.get("crc32") != crc:
+            raise Failure(f"{self.dname} got a wrong echo: binary={back.get('binary')} crc={back.get('crc32')}")
+        if is_text and back.get("text") != payload:
+            raise Failure(f"{self.dname} got echo text {back.get('text')!r}")
+
+    def open_on(self, who, label, since=0, timeout=STEP_TIMEOUT):
+        return self.s.wait(who, f"open of channel {label!r}", is_event("open", label), since, timeout)
+
+    # --- checks ----------------------------------------------------------------------------
+
+    def connect(self):
+        started = time.monotonic()
+        for who in (self.d, self.p):
+            settled = self.s.wait(who, "connected state", lambda v: v.get("event") == "state" and v.get("state") in ("connected", "failed", "closed"), 0, CONNECT_TIMEOUT)
+            if settled.get("state") != "connected":
+                raise Failure(f"{self.s.peers[who].name} reports {settled.get('state')} before connecting{self.s.error_note(who)}")
+        for who in (self.d, self.p):
+            self.open_on(who, "data", 0, CONNECT_TIMEOUT)
+        elapsed = time.monotonic() - started
+        self.figures["setup_s"] = elapsed
+        return f"{elapsed * 1000:.0f} ms"
+
+    def text_echo(self):
+        self.echo_round("data", f"héllo wörld ✓ {random.randint(0, 1 << 30)}", True)
+
+    def binary_echo(self):
+        self.echo_round("data", random.randbytes(1000) + b"\x00\xff", False)
+
+    def limit(self):
+        """What D may send to P: P's advertised maximum (0 means no limit)."""
+        advertised = self.s.peers[self.p].remote_max
+        return DEFAULT_REMOTE_MAX if advertised is None else advertised
+
+    def max_size(self):
+        limit = self.limit()
+        size = LOCAL_MAX if limit == 0 else min(limit, LOCAL_MAX)
+        back_limit = self.s.peers[self.d].remote_max
+        if back_limit not in (None, 0) and back_limit < size:
+            size = back_limit
+        self.echo_round("data", random.randbytes(size), False)
+        return f"{size} bytes"
+
+    def oversize(self):
+        limit = self.limit()
+        if limit == 0:
+            return f"{self.pname} advertises no limit: nothing to refuse"
+        dmark, pmark = self.s.mark(self.d), self.s.mark(self.p)
+        size = limit + 1
+        self.s.peers[self.d].send({"type": "send", "label": "data", "b64": base64.b64encode(random.randbytes(size)).decode()})
+        self.s.wait(self.d, f"error refusing a {size}-byte message", is_event("error"), dmark, STEP_TIMEOUT)
+        self.s.settle(0.5)
+        if any(is_message("data", size)(v) for v in self.s.peers[self.p].events[pmark:]):
+            raise Failure(f"{self.pname} received the {size}-byte message the sender should have refused")
+        # The channel must still work afterwards.
+        self.echo_round("data", "still open", True)
+        return f"{size} bytes refused"
+
+    def options_channel(self, label, options):
+        pmark = self.s.mark(self.p)
+        self.s.peers[self.d].send({"type": "create_channel", "label": label, **options})
+        seen = self.open_on(self.p, label, pmark)
+        self.open_on(self.d, label)
+        expected = {
+            "ordered": options.get("ordered", True),
+            "maxRetransmits": options.get("maxRetransmits"),
+            "maxPacketLifeTime": options.get("maxPacketLifeTime"),
+            "protocol": options.get("protocol", ""),
+            "negotiated": False,
+        }
+        unknown = seen.get("optionsKnown") is False
+        wrong = []
+        for key, want in expected.items():
+            if unknown and key in ("ordered", "maxRetransmits", "maxPacketLifeTime"):
+                continue
+            if seen.get(key) != want:
+                wrong.append(f"{key}={seen.get(key)!r} (want {want!r})")
+        if wrong:
+            raise Failure(f"{self.pname} reports {', '.join(wrong)}")
+        self.echo_round(label, f"on {label}", True)
+        if unknown:
+            return f"{self.pname} cannot report reliability; protocol/label checked"
+        return f"id {seen.get('id')}"
+
+    def remote_opened(self):
+        dmark = self.s.mark(self.d)
+        self.s.peers[self.p].send({"type": "create_channel", "label": "byp"})
+        seen = self.open_on(self.d, "byp", dmark)
+        self.open_on(self.p, "byp")
+        self.echo_round("byp", "on a channel the other side opened", True)
+        return f"id {seen.get('id')}"
+
+    def negotiated(self):
+        marks = {who: self.s.mark(who) for who in (self.d, self.p)}
+        for who in (self.d, self.p):
+            self.s.peers[who].send({"type": "create_channel", "label": "neg", "negotiated": True, "id": 42})
+        for who in (self.d, self.p):
+            seen = self.open_on(who, "neg", marks[who])
+            if seen.get("id") != 42 or seen.get("negotiated") is not True:
+                raise Failure(f"{self.s.peers[who].name} reports id={seen.get('id')} negotiated={seen.get('negotiated')}")
+        self.echo_round("neg", "negotiated", True)
+
+    def stats(self):
+        pmark = self.s.mark(self.p)
+        self.s.peers[self.p].send({"type": "send", "label": "data", "text": "__stats__"})
+        reply = self.s.wait(self.p, "stats reply", lambda v: stats_reply(v) is not None, pmark, STEP_TIMEOUT)
+        return stats_reply(reply)
+
+    def bulk(self):
+        before = self.stats()
+        pmark = self.s.mark(self.p)
+        started = time.monotonic()
+        self.s.peers[self.p].send({"type": "send_bulk", "label": "data", "bytes": BULK_BYTES, "chunk": BULK_CHUNK})
+        sent = self.s.wait(self.p, "end of the bulk send", lambda v: v.get("event") in ("sent", "error"), pmark, BULK_TIMEOUT)
+        if sent.get("event") == "error":
+            raise Failure(f"{self.pname}: {sent.get('message')}")
+        # `data` is ordered and reliable: the reply to this request follows every bulk byte.
+        after = self.stats()
+        elapsed = time.monotonic() - started
+        got_bytes = after["rx_bytes"] - before["rx_bytes"]
+        got_msgs = after["rx_msgs"] - before["rx_msgs"]
+        want_msgs = BULK_BYTES // BULK_CHUNK
+        if got_bytes != BULK_BYTES or got_msgs != want_msgs:
+            raise Failure(f"{self.dname} counted {got_bytes} bytes in {got_msgs} messages (want {BULK_BYTES} in {want_msgs})")
+        rate = BULK_BYTES / elapsed / 1e6
+        self.figures["bulk_MBps"] = rate
+        return f"{rate:.1f} MB/s"
+
+    def channel_close(self):
+        pmark = self.s.mark(self.p)
+        self.s.peers[self.d].send({"type": "close_channel", "label": "proto"})
+        self.s.wait(self.p, "close of channel 'proto'", is_event("close", "proto"), pmark)
+        self.s.wait(self.d, "close of its own channel 'proto'", is_event("close", "proto"))
+        # The connection and its other channels must be unaffected.
+        self.echo_round("data", "after a channel close", True)
+
+    def connection_close(self):
+        pmark = self.s.mark(self.p)
+        self.s.peers[self.d].send({"type": "close"})
+        self.s.wait(self.p, "close of channel 'data' after the remote closed", is_event("close", "data"), pmark, 15.0)
+        self.s.settle(0.3)
+        states = [v.get("state") for v in self.s.peers[self.p].events[pmark:] if v.get("event") == "state"]
+        return f"{self.pname} states after: {states or 'unchanged'}"
+
+
+def run_session(args, subject, other, subject_offers, subject_echoes, log_root):
+    """One session; returns (results, figures)."""
+    names = [subject, other] if subject_offers else [other, subject]  # index 0 offers
+    subject_index = 0 if subject_offers else 1
+    p = subject_index if subject_echoes else 1 - subject_index  # the echoing responder
+    specs = []
+    for index, name in enumerate(names):
+        command, env = stack_command(name, args)
+        flags = ["--role", "offerer" if index == 0 else "answerer", "--bind", "127.0.0.1"]
+        if index != p:
+            flags += ["--no-echo", "--sink"]
+        flags += args.extra.get(name.partition("@")[0], [])
+        specs.append((name, command, env, flags))
+    tag = f"{subject}-{'offers' if subject_offers else 'answers'}-{'echoes' if subject_echoes else 'drives'}-vs-{other}"
+    try:
+        session = Session(specs, os.path.join(log_root, tag))
+    except OSError as e:
+        return {name: (False, f"cannot start the peers: {e}") for name, _ in CHECKS}, {}
+    checks = Checks(session, 1 - p, p, args.only)
+    try:
+        results = checks.run()
+    finally:
+        session.finish()
+    return results, checks.figures
+
+
+def print_table(title, columns, rows, out):
+    widths = [max(len(str(r[i])) for r in [columns] + rows) for i in range(len(columns))]
+    out.write(f"\n{title}\n")
+    line = " | ".join(str(c).ljust(w) for c, w in zip(columns, widths))
+    out.write(line + "\n" + "-+-".join("-" * w for w in widths) + "\n")
+    for row in rows:
+        out.write(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "\n")
+
+
+def in_namespace():
+    """Re-runs this script inside a new network namespace with only `lo` up, if permitted."""
+    if os.environ.get("INTEROP_NETNS") == "1":
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
+        return None
+    unshare = shutil.which("unshare")
+    ip = shutil.which("ip")
+    if not unshare or not ip:
+        return "no unshare/ip: running on 127.0.0.1 only"
+    probe = subprocess.run([unshare, "-rn", "true"], capture_output=True)
+    if probe.returncode != 0:
+        return f"network namespaces not permitted ({probe.stderr.decode().strip()}): running on 127.0.0.1 only"
+    env = dict(os.environ, INTEROP_NETNS="1")
+    completed = subprocess.run([unshare, "-rn", sys.executable] + sys.argv, env=env)
+    sys.exit(completed.returncode)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("pairs", nargs="+", metavar="SUBJECT:OTHER")
+    parser.add_argument("--no-netns", action="store_true", help="do not enter a network namespace")
+    parser.add_argument("--logs", default=os.path.join(INTEROP, "logs"), help="where peer transcripts and stderr go")
+    parser.add_argument("--ours-bin", help="webrtc-rs-peer binary (default target/release/webrtc-rs-peer)")
+    parser.add_argument("--only", help="comma-separated check names (connect always runs)")
+    parser.add_argument("--roles", default="offers,answers", help="subject roles to run: offers,answers")
+    parser.add_argument("--flags", action="append", default=[], metavar="STACK=FLAGS", help="extra flags for a stack, e.g. ours=--no-trickle")
+    parser.add_argument("--markdown", help="also write the result table as Markdown to this file")
+    args = parser.parse_args()
+    args.only = set(args.only.split(",")) if args.only else None
+    args.extra = {}
+    for item in args.flags:
+        name, _, flags = item.partition("=")
+        args.extra.setdefault(name, []).extend(flags.split())
+    return args
+
+
+def main():
+    args = parse_args()
+    note = None if args.no_netns else in_namespace()
+    if os.environ.get("INTEROP_NETNS") == "1":
+        where = "network namespace with only lo up"
+    else:
+        where = note or "127.0.0.1 only (--no-netns)"
+    print(f"interop: running in a {where}" if os.environ.get("INTEROP_NETNS") == "1" else f"interop: {where}", flush=True)
+    run_id = time.strftime("%Y%m%d-%H%M%S")
+    log_root = os.path.join(args.logs, run_id)
+    passed = failed = 0
+    markdown = []
+    summary = {}
+    started = time.monotonic()
+    for pair in args.pairs:
+        subject, _, other = pair.partition(":")
+        if not other:
+            raise SystemExit(f"run.py: a pair is SUBJECT:OTHER, not {pair!r}")
+        roles = [r for r in ("offers", "answers") if r in args.roles.split(",")]
+        columns = ["check"]
+        table = {name: [] for name, _ in CHECKS}
+        notes = []
+        for role in roles:
+            for subject_echoes in (True, False):
+                column = f"{subject} {role}, {'echoes' if subject_echoes else 'drives'}"
+                columns.append(column)
+                t0 = time.monotonic()
+                results, figures = run_session(args, subject, other, role == "offers", subject_echoes, log_root)
+                print(f"  {subject} vs {other}: {column}: {time.monotonic() - t0:.1f}s {figures}", flush=True)
+                for name, _ in CHECKS:
+                    if name not in results:
+                        table[name].append("-")
+                        continue
+                    ok, detail = results[name]
+                    summary.setdefault((subject, f"{other}, {subject} {role}"), {}).setdefault(name, []).append(ok)
+                    if ok:
+                        passed += 1
+                        table[name].append("pass" + (f" ({detail})" if detail and len(detail) < 40 else ""))
+                        if detail and len(detail) >= 40:
+                            notes.append(f"{column} / {name}: {detail}")
+                    else:
+                        failed += 1
+                        table[name].append("FAIL")
+                        if detail != "not connected":
+                            notes.append(f"{column} / {name}: {detail}")
+        rows = [[name] + cells for name, cells in table.items()]
+        print_table(f"{subject} vs {other}", columns, rows, sys.stdout)
+        for item in notes:
+            print(f"  note: {item}")
+        markdown.append((subject, other, columns, rows, notes))
+        sys.stdout.flush()
+    summary_tables = summarize(summary)
+    for subject, columns, rows in summary_tables:
+        print_table(f"summary for {subject} (pass = every session of that stack and role passed)", columns, rows, sys.stdout)
+    print(f"\nlogs: {log_root}  ({time.monotonic() - started:.0f}s)")
+    if args.markdown:
+        write_markdown(args.markdown, summary_tables, markdown, where)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def summarize(summary):
+    """Per subject: check x (other stack, subject's role), pass only if every session passed."""
+    tables = []
+    for subject in dict.fromkeys(key[0] for key in summary):
+        keys = [key for key in summary if key[0] == subject]
+        columns = ["check"] + [key[1] for key in keys]
+        rows = []
+        for name, _ in CHECKS:
+            row = [name]
+            for key in keys:
+                outcomes = summary[key].get(name)
+                row.append("-" if not outcomes else ("pass" if all(outcomes) else "FAIL"))
+            rows.append(row)
+        tables.append((subject, columns, rows))
+    return tables
+
+
+def write_markdown(path, summary_tables, tables, where):
+    with open(path, "w") as out:
+        out.write(f"<!-- generated by interop/run.py; {where} -->\n")
+        for subject, columns, rows in summary_tables:
+            out.write(f"\n#### Summary: {subject} (each cell: both sessions of that role)\n\n")
+            out.write("| " + " | ".join(columns) + " |\n")
+            out.write("|" + "---|" * len(columns) + "\n")
+            for row in rows:
+                out.write("| " + " | ".join(row) + " |\n")
+        for subject, other, columns, rows, notes in tables:
+            out.write(f"\n#### {subject} vs {other}\n\n")
+            out.write("| " + " | ".join(columns) + " |\n")
+            out.write("|" + "---|" * len(columns) + "\n")
+            for row in rows:
+                out.write("| " + " | ".join(str(c) for c in row) + " |\n")
+            for item in notes:
+                out.write(f"\n- {item}")
+            out.write("\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

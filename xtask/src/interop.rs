@@ -1,0 +1,145 @@
+//! `cargo xtask interop`: the interop matrix of `webrtc-rs-peer` against aiortc, libdatachannel
+//! (node-datachannel) and headless Chromium, each in both roles.
+//!
+//! Installs what the peers need on a fresh machine (a Python venv with aiortc and an npm
+//! prefix with node-datachannel under `.interop/`, Debian's `chromium` when running as root),
+//! builds `webrtc-rs-peer` in release mode and runs `interop/run.py`, which enters a network
+//! namespace with only `lo` up when the machine permits it. Each step is skipped when already
+//! done, so a second run only pays for the build check and the matrix.
+
+use crate::cmd;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Versions the matrix was proven with (docs/interop.md); pinned so results are comparable.
+const AIORTC: &str = "aiortc==1.16.0";
+const NODE_DATACHANNEL: &str = "node-datachannel@0.33.4";
+
+const USAGE: &str = "usage: cargo xtask interop [--no-install] [--stacks aiortc,ndc,chromium]";
+
+/// Installs, builds and runs the matrix; `Err` when something could not be set up or any check
+/// failed (the table printed above says which).
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut install = true;
+    let mut stacks: Vec<String> = ["aiortc", "ndc", "chromium"].map(String::from).to_vec();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--no-install" => install = false,
+            "--stacks" => {
+                let list = iter.next().ok_or("--stacks needs a value")?;
+                stacks = list.split(',').map(str::to_string).collect();
+            }
+            other => return Err(format!("interop: unknown option {other:?}\n{USAGE}")),
+        }
+    }
+    for stack in &stacks {
+        if !matches!(stack.as_str(), "aiortc" | "ndc" | "chromium") {
+            return Err(format!(
+                "interop: unknown stack {stack:?} (aiortc, ndc, chromium)"
+            ));
+        }
+    }
+    let root = cmd::workspace_root();
+    if install {
+        for stack in &stacks {
+            match stack.as_str() {
+                "aiortc" => install_aiortc(&root)?,
+                "ndc" => install_node_datachannel(&root)?,
+                _ => install_chromium()?,
+            }
+        }
+    }
+    cmd::run(cmd::cargo().args(["build", "--release", "-p", "webrtc-rs-peer"]))?;
+
+    let mut pairs: Vec<String> = stacks.iter().map(|s| format!("ours:{s}")).collect();
+    // Our peer without trickle (candidates inside its descriptions), against a trickling
+    // stack: the browser when it is in the run.
+    let trickling = ["chromium", "ndc"]
+        .into_iter()
+        .find(|name| stacks.iter().any(|s| s == name));
+    if let Some(trickling) = trickling {
+        pairs.push(format!("ours@--no-trickle:{trickling}"));
+    }
+    let markdown = root.join(".interop").join("last-matrix.md");
+    let mut runner = Command::new("python3");
+    runner
+        .current_dir(&root)
+        .arg(root.join("interop").join("run.py"))
+        .arg("--markdown")
+        .arg(&markdown)
+        .args(&pairs);
+    cmd::run(&mut runner).map_err(|e| format!("interop matrix failed: {e}"))
+}
+
+fn succeeds(command: &mut Command) -> bool {
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+fn install_aiortc(root: &Path) -> Result<(), String> {
+    let venv = root.join(".interop").join("venv");
+    let python = venv.join("bin").join("python");
+    if succeeds(Command::new(&python).args(["-c", "import aiortc"])) {
+        return Ok(());
+    }
+    if !python.exists() {
+        cmd::run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    }
+    cmd::run(Command::new(&python).args(["-m", "pip", "install", "--quiet", AIORTC]))
+}
+
+fn install_node_datachannel(root: &Path) -> Result<(), String> {
+    let prefix = root.join(".interop").join("node");
+    let installed = prefix
+        .join("node_modules")
+        .join("node-datachannel")
+        .join("package.json");
+    if installed.exists()
+        && succeeds(
+            Command::new("node")
+                .current_dir(&prefix)
+                .args(["-e", "require('node-datachannel')"]),
+        )
+    {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&prefix).map_err(|e| format!("creating {}: {e}", prefix.display()))?;
+    let manifest = prefix.join("package.json");
+    if !manifest.exists() {
+        std::fs::write(&manifest, "{\"name\":\"interop-node\",\"private\":true}\n")
+            .map_err(|e| format!("writing {}: {e}", manifest.display()))?;
+    }
+    cmd::run(Command::new("npm").current_dir(&prefix).args([
+        "install",
+        "--no-audit",
+        "--no-fund",
+        NODE_DATACHANNEL,
+    ]))
+}
+
+fn install_chromium() -> Result<(), String> {
+    if succeeds(Command::new("chromium").arg("--version")) {
+        return Ok(());
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    if !is_root {
+        return Err(
+            "chromium is missing: install it with `apt-get install -y chromium` \
+                    (needs root), or leave it out with --stacks aiortc,ndc"
+                .into(),
+        );
+    }
+    cmd::run(Command::new("apt-get").args(["update", "-q"]))?;
+    cmd::run(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-q", "chromium"]),
+    )
+}
