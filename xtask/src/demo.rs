@@ -97,7 +97,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// `$GODOT` if set (it must exist), else `godot` or `godot4` on `PATH`; checks it is Godot 4.
-fn find_godot() -> Result<Option<PathBuf>, String> {
+pub(crate) fn find_godot() -> Result<Option<PathBuf>, String> {
     let candidate = match std::env::var_os("GODOT") {
         Some(path) if !path.is_empty() => {
             let path = PathBuf::from(path);

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: every test the project has, in the order a failure is cheapest to see.
 
 use crate::{cmd, system};
+use std::process::Command;
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut interop = true;
@@ -23,10 +24,25 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // The engine's TURN tests run against coturn on 127.0.0.1.
     system::ensure_debian_package("turnserver", "coturn")?;
     cmd::run(cmd::cargo().args(["test", "--workspace"]))?;
-    // The addon must build in the configuration users ship.
-    crate::addon::build_and_stage()?;
     if interop {
         crate::interop::run(&[])?;
     }
-    Ok(())
+    // The main job, end to end: with Godot, the GDScript checks and the headless bots; without
+    // it, two CLI peers through the signaling server. Both use the release addon users ship.
+    crate::addon::build_and_stage()?;
+    match crate::demo::find_godot()? {
+        Some(godot) => {
+            cmd::run(
+                Command::new("bash")
+                    .current_dir(cmd::workspace_root())
+                    .arg("tests/godot/run.sh")
+                    .arg(&godot),
+            )?;
+            crate::demo::run(&["--headless".into(), "--clients".into(), "3".into()])
+        }
+        None => {
+            eprintln!("no Godot binary ($GODOT or `godot` on PATH): GDScript checks skipped");
+            crate::demo::run(&[])
+        }
+    }
 }
