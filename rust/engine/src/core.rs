@@ -16,6 +16,7 @@ use rtc_dtls::config::{
     VerifyPeerCertificateFn,
 };
 use rtc_dtls::crypto::Certificate;
+use rtc_dtls::extension::extension_use_srtp::SrtpProtectionProfile;
 use rtc_dtls::endpoint::{Endpoint as DtlsEndpoint, EndpointEvent as DtlsEvent};
 use rtc_ice::candidate::candidate_host::CandidateHostConfig;
 use rtc_ice::candidate::candidate_relay::CandidateRelayConfig;
@@ -141,6 +142,10 @@ impl Core {
                 Vec::new()
             },
             relay_acceptance_min_wait: p.relay_only.then_some(Duration::ZERO),
+            // A remote whose first check arrives before its trickled candidate (Chromium does
+            // this) is seen as peer-reflexive; the 1 s default wait before nominating such a
+            // pair delayed every connection by a second for no better path.
+            prflx_acceptance_min_wait: Some(Duration::ZERO),
             ..AgentConfig::default()
         };
         let agent = Agent::new(now, Arc::new(agent_config), p.provider.clone())
@@ -423,6 +428,13 @@ impl Core {
                 .with_insecure_skip_verify(true)
                 .with_verify_peer_certificate(Some(verify))
                 .with_extended_master_secret(ExtendedMasterSecretType::Require)
+                // We carry no media, but rtc-dtls as server fails a ClientHello whose use_srtp
+                // extension it cannot match, and aiortc refuses a handshake without one; every
+                // browser and libdatachannel offers these two.
+                .with_srtp_protection_profiles(vec![
+                    SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm,
+                    SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80,
+                ])
                 .build(is_client, None)?,
         ))
     }
