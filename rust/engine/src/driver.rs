@@ -549,10 +549,28 @@ impl Task {
     }
 }
 
+/// Kernel socket buffer size we ask for. The default (about 208 KiB on Linux) overflows during
+/// an SCTP burst, and each drop costs rtc-sctp a retransmission timeout of at least 1 s
+/// (see docs/benchmarks.md); libdatachannel asks for the same 1 MiB.
+const SOCKET_BUFFER_BYTES: usize = 1 << 20;
+
 fn bind(ip: IpAddr) -> std::io::Result<UdpSocket> {
-    let std_sock = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
-    std_sock.set_nonblocking(true)?;
-    UdpSocket::from_std(std_sock)
+    let addr = SocketAddr::new(ip, 0);
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Best effort: the kernel caps the sizes at its limits (net.core.rmem_max/wmem_max).
+    if let Err(e) = sock.set_recv_buffer_size(SOCKET_BUFFER_BYTES) {
+        debug!("SO_RCVBUF on {addr}: {e}");
+    }
+    if let Err(e) = sock.set_send_buffer_size(SOCKET_BUFFER_BYTES) {
+        debug!("SO_SNDBUF on {addr}: {e}");
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    UdpSocket::from_std(sock.into())
 }
 
 async fn read_loop(
