@@ -22,12 +22,13 @@ import os
 import queue
 import random
 import re
-import shutil
 import subprocess
 import sys
 import threading
 import time
 import zlib
+
+from netns import reexec_in_loopback_namespace
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INTEROP = os.path.join(ROOT, ".interop")
@@ -490,20 +491,8 @@ def print_table(title, columns, rows, out):
 
 def in_namespace():
     """Re-runs this script inside a new network namespace with only `lo` up, if permitted."""
-    if os.environ.get("INTEROP_NETNS") == "1":
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
-        return None
-    unshare = shutil.which("unshare")
-    ip = shutil.which("ip")
-    if not unshare or not ip:
-        return "no unshare/ip: running on 127.0.0.1 only"
-    probe = subprocess.run([unshare, "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        return f"network namespaces not permitted ({probe.stderr.decode().strip()}): running on 127.0.0.1 only"
-    env = dict(os.environ, INTEROP_NETNS="1")
-    completed = subprocess.run([unshare, "-rn", sys.executable] + sys.argv, env=env)
-    sys.exit(completed.returncode)
-
+    reason = reexec_in_loopback_namespace("INTEROP_NETNS")
+    return reason and reason + ": running on 127.0.0.1 only"
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

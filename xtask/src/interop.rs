@@ -92,7 +92,7 @@ fn install_aiortc(root: &Path) -> Result<(), String> {
     cmd::run(Command::new(&python).args(["-m", "pip", "install", "--quiet", AIORTC]))
 }
 
-fn install_node_datachannel(root: &Path) -> Result<(), String> {
+pub(crate) fn install_node_datachannel(root: &Path) -> Result<(), String> {
     let prefix = root.join(".interop").join("node");
     let installed = prefix
         .join("node_modules")

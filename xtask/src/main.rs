@@ -5,6 +5,7 @@
 //! the multiplayer demo through the signaling server.
 
 mod addon;
+mod bench;
 mod cmd;
 mod demo;
 mod interop;
@@ -22,6 +23,8 @@ commands:
                                   install the other stacks, build webrtc-rs-peer, run the interop matrix
   demo [--headless] [--clients N] [--mesh] [--timeout SECS]
                                   run the Godot multiplayer demo through the signaling server
+  bench [--no-install] [--reps N] [--mib N] [--pairs ours:ours,ndc:ndc,...]
+                                  speed and memory against libdatachannel; writes docs/benchmarks.md
 ";
 
 fn main() -> ExitCode {
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "interop" => interop::run(rest),
         "demo" => demo::run(rest),
+        "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
