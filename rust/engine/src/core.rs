@@ -16,8 +16,8 @@ use rtc_dtls::config::{
     VerifyPeerCertificateFn,
 };
 use rtc_dtls::crypto::Certificate;
-use rtc_dtls::extension::extension_use_srtp::SrtpProtectionProfile;
 use rtc_dtls::endpoint::{Endpoint as DtlsEndpoint, EndpointEvent as DtlsEvent};
+use rtc_dtls::extension::extension_use_srtp::SrtpProtectionProfile;
 use rtc_ice::candidate::candidate_host::CandidateHostConfig;
 use rtc_ice::candidate::candidate_relay::CandidateRelayConfig;
 use rtc_ice::candidate::{CandidateConfig, CandidateType};
@@ -44,6 +44,10 @@ use tracing::{debug, trace, warn};
 const EARLY_DTLS_LIMIT: usize = 64;
 /// SCTP messages read per stream per drain before yielding to other streams.
 const READ_BATCH: usize = 64;
+/// DTLS and SCTP must be up this long after ICE selected a pair, or the connection fails. On
+/// their own, a DTLS server whose client never speaks waits forever and SCTP retries its INIT
+/// for about four minutes.
+pub(crate) const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A datagram to send.
 #[derive(Debug)]
@@ -110,6 +114,8 @@ pub(crate) struct Core {
     early_dtls: VecDeque<BytesMut>,
     ice_selected: bool,
     ice_state: IceState,
+    /// Armed when ICE selects a pair, cleared once SCTP is up ([`SETUP_TIMEOUT`]).
+    setup_deadline: Option<Instant>,
 
     sctp: Option<SctpEndpoint>,
     assoc: Option<(AssociationHandle, Association)>,
@@ -169,6 +175,7 @@ impl Core {
             early_dtls: VecDeque::new(),
             ice_selected: false,
             ice_state: IceState::New,
+            setup_deadline: None,
             sctp: None,
             assoc: None,
             sctp_connected: false,
@@ -214,6 +221,7 @@ impl Core {
         if let Some((_, a)) = &self.assoc {
             min(a.poll_timeout());
         }
+        min(self.setup_deadline);
         t
     }
 
@@ -721,6 +729,19 @@ impl Core {
         if self.finished {
             return;
         }
+        if self.setup_deadline.is_some_and(|d| now >= d) {
+            let what = if self.dtls_connected {
+                "the SCTP association"
+            } else {
+                "the DTLS handshake"
+            };
+            warn!(
+                "{what} did not complete within {} s of ICE connecting",
+                SETUP_TIMEOUT.as_secs()
+            );
+            self.fail();
+            return;
+        }
         if let Err(e) = self.agent.handle_timeout(now) {
             debug!("ICE timeout handling: {e}");
         }
@@ -755,6 +776,7 @@ impl Core {
                     debug!("ICE selected {} <-> {}", local.addr(), remote.addr());
                     if !self.ice_selected {
                         self.ice_selected = true;
+                        self.setup_deadline = Some(now + SETUP_TIMEOUT);
                         self.start_dtls(now);
                     }
                 }
@@ -839,6 +861,11 @@ impl Core {
                     self.fail();
                 } else if !self.dtls_connected {
                     warn!("DTLS handshake failed: {e}");
+                    self.fail();
+                } else if matches!(e, rtc_shared::error::Error::ErrAlertFatalOrClose) {
+                    // The remote sent a fatal alert (or rtc-dtls answered a bad record with
+                    // one): either way the remote's DTLS is gone.
+                    warn!("DTLS connection ended by a fatal alert");
                     self.fail();
                 } else {
                     debug!("DTLS record dropped: {e}");
@@ -964,6 +991,7 @@ impl Core {
         if connected && !self.sctp_connected {
             debug!("SCTP connected");
             self.sctp_connected = true;
+            self.setup_deadline = None;
             self.set_state(ConnectionState::Connected);
             let keys: Vec<ChannelKey> = self.channels.keys().copied().collect();
             for key in keys {

@@ -58,7 +58,9 @@
 //!   `close()` → CLOSING/CLOSED) and [`DataChannel::buffered_amount`], which is live.
 //! - A connection stays NEW until a remote description is applied, is CONNECTED once DTLS and
 //!   SCTP are up, and never reports DISCONNECTED or CLOSED transiently while healthy. FAILED:
-//!   ICE failure, DTLS failure or certificate fingerprint mismatch (no channel opens then).
+//!   ICE failure, DTLS failure (including a fatal alert from the remote, at any time),
+//!   certificate fingerprint mismatch, or DTLS + SCTP not up in time (no channel opens then).
+//!   No state is left without a timer: every connection ends (see *Timings*).
 //! - A reliable channel delivers every accepted message, whole and in order, or reports closed.
 //! - Memory per channel is bounded by the receive budget (plus one message and SCTP's receive
 //!   buffer), never by what the remote sends.
@@ -67,6 +69,29 @@
 //!   the task, its sockets and reader tasks end with it.
 //! - Every public entry point returns [`Error`] instead of panicking; messages name the bad
 //!   input.
+//!
+//! # Timings
+//!
+//! What a connection reports when the other side does not do its part (measured on loopback;
+//! `tests/deadlines.rs` and `tests/lifecycle.rs` check each row except the fatal alert after
+//! connecting, which two engine peers never send each other):
+//!
+//! | situation | what is reported |
+//! |---|---|
+//! | no connectivity check is ever answered | FAILED 30 s after the remote description (rtc-ice: 5 s + 25 s) |
+//! | ICE connects but the DTLS handshake does not complete (nobody starts it, a stalled flight) | FAILED 30 s after ICE selected a pair (the setup deadline) |
+//! | DTLS completes but the SCTP association is never answered | FAILED at the same 30 s deadline; the remote, if it gets our close_notify first, reports CLOSED |
+//! | DTLS handshake fails (bad fingerprint, fatal alert, retransmissions exhausted) | FAILED at once, both sides (the other learns it from the alert) |
+//! | a fatal DTLS alert after connecting | FAILED at once |
+//! | the remote closes (close, or its handle dropped) | CLOSED at once (SCTP ABORT / DTLS close_notify) |
+//! | the remote vanishes after connecting (process killed, path gone): nothing arrives any more | DISCONNECTED after 5 s, FAILED 30 s after the last packet; channels report CLOSED with FAILED |
+//! | the path comes back before those 30 s | CONNECTED again; data sent meanwhile is delivered (SCTP retransmits it) |
+//!
+//! ICE checks the selected pair every 2 s (keepalive), so DISCONNECTED and FAILED come up to
+//! about 0.2 s after the figures above. Between DISCONNECTED and FAILED the channels stay open
+//! and accept sends. Measured with two `webrtc-rs-peer` processes and `kill -9` of one: the
+//! survivor printed `disconnected` after 5.0 s, `failed` and the channel's `close` after
+//! 30.2 s.
 //!
 //! Known limitations and workarounds: see `KNOWN_ISSUES.md` in the crate directory.
 

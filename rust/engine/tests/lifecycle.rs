@@ -293,3 +293,46 @@ fn wrong_fingerprint_never_connects() {
     });
     assert_eq!(ch.ready_state(), ChannelState::Closed);
 }
+
+#[test]
+fn wrong_fingerprint_in_the_answer_fails_both_sides() {
+    // The offerer (DTLS server) rejects the client's certificate; the client learns it from the
+    // fatal alert in the middle of its handshake and must end FAILED too, not wait.
+    let mut a = Peer::new(config());
+    let mut b = Peer::new(config());
+    let ch =
+        a.pc.create_data_channel("c", ChannelOptions::default())
+            .unwrap();
+    a.pc.create_offer().unwrap();
+    pump_until(&mut a, &mut b, "offer", |a, _| a.description.is_some());
+    let (_, offer) = a.take_description().unwrap();
+    a.pc.set_local_description(SdpType::Offer, &offer).unwrap();
+    b.pc.set_remote_description(SdpType::Offer, &offer).unwrap();
+    pump_until(&mut a, &mut b, "answer", |_, b| b.description.is_some());
+    let (_, answer) = b.take_description().unwrap();
+    b.pc.set_local_description(SdpType::Answer, &answer)
+        .unwrap();
+    let line = answer
+        .lines()
+        .find(|l| l.starts_with("a=fingerprint:"))
+        .unwrap();
+    let mut tampered_line = line.to_owned();
+    let last = tampered_line.pop().unwrap();
+    tampered_line.push(if last == '0' { '1' } else { '0' });
+    a.pc.set_remote_description(SdpType::Answer, &answer.replace(line, &tampered_line))
+        .unwrap();
+    let start = std::time::Instant::now();
+    pump_until(&mut a, &mut b, "both fail", |a, b| {
+        assert_ne!(a.pc.connection_state(), ConnectionState::Connected);
+        assert_ne!(b.pc.connection_state(), ConnectionState::Connected);
+        a.pc.connection_state() == ConnectionState::Failed
+            && b.pc.connection_state() == ConnectionState::Failed
+    });
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the alert was not acted on: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(ch.ready_state(), ChannelState::Closed);
+    assert!(b.incoming.is_empty(), "no channel opens");
+}
