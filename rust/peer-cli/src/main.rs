@@ -130,8 +130,8 @@ fn run(options: args::Options) -> Result<(), String> {
     Ok(())
 }
 
-/// Engine logs go to stderr (stdout carries the protocol); `RUST_LOG` sets the filter,
-/// warnings and errors by default.
+/// Engine logs (and the rtc crates' `log` records) go to stderr (stdout carries the protocol);
+/// `RUST_LOG` sets the filter, warnings and errors by default.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
