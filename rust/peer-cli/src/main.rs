@@ -130,11 +130,17 @@ fn run(options: args::Options) -> Result<(), String> {
     Ok(())
 }
 
+/// Without `RUST_LOG`: our warnings and errors, and only errors from the rtc crates, whose
+/// warnings are routine (e.g. every connection's "pingAllCandidates called with no candidate
+/// pairs" before the remote candidates arrive).
+const DEFAULT_LOG_FILTER: &str =
+    "warn,rtc_ice=error,rtc_dtls=error,rtc_sctp=error,rtc_datachannel=error,rtc_stun=error,rtc_turn=error";
+
 /// Engine logs (and the rtc crates' `log` records) go to stderr (stdout carries the protocol);
-/// `RUST_LOG` sets the filter, warnings and errors by default.
+/// `RUST_LOG` sets the filter.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
