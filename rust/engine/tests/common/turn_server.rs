@@ -237,11 +237,11 @@ pub fn connect_relayed(a: &mut Peer, b: &mut Peer) -> (DataChannel, DataChannel)
         b.poll();
         for c in a.candidates.drain(..) {
             announced.push(c.clone());
-            b.pc.add_ice_candidate("0", 0, &c).expect("add candidate");
+            crate::common::forward_candidate(&mut b.pc, &c);
         }
         for c in b.candidates.drain(..) {
             announced.push(c.clone());
-            a.pc.add_ice_candidate("0", 0, &c).expect("add candidate");
+            crate::common::forward_candidate(&mut a.pc, &c);
         }
         if connected(a, b) && ch.ready_state() == ChannelState::Open && !b.incoming.is_empty() {
             break;
