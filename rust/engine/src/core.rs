@@ -262,20 +262,29 @@ impl Core {
             },
             ..CandidateHostConfig::default()
         };
-        match config.new_candidate_host() {
-            Ok(c) => {
-                let line = format!("candidate:{}", c.marshal());
-                match self.agent.add_local_candidate(c) {
-                    Ok(true) => self.updates.push(Update::Candidate {
-                        mid: self.mid.clone(),
-                        mline_index: self.mline_index,
-                        candidate: line,
-                    }),
-                    Ok(false) => {}
-                    Err(e) => warn!("local candidate {addr} refused: {e}"),
-                }
-            }
-            Err(e) => warn!("cannot make a host candidate for {addr}: {e}"),
+        self.announce_local_candidate(config.new_candidate_host(), "host", addr);
+    }
+
+    /// Gives a candidate we made to the ICE agent and, if it takes it, trickles it.
+    fn announce_local_candidate(
+        &mut self,
+        made: Result<rtc_ice::candidate::Candidate, rtc_shared::error::Error>,
+        kind: &str,
+        addr: SocketAddr,
+    ) {
+        let candidate = match made {
+            Ok(c) => c,
+            Err(e) => return warn!("cannot make a {kind} candidate for {addr}: {e}"),
+        };
+        let line = format!("candidate:{}", candidate.marshal());
+        match self.agent.add_local_candidate(candidate) {
+            Ok(true) => self.updates.push(Update::Candidate {
+                mid: self.mid.clone(),
+                mline_index: self.mline_index,
+                candidate: line,
+            }),
+            Ok(false) => {}
+            Err(e) => warn!("{kind} candidate {addr} refused: {e}"),
         }
     }
 
@@ -294,16 +303,11 @@ impl Core {
                 rel_port: base.port(),
                 url: None,
             };
-        if let Ok(c) = config.new_candidate_server_reflexive() {
-            let line = format!("candidate:{}", c.marshal());
-            if let Ok(true) = self.agent.add_local_candidate(c) {
-                self.updates.push(Update::Candidate {
-                    mid: self.mid.clone(),
-                    mline_index: self.mline_index,
-                    candidate: line,
-                });
-            }
-        }
+        self.announce_local_candidate(
+            config.new_candidate_server_reflexive(),
+            "server-reflexive",
+            mapped,
+        );
     }
 
     /// Adds a relay candidate for a TURN allocation. `base` is the socket that talks to the
@@ -326,21 +330,7 @@ impl Core {
             rel_port,
             url: None,
         };
-        match config.new_candidate_relay() {
-            Ok(c) => {
-                let line = format!("candidate:{}", c.marshal());
-                match self.agent.add_local_candidate(c) {
-                    Ok(true) => self.updates.push(Update::Candidate {
-                        mid: self.mid.clone(),
-                        mline_index: self.mline_index,
-                        candidate: line,
-                    }),
-                    Ok(false) => {}
-                    Err(e) => warn!("relay candidate {relayed} refused: {e}"),
-                }
-            }
-            Err(e) => warn!("cannot make a relay candidate for {relayed}: {e}"),
-        }
+        self.announce_local_candidate(config.new_candidate_relay(), "relay", relayed);
     }
 
     pub fn finish_gathering(&mut self) {
