@@ -230,6 +230,18 @@ mod tests {
         }
     }
 
+    /// Sends one `log` record, as an rtc crate would.
+    fn emit(logger: &LogBridge, level: log::Level, target: &str, message: &str) {
+        log::Log::log(
+            logger,
+            &log::Record::builder()
+                .level(level)
+                .target(target)
+                .args(format_args!("{message}"))
+                .build(),
+        );
+    }
+
     #[test]
     fn levels_follow_verbosity_and_environment() {
         assert_eq!(max_level(false, None), LevelFilter::WARN);
@@ -248,30 +260,19 @@ mod tests {
             tracing::info!("hidden unless verbose");
         });
         let logger = LogBridge::new(LevelFilter::WARN, capture);
-        log::Log::log(
+        emit(
             &logger,
-            &log::Record::builder()
-                .level(log::Level::Error)
-                .target("rtc_sctp")
-                .args(format_args!("association aborted"))
-                .build(),
+            log::Level::Error,
+            "rtc_sctp",
+            "association aborted",
         );
-        log::Log::log(
+        emit(
             &logger,
-            &log::Record::builder()
-                .level(log::Level::Warn)
-                .target("rtc_ice")
-                .args(format_args!("hidden: routine protocol warning"))
-                .build(),
+            log::Level::Warn,
+            "rtc_ice",
+            "hidden: routine protocol warning",
         );
-        log::Log::log(
-            &logger,
-            &log::Record::builder()
-                .level(log::Level::Debug)
-                .target("rtc_sctp")
-                .args(format_args!("hidden"))
-                .build(),
-        );
+        emit(&logger, log::Level::Debug, "rtc_sctp", "hidden");
         let lines = LINES.lock().map(|l| l.clone()).unwrap_or_default();
         let ours: Vec<_> = lines
             .iter()
@@ -299,21 +300,17 @@ mod tests {
     #[test]
     fn protocol_crate_warnings_show_when_verbose_as_info() {
         let logger = LogBridge::new(LevelFilter::DEBUG, capture);
-        log::Log::log(
+        emit(
             &logger,
-            &log::Record::builder()
-                .level(log::Level::Warn)
-                .target("rtc_dtls")
-                .args(format_args!("server name defaults to localhost"))
-                .build(),
+            log::Level::Warn,
+            "rtc_dtls",
+            "server name defaults to localhost",
         );
-        log::Log::log(
+        emit(
             &logger,
-            &log::Record::builder()
-                .level(log::Level::Debug)
-                .target("rtc_sctp")
-                .args(format_args!("hidden: per-packet detail"))
-                .build(),
+            log::Level::Debug,
+            "rtc_sctp",
+            "hidden: per-packet detail",
         );
         let lines = LINES.lock().map(|l| l.clone()).unwrap_or_default();
         assert!(lines.contains(&(
