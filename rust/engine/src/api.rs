@@ -4,20 +4,25 @@
 //! [`PeerConnection::poll`].
 
 use crate::candidate::{self, RemoteCandidate};
-use crate::channel::{ChannelInfo, ChannelKey, ChannelLink, Command, Update};
+use crate::channel::{
+    negotiated_max_message_size, size_limit, ChannelInfo, ChannelKey, ChannelLink,
+};
 use crate::core::{local_fingerprint, Core, CoreParams};
-use crate::driver::{self, DriverConfig, Shared};
+use crate::driver::{self, DriverConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::mailbox::{Command, Notify, Shared, Update};
 use crate::sdp::{self, Fingerprint, LocalDescription, Setup};
 use crate::types::*;
-use bytes::Bytes;
 use std::cell::Cell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
+
+mod data_channel;
+pub use data_channel::DataChannel;
 
 /// Remote candidates kept while no remote description is set.
 const EARLY_CANDIDATE_LIMIT: usize = 1000;
@@ -40,9 +45,6 @@ pub enum Event {
     /// The remote opened an in-band (DCEP) channel. Never raised for negotiated channels.
     DataChannel(DataChannel),
 }
-
-/// Called from the network thread whenever new events or state are ready for `poll()`.
-pub type Notify = Arc<dyn Fn() + Send + Sync>;
 
 /// One WebRTC peer connection (data channels only). Cheap to create, usable at once in state
 /// NEW. Not `Sync`: drive it from one thread. Dropping it tears everything down.
@@ -134,7 +136,7 @@ impl PeerConnection {
                 provider: turn_provider,
             },
         )?;
-        let max_message_size = local_max(config.local_max_message_size);
+        let max_message_size = size_limit(config.local_max_message_size);
         Ok(Self {
             commands: tx,
             shared,
@@ -348,7 +350,10 @@ impl PeerConnection {
         offerer: bool,
         dtls_client: bool,
     ) -> Result<()> {
-        let max = negotiated_max(remote.max_message_size, self.config.local_max_message_size);
+        let max = size_limit(negotiated_max_message_size(
+            remote.max_message_size,
+            self.config.local_max_message_size,
+        ));
         self.max_message_size = max;
         for c in self.channels.values() {
             c.inner.link.max_message_size.store(max, Ordering::Release);
@@ -538,193 +543,5 @@ impl PeerConnection {
 impl Drop for PeerConnection {
     fn drop(&mut self) {
         self.close();
-    }
-}
-
-fn local_max(local: u32) -> usize {
-    if local == 0 {
-        usize::MAX
-    } else {
-        local as usize
-    }
-}
-
-fn negotiated_max(remote: u32, local: u32) -> usize {
-    match (remote, local) {
-        (0, 0) => usize::MAX,
-        (0, l) => l as usize,
-        (r, 0) => r as usize,
-        (r, l) => r.min(l) as usize,
-    }
-}
-
-struct Visible {
-    state: ChannelState,
-    id: Option<u16>,
-    queue: VecDeque<Message>,
-}
-
-struct ChannelInner {
-    key: ChannelKey,
-    info: ChannelInfo,
-    link: Arc<ChannelLink>,
-    commands: mpsc::UnboundedSender<Command>,
-    budget: usize,
-    visible: Mutex<Visible>,
-}
-
-impl ChannelInner {
-    fn visible(&self) -> std::sync::MutexGuard<'_, Visible> {
-        self.visible.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// A data channel handle. Clones refer to the same channel. State and received messages
-/// advance only through the owning connection's `poll()`.
-#[derive(Clone)]
-pub struct DataChannel {
-    inner: Arc<ChannelInner>,
-}
-
-impl std::fmt::Debug for DataChannel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DataChannel")
-            .field("label", &self.inner.info.label)
-            .field("id", &self.id())
-            .field("state", &self.ready_state())
-            .finish()
-    }
-}
-
-impl DataChannel {
-    fn new(
-        key: ChannelKey,
-        info: ChannelInfo,
-        id: Option<u16>,
-        state: ChannelState,
-        link: Arc<ChannelLink>,
-        commands: mpsc::UnboundedSender<Command>,
-        budget: usize,
-    ) -> Self {
-        Self {
-            inner: Arc::new(ChannelInner {
-                key,
-                info,
-                link,
-                commands,
-                budget,
-                visible: Mutex::new(Visible {
-                    state,
-                    id,
-                    queue: VecDeque::new(),
-                }),
-            }),
-        }
-    }
-
-    pub fn label(&self) -> String {
-        self.inner.info.label.clone()
-    }
-    pub fn protocol(&self) -> String {
-        self.inner.info.protocol.clone()
-    }
-    pub fn ordered(&self) -> bool {
-        self.inner.info.ordered
-    }
-    pub fn negotiated(&self) -> bool {
-        self.inner.info.negotiated
-    }
-    /// The SCTP stream id; `None` for an in-band channel before the DTLS role is known.
-    pub fn id(&self) -> Option<u16> {
-        self.inner.visible().id
-    }
-    pub fn max_retransmits(&self) -> Option<u16> {
-        self.inner.info.max_retransmits
-    }
-    pub fn max_packet_lifetime(&self) -> Option<u16> {
-        self.inner.info.max_packet_lifetime
-    }
-    pub fn ready_state(&self) -> ChannelState {
-        self.inner.visible().state
-    }
-    /// Bytes accepted by `send` and not yet handed to the network.
-    pub fn buffered_amount(&self) -> usize {
-        self.inner.link.buffered.load(Ordering::Acquire)
-    }
-    /// The largest message `send` accepts (negotiated; `DEFAULT_LOCAL_MAX_MESSAGE_SIZE` before).
-    pub fn max_message_size(&self) -> usize {
-        self.inner.link.max_message_size.load(Ordering::Acquire)
-    }
-    /// Queues one message. Errors: not open, closed, or larger than `max_message_size`.
-    pub fn send(&self, data: &[u8], is_text: bool) -> Result<()> {
-        match self.ready_state() {
-            ChannelState::Open => {}
-            ChannelState::Connecting => {
-                return Err(Error::state(format!(
-                    "channel {:?} is not open yet",
-                    self.inner.info.label
-                )))
-            }
-            ChannelState::Closing | ChannelState::Closed => {
-                return Err(Error::new(
-                    ErrorKind::Closed,
-                    format!("channel {:?} is closed", self.inner.info.label),
-                ))
-            }
-        }
-        let max = self.max_message_size();
-        if data.len() > max {
-            return Err(Error::new(
-                ErrorKind::TooLarge,
-                format!(
-                    "message of {} bytes is larger than the maximum message size {max}",
-                    data.len()
-                ),
-            ));
-        }
-        self.inner
-            .link
-            .buffered
-            .fetch_add(data.len(), Ordering::AcqRel);
-        let sent = self.inner.commands.send(Command::Send {
-            key: self.inner.key,
-            data: Bytes::copy_from_slice(data),
-            is_text,
-        });
-        if sent.is_err() {
-            self.inner.link.sub_buffered(data.len());
-            return Err(Error::new(ErrorKind::Closed, "the connection has ended"));
-        }
-        Ok(())
-    }
-    /// Whole messages visible since the connection's last `poll()`.
-    pub fn available(&self) -> usize {
-        self.inner.visible().queue.len()
-    }
-    /// Takes the next visible message.
-    pub fn recv(&self) -> Option<Message> {
-        let message = self.inner.visible().queue.pop_front()?;
-        let link = &self.inner.link;
-        let remaining = link.sub_unread(message.data.len());
-        if remaining < self.inner.budget && link.paused.swap(false, Ordering::AcqRel) {
-            let _ = self.inner.commands.send(Command::Resume(self.inner.key));
-        }
-        Some(message)
-    }
-    /// Starts closing (CLOSING, then CLOSED once the remote confirmed); reaches the remote.
-    pub fn close(&self) {
-        let mut v = self.inner.visible();
-        if matches!(v.state, ChannelState::Connecting | ChannelState::Open) {
-            v.state = ChannelState::Closing;
-            drop(v);
-            if self
-                .inner
-                .commands
-                .send(Command::CloseChannel(self.inner.key))
-                .is_err()
-            {
-                self.inner.visible().state = ChannelState::Closed;
-            }
-        }
     }
 }

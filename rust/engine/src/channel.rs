@@ -1,8 +1,6 @@
-//! What the network thread and the application share about one data channel, and the messages
-//! that travel between them.
+//! What the network thread and the application share about one data channel, and the one
+//! computation of the message size limit.
 
-use crate::types::{ChannelState, ConnectionState, GatheringState, Message};
-use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -65,67 +63,22 @@ pub(crate) struct ChannelInfo {
 pub(crate) type ChannelKey = u32;
 pub(crate) const REMOTE_KEY_BIT: u32 = 0x8000_0000;
 
-/// Something that happened on the network thread; applied to what the application sees by
-/// `PeerConnection::poll()`, in order.
-#[derive(Debug)]
-pub(crate) enum Update {
-    LocalDescription {
-        sdp_type: crate::types::SdpType,
-        sdp: String,
-    },
-    State(ConnectionState),
-    Gathering(GatheringState),
-    Candidate {
-        mid: String,
-        mline_index: u32,
-        candidate: String,
-    },
-    GatheringComplete,
-    ChannelId {
-        key: ChannelKey,
-        id: u16,
-    },
-    ChannelState {
-        key: ChannelKey,
-        state: ChannelState,
-    },
-    ChannelMessage {
-        key: ChannelKey,
-        message: Message,
-    },
-    RemoteChannel {
-        key: ChannelKey,
-        info: ChannelInfo,
-        id: u16,
-        link: Arc<ChannelLink>,
-    },
+/// The limit both sides agreed on: the smaller of the two `a=max-message-size` values, where 0
+/// (and, for the remote, an absent attribute read as 65536 by the SDP parser) means what the
+/// other side says; 0 from both is no limit.
+pub(crate) fn negotiated_max_message_size(remote: u32, local: u32) -> u32 {
+    match (remote, local) {
+        (0, l) => l,
+        (r, 0) => r,
+        (r, l) => r.min(l),
+    }
 }
 
-/// A request from the application to the network thread.
-#[derive(Debug)]
-pub(crate) enum Command {
-    StartGathering {
-        mid: String,
-        mline_index: u32,
-    },
-    SetRemote {
-        remote: Box<crate::sdp::RemoteDescription>,
-        offerer: bool,
-        dtls_client: bool,
-    },
-    AddCandidate(crate::candidate::RemoteCandidate),
-    CreateChannel {
-        key: ChannelKey,
-        info: ChannelInfo,
-        id: Option<u16>,
-        link: Arc<ChannelLink>,
-    },
-    Send {
-        key: ChannelKey,
-        data: Bytes,
-        is_text: bool,
-    },
-    CloseChannel(ChannelKey),
-    Resume(ChannelKey),
-    Close,
+/// A `max-message-size` value as a byte limit (0 is no limit).
+pub(crate) fn size_limit(size: u32) -> usize {
+    if size == 0 {
+        usize::MAX
+    } else {
+        size as usize
+    }
 }

@@ -37,6 +37,25 @@ impl ServerUrl {
         self.kind == ServerKind::Turns
             || (self.kind == ServerKind::Turn && self.transport == TurnTransport::Tcp)
     }
+
+    /// The server as the user wrote it, for logs (`turn:host:port?transport=tcp`).
+    pub fn name(&self) -> String {
+        let scheme = match self.kind {
+            ServerKind::Stun => "stun",
+            ServerKind::Turn => "turn",
+            ServerKind::Turns => "turns",
+        };
+        let transport = if self.kind == ServerKind::Turn && self.transport == TurnTransport::Tcp {
+            "?transport=tcp"
+        } else {
+            ""
+        };
+        if self.host.contains(':') {
+            format!("{scheme}:[{}]:{}{transport}", self.host, self.port)
+        } else {
+            format!("{scheme}:{}:{}{transport}", self.host, self.port)
+        }
+    }
 }
 
 /// Validates the whole configuration; returns the parsed server URLs.

@@ -1,123 +1,35 @@
-//! The one network thread of the process and the per-connection task that runs on it: UDP
-//! sockets, timers, DNS, STUN binding for server-reflexive candidates (TURN: `driver/turn.rs`).
-//! All protocol logic is in [`Core`] and, for TURN, in [`Relays`]; this file only moves bytes
-//! and time in and out of them. Datagrams from a TURN server go to [`Relays`], what a peer
-//! relayed to us goes on to the core as if received on the relayed address, and the core's
-//! datagrams from a relayed address go back through [`Relays`].
+//! The per-connection task on the network thread. It owns the sockets and the clock and only
+//! moves bytes and time: datagrams from the sockets go to [`Gathering`] (STUN and TURN
+//! servers) or the [`Core`]; what they queue goes out on the sockets and TURN streams;
+//! commands from the handle go to the core; updates go back to the handle; DNS lookups and
+//! TCP/TLS connections run as small tasks whose results come back to it.
+
+mod net;
 
 use crate::candidate::{self, RemoteCandidate};
-use crate::channel::{Command, Update};
-use crate::config::{ServerKind, ServerUrl};
-use crate::core::Core;
-use crate::error::{Error, Result};
-use crate::relay::Relays;
-use crate::stream::StreamConn;
+use crate::config::ServerUrl;
+use crate::core::{Core, Transmit};
+use crate::error::Result;
+use crate::gather::{GatherAction, Gathering};
+use crate::mailbox::{Command, Shared};
+use crate::stream::{self, StreamConn};
 use bytes::BytesMut;
-use rtc_stun::message::{
-    Getter, Message as StunMessage, TransactionId, BINDING_REQUEST, BINDING_SUCCESS,
-};
-use rtc_stun::xoraddr::XorMappedAddress;
-use std::collections::{HashMap, VecDeque};
+use net::Datagram;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::{debug, trace, warn};
-
-mod turn;
+use tracing::debug;
 
 /// Datagrams queued from socket readers to a connection task before readers wait.
 const DATAGRAM_QUEUE: usize = 1024;
 /// Datagrams handled before a flush, so a burst is acknowledged together.
 const BURST: usize = 128;
-const STUN_RETRANSMIT: Duration = Duration::from_millis(500);
-const STUN_ATTEMPTS: u32 = 5;
-const DNS_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Callback run on the network thread when new updates are queued.
-pub type NotifyFn = Arc<dyn Fn() + Send + Sync>;
-
-/// What the handle and the connection task share: updates waiting for `poll()`.
-pub(crate) struct Shared {
-    updates: Mutex<VecDeque<Update>>,
-    notify: Mutex<Option<NotifyFn>>,
-}
-
-impl Shared {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self {
-            updates: Mutex::new(VecDeque::new()),
-            notify: Mutex::new(None),
-        })
-    }
-
-    /// Queues updates from the network thread and wakes the application.
-    pub fn push(&self, updates: Vec<Update>) {
-        if updates.is_empty() {
-            return;
-        }
-        self.push_quiet(updates);
-        let notify = self
-            .notify
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(n) = notify {
-            n();
-        }
-    }
-
-    /// Queues updates produced by the application's own call (no wake-up needed: the caller is
-    /// already here, and the callback must never run inside a call into the engine).
-    pub fn push_quiet(&self, updates: Vec<Update>) {
-        self.updates
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(updates);
-    }
-
-    pub fn take(&self) -> VecDeque<Update> {
-        std::mem::take(&mut *self.updates.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    pub fn set_notify(&self, n: Option<NotifyFn>) {
-        *self.notify.lock().unwrap_or_else(|e| e.into_inner()) = n;
-    }
-}
-
-/// The process-wide network thread, started on first use.
-fn runtime() -> Result<tokio::runtime::Handle> {
-    static NET: OnceLock<std::result::Result<tokio::runtime::Handle, String>> = OnceLock::new();
-    NET.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("webrtc-rs-net".to_owned())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = tx.send(Err(format!("cannot start the network runtime: {e}")));
-                        return;
-                    }
-                };
-                let _ = tx.send(Ok(rt.handle().clone()));
-                rt.block_on(std::future::pending::<()>());
-            });
-        match spawned {
-            Ok(_) => rx
-                .recv()
-                .unwrap_or_else(|_| Err("the network thread exited".to_owned())),
-            Err(e) => Err(format!("cannot start the network thread: {e}")),
-        }
-    })
-    .clone()
-    .map_err(Error::failed)
-}
+/// How long a closed connection waits for TURN servers to confirm the deallocation.
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
 
 /// Settings the driver needs besides the core.
 pub(crate) struct DriverConfig {
@@ -135,20 +47,19 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     config: DriverConfig,
 ) -> Result<()> {
-    let rt = runtime()?;
+    let rt = net::runtime()?;
     rt.spawn(run(core, commands, shared, config));
     Ok(())
 }
 
+/// What a lookup or connection task reports back.
 enum Resolved {
-    Stun(Vec<SocketAddr>),
-    Turn {
-        server: ServerUrl,
+    Server {
+        server: usize,
         addrs: Vec<SocketAddr>,
     },
-    /// A TCP/TLS connection to a TURN server is up (or failed).
-    TurnStream {
-        server: ServerUrl,
+    Stream {
+        server: usize,
         addr: SocketAddr,
         result: std::result::Result<StreamConn, String>,
     },
@@ -158,31 +69,18 @@ enum Resolved {
     },
 }
 
-struct StunQuery {
-    local: SocketAddr,
-    server: SocketAddr,
-    request: Vec<u8>,
-    attempts: u32,
-    next: Instant,
-}
-
 struct Task {
     core: Core,
+    gathering: Gathering,
     shared: Arc<Shared>,
-    config: DriverConfig,
+    bind_address: Option<IpAddr>,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
-    readers: Vec<JoinHandle<()>>,
-    datagrams: mpsc::Sender<(SocketAddr, SocketAddr, BytesMut)>,
-    resolved: mpsc::UnboundedSender<Resolved>,
-    lookups: Vec<JoinHandle<()>>,
-    gathering: bool,
-    stun_lookups_pending: usize,
-    stun: HashMap<TransactionId, StunQuery>,
-    relays: Relays,
-    /// DNS lookups and TCP/TLS connections to TURN servers still under way.
-    turn_lookups_pending: usize,
     /// Writers of the TCP/TLS streams to TURN servers, by the stream's local address.
     streams: HashMap<SocketAddr, mpsc::UnboundedSender<BytesMut>>,
+    /// Socket readers, lookups and stream tasks; aborted when the connection ends.
+    tasks: Vec<JoinHandle<()>>,
+    datagrams: mpsc::Sender<Datagram>,
+    resolved: mpsc::UnboundedSender<Resolved>,
 }
 
 async fn run(
@@ -193,37 +91,29 @@ async fn run(
 ) {
     let (dg_tx, mut dg_rx) = mpsc::channel(DATAGRAM_QUEUE);
     let (res_tx, mut res_rx) = mpsc::unbounded_channel();
-    let relays = Relays::new(config.provider.clone());
     let mut task = Task {
         core,
+        gathering: Gathering::new(config.servers, config.relay_only, config.provider),
         shared,
-        config,
+        bind_address: config.bind_address,
         sockets: HashMap::new(),
-        readers: Vec::new(),
+        streams: HashMap::new(),
+        tasks: Vec::new(),
         datagrams: dg_tx,
         resolved: res_tx,
-        lookups: Vec::new(),
-        gathering: false,
-        stun_lookups_pending: 0,
-        stun: HashMap::new(),
-        relays,
-        turn_lookups_pending: 0,
-        streams: HashMap::new(),
     };
     loop {
+        task.sync_gathering();
+        task.core.flush(Instant::now());
         task.send_all().await;
         task.shared.push(task.core.take_updates());
         if task.core.is_finished() {
             break;
         }
-        let deadline = [
-            task.core.poll_timeout(),
-            task.stun_deadline(),
-            task.relays.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let deadline = [task.core.poll_timeout(), task.gathering.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -257,19 +147,13 @@ async fn run(
             _ = sleep => {
                 let now = Instant::now();
                 task.core.handle_timeout(now);
-                task.stun_timeout(now);
-                task.relays.handle_timeout(now);
-                task.relay_events(now);
+                task.gathering.handle_timeout(now);
             }
         }
-        task.core.flush(Instant::now());
     }
     task.release_relays(&mut dg_rx).await;
-    for r in task.readers.drain(..) {
-        r.abort();
-    }
-    for l in task.lookups.drain(..) {
-        l.abort();
+    for t in task.tasks.drain(..) {
+        t.abort();
     }
     debug!("connection task ended");
 }
@@ -279,10 +163,7 @@ impl Task {
         match cmd {
             Command::StartGathering { mid, mline_index } => {
                 self.core.start_gathering(mid, mline_index);
-                if !self.gathering {
-                    self.gathering = true;
-                    self.gather();
-                }
+                self.start_gathering();
             }
             Command::SetRemote {
                 remote,
@@ -315,11 +196,76 @@ impl Task {
         }
     }
 
-    /// Hands a remote candidate to ICE and lets the TURN relays permit its address.
-    fn add_remote(&mut self, now: Instant, text: &str) {
-        if let Some(addr) = self.core.add_remote_candidate(now, text) {
-            self.relays.add_peer(now, addr);
+    /// Binds one UDP socket per local address and lets gathering start on them.
+    fn start_gathering(&mut self) {
+        if self.gathering.is_started() {
+            return;
         }
+        let ips = match self.bind_address {
+            Some(ip) => vec![ip],
+            None => net::interface_addresses(),
+        };
+        for ip in ips {
+            let sock = match net::bind(ip) {
+                Ok(sock) => sock,
+                Err(e) => {
+                    tracing::warn!("cannot bind a UDP socket on {ip}: {e}");
+                    continue;
+                }
+            };
+            let Ok(local) = sock.local_addr() else {
+                continue;
+            };
+            let sock = Arc::new(sock);
+            self.sockets.insert(local, sock.clone());
+            let reader = net::read_loop(sock, local, self.datagrams.clone());
+            self.tasks.push(tokio::spawn(reader));
+        }
+        self.gathering.start(self.sockets.keys().copied().collect());
+    }
+
+    /// Moves what gathering produced: I/O it asks for, candidates, relayed datagrams.
+    fn sync_gathering(&mut self) {
+        while let Some(action) = self.gathering.poll_action() {
+            self.perform(action);
+        }
+        let now = Instant::now();
+        while let Some((relayed, peer, data)) = self.gathering.poll_relayed() {
+            self.core.handle_datagram(now, relayed, peer, data);
+        }
+        while let Some(c) = self.gathering.poll_candidate() {
+            self.core.add_local_candidate(c.kind, c.addr, c.base);
+        }
+        if self.gathering.is_complete() {
+            self.core.finish_gathering();
+        }
+    }
+
+    fn perform(&mut self, action: GatherAction) {
+        let tx = self.resolved.clone();
+        let job = match action {
+            GatherAction::Resolve { server, host, port } => tokio::spawn(async move {
+                let addrs = net::resolve(&host, port).await;
+                let _ = tx.send(Resolved::Server { server, addrs });
+            }),
+            GatherAction::ConnectStream {
+                server,
+                local_ip,
+                addr,
+                tls_name,
+            } => {
+                let frames = self.datagrams.clone();
+                tokio::spawn(async move {
+                    let result = stream::connect(local_ip, addr, tls_name, frames).await;
+                    let _ = tx.send(Resolved::Stream {
+                        server,
+                        addr,
+                        result,
+                    });
+                })
+            }
+        };
+        self.tasks.push(job);
     }
 
     fn remote_candidate(&mut self, now: Instant, c: RemoteCandidate) {
@@ -327,19 +273,8 @@ impl Task {
             RemoteCandidate::Udp(text) => self.add_remote(now, &text),
             RemoteCandidate::Named { host, text } => {
                 let tx = self.resolved.clone();
-                self.lookups.push(tokio::spawn(async move {
-                    let addrs = match tokio::time::timeout(
-                        DNS_TIMEOUT,
-                        tokio::net::lookup_host((host.as_str(), 0)),
-                    )
-                    .await
-                    {
-                        Ok(Ok(it)) => it.collect(),
-                        _ => {
-                            debug!("cannot resolve candidate host {host:?}; candidate ignored");
-                            Vec::new()
-                        }
-                    };
+                self.tasks.push(tokio::spawn(async move {
+                    let addrs = net::resolve(&host, 0).await;
                     let _ = tx.send(Resolved::Candidate { text, addrs });
                 }));
             }
@@ -348,273 +283,106 @@ impl Task {
         }
     }
 
+    /// Hands a remote candidate to ICE and lets the TURN relays permit its address.
+    fn add_remote(&mut self, now: Instant, text: &str) {
+        if let Some(addr) = self.core.add_remote_candidate(now, text) {
+            self.gathering.add_remote_peer(now, addr);
+        }
+    }
+
     fn resolved(&mut self, now: Instant, r: Resolved) {
         match r {
-            Resolved::Candidate { text, addrs } => {
-                if let Some(a) = addrs.first() {
-                    self.add_remote(now, &candidate::with_address(&text, a.ip()));
-                }
+            Resolved::Candidate { text, addrs } => match addrs.first() {
+                Some(a) => self.add_remote(now, &candidate::with_address(&text, a.ip())),
+                None => debug!("cannot resolve a candidate's host; candidate ignored"),
+            },
+            Resolved::Server { server, addrs } => {
+                self.gathering.server_resolved(now, server, addrs)
             }
-            Resolved::Stun(servers) => {
-                self.stun_lookups_pending = self.stun_lookups_pending.saturating_sub(1);
-                let locals: Vec<SocketAddr> = self.sockets.keys().copied().collect();
-                for server in servers {
-                    for local in &locals {
-                        if local.is_ipv4() != server.is_ipv4() {
-                            continue;
-                        }
-                        let tid = TransactionId::new();
-                        let mut m = StunMessage::new();
-                        if m.build(&[Box::new(BINDING_REQUEST), Box::new(tid)])
-                            .is_err()
-                        {
-                            continue;
-                        }
-                        self.stun.insert(
-                            tid,
-                            StunQuery {
-                                local: *local,
-                                server,
-                                request: m.raw.clone(),
-                                attempts: 0,
-                                next: now,
-                            },
-                        );
-                    }
-                }
-                self.stun_timeout(now);
-                self.maybe_gathering_done();
-            }
-            Resolved::Turn { server, addrs } => self.turn_resolved(now, server, addrs),
-            Resolved::TurnStream {
+            Resolved::Stream {
                 server,
                 addr,
                 result,
-            } => self.turn_connected(now, server, addr, result),
-        }
-    }
-
-    fn stun_deadline(&self) -> Option<Instant> {
-        self.stun.values().map(|q| q.next).min()
-    }
-
-    fn stun_timeout(&mut self, now: Instant) {
-        let mut expired = Vec::new();
-        for (tid, q) in self.stun.iter_mut() {
-            if q.next > now {
-                continue;
+            } => {
+                let result = result.map(|conn| {
+                    self.streams.insert(conn.local, conn.writer);
+                    self.tasks.extend(conn.tasks);
+                    conn.local
+                });
+                self.gathering.stream_connected(now, server, addr, result);
             }
-            if q.attempts >= STUN_ATTEMPTS {
-                expired.push(*tid);
-                continue;
-            }
-            q.attempts += 1;
-            q.next = now + STUN_RETRANSMIT;
-            if let Some(sock) = self.sockets.get(&q.local) {
-                let _ = sock.try_send_to(&q.request, q.server);
-            }
-        }
-        for tid in expired {
-            if let Some(q) = self.stun.remove(&tid) {
-                debug!("STUN server {} did not answer", q.server);
-            }
-        }
-        self.maybe_gathering_done();
-    }
-
-    fn maybe_gathering_done(&mut self) {
-        if self.gathering
-            && self.stun_lookups_pending == 0
-            && self.stun.is_empty()
-            && self.turn_lookups_pending == 0
-            && self.relays.pending() == 0
-        {
-            self.core.finish_gathering();
         }
     }
 
     fn datagram(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, data: BytesMut) {
-        if !self.stun.is_empty() && data.first().is_some_and(|b| *b < 4) {
-            let mut m = StunMessage::new();
-            if m.unmarshal_binary(&data).is_ok() && m.typ == BINDING_SUCCESS {
-                if let Some(q) = self.stun.remove(&m.transaction_id) {
-                    let mut x = XorMappedAddress::default();
-                    if x.get_from(&m).is_ok() {
-                        self.core
-                            .add_srflx_candidate(q.local, SocketAddr::new(x.ip, x.port));
-                    }
-                    self.maybe_gathering_done();
-                    return;
-                }
-            }
+        if let Some(data) = self.gathering.handle_datagram(now, local, peer, data) {
+            self.core.handle_datagram(now, local, peer, data);
         }
-        if self.relays.is_server(local, peer) {
-            self.relays.handle_datagram(now, local, peer, data);
-            self.relay_events(now);
-            return;
-        }
-        if self.config.relay_only {
-            trace!("relay only: ignoring a datagram from {peer} on {local}");
-            return;
-        }
-        self.core.handle_datagram(now, local, peer, data);
-    }
-
-    /// Binds one UDP socket per local address, announces host candidates, starts STUN.
-    fn gather(&mut self) {
-        let addrs = match self.config.bind_address {
-            Some(ip) => vec![ip],
-            None => interface_addresses(),
-        };
-        for ip in addrs {
-            match bind(ip) {
-                Ok(sock) => {
-                    let local = match sock.local_addr() {
-                        Ok(a) => a,
-                        Err(_) => continue,
-                    };
-                    let sock = Arc::new(sock);
-                    self.sockets.insert(local, sock.clone());
-                    self.readers
-                        .push(tokio::spawn(read_loop(sock, local, self.datagrams.clone())));
-                    if !self.config.relay_only {
-                        self.core.add_host_candidate(local);
-                    }
-                }
-                Err(e) => warn!("cannot bind a UDP socket on {ip}: {e}"),
-            }
-        }
-        let relay_only = self.config.relay_only;
-        if relay_only
-            && !self
-                .config
-                .servers
-                .iter()
-                .any(|s| s.kind != ServerKind::Stun)
-        {
-            warn!(
-                "iceTransportPolicy is \"relay\" but no TURN server is configured: \
-                 no candidate will be gathered"
-            );
-        }
-        for server in self.config.servers.clone() {
-            match server.kind {
-                ServerKind::Stun if relay_only => {
-                    debug!("STUN server {:?} not used: relay only", server.host)
-                }
-                ServerKind::Stun => {
-                    self.stun_lookups_pending += 1;
-                    let tx = self.resolved.clone();
-                    self.lookups.push(tokio::spawn(async move {
-                        let addrs = match tokio::time::timeout(
-                            DNS_TIMEOUT,
-                            tokio::net::lookup_host((server.host.as_str(), server.port)),
-                        )
-                        .await
-                        {
-                            Ok(Ok(it)) => it.collect(),
-                            _ => {
-                                warn!("cannot resolve STUN server {:?}", server.host);
-                                Vec::new()
-                            }
-                        };
-                        let _ = tx.send(Resolved::Stun(addrs));
-                    }));
-                }
-                ServerKind::Turn | ServerKind::Turns => self.lookup_turn(server),
-            }
-        }
-        self.maybe_gathering_done();
     }
 
     async fn send_all(&mut self) {
+        let now = Instant::now();
         while let Some(t) = self.core.poll_transmit() {
-            if self.relays.is_relayed(t.local) {
-                self.relays.send(Instant::now(), t.local, t.peer, t.data);
-                continue;
+            if let Some(t) = self.gathering.send(now, t) {
+                self.send(t).await;
             }
-            let sock = self.sockets.get(&t.local).or_else(|| {
-                self.sockets
-                    .iter()
-                    .find(|(a, _)| a.is_ipv4() == t.peer.is_ipv4())
-                    .map(|(_, s)| s)
-            });
-            if let Some(sock) = sock {
-                if let Err(e) = sock.send_to(&t.data, t.peer).await {
-                    debug!("send to {} failed: {e}", t.peer);
+        }
+        while let Some(t) = self.gathering.poll_transmit() {
+            self.send(t).await;
+        }
+    }
+
+    /// Sends one datagram from its local socket, or one TURN message on its stream.
+    async fn send(&mut self, t: Transmit) {
+        if let Some(w) = self.streams.get(&t.local) {
+            if w.send(t.data).is_err() {
+                debug!("the connection to TURN server {} is closed", t.peer);
+            }
+            return;
+        }
+        let sock = self.sockets.get(&t.local).or_else(|| {
+            self.sockets
+                .iter()
+                .find(|(a, _)| a.is_ipv4() == t.peer.is_ipv4())
+                .map(|(_, s)| s)
+        });
+        if let Some(sock) = sock {
+            if let Err(e) = sock.send_to(&t.data, t.peer).await {
+                debug!("send to {} failed: {e}", t.peer);
+            }
+        }
+    }
+
+    /// Deallocates on the TURN servers (Refresh with lifetime 0) and waits a little for the
+    /// confirmations, so the server frees the relays (and the user's quota) at once.
+    async fn release_relays(&mut self, datagrams: &mut mpsc::Receiver<Datagram>) {
+        let now = Instant::now();
+        self.gathering.close(now);
+        let deadline = now + RELEASE_WAIT;
+        loop {
+            while let Some(t) = self.gathering.poll_transmit() {
+                self.send(t).await;
+            }
+            if self.gathering.released() {
+                return;
+            }
+            let wake = match self.gathering.poll_timeout() {
+                Some(t) => t.min(deadline),
+                None => deadline,
+            };
+            tokio::select! {
+                Some((local, peer, data)) = datagrams.recv() => {
+                    self.gathering.handle_release_answer(Instant::now(), local, peer, data);
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        debug!("TURN servers did not confirm the deallocation in time");
+                        return;
+                    }
+                    self.gathering.handle_timeout(now);
                 }
             }
         }
-        self.send_relayed().await;
     }
-}
-
-/// Kernel socket buffer size we ask for. The default (about 208 KiB on Linux) overflows during
-/// an SCTP burst, and each drop costs rtc-sctp a retransmission timeout of at least 1 s
-/// (see docs/benchmarks.md); libdatachannel asks for the same 1 MiB.
-const SOCKET_BUFFER_BYTES: usize = 1 << 20;
-
-fn bind(ip: IpAddr) -> std::io::Result<UdpSocket> {
-    let addr = SocketAddr::new(ip, 0);
-    let sock = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::DGRAM,
-        Some(socket2::Protocol::UDP),
-    )?;
-    // Best effort: the kernel caps the sizes at its limits (net.core.rmem_max/wmem_max).
-    if let Err(e) = sock.set_recv_buffer_size(SOCKET_BUFFER_BYTES) {
-        debug!("SO_RCVBUF on {addr}: {e}");
-    }
-    if let Err(e) = sock.set_send_buffer_size(SOCKET_BUFFER_BYTES) {
-        debug!("SO_SNDBUF on {addr}: {e}");
-    }
-    sock.set_nonblocking(true)?;
-    sock.bind(&addr.into())?;
-    UdpSocket::from_std(sock.into())
-}
-
-async fn read_loop(
-    sock: Arc<UdpSocket>,
-    local: SocketAddr,
-    tx: mpsc::Sender<(SocketAddr, SocketAddr, BytesMut)>,
-) {
-    let mut buf = vec![0u8; 65536];
-    loop {
-        match sock.recv_from(&mut buf).await {
-            Ok((n, peer)) => {
-                if tx
-                    .send((local, peer, BytesMut::from(&buf[..n])))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            // ICMP errors surface as ConnectionReset on some platforms: keep reading.
-            Err(e) => debug!("recv on {local}: {e}"),
-        }
-    }
-}
-
-/// Usable local addresses: not loopback, not link-local IPv6.
-fn interface_addresses() -> Vec<IpAddr> {
-    let mut out = Vec::new();
-    match rtc_shared::ifaces::ifaces() {
-        Ok(list) => {
-            for iface in list {
-                let Some(addr) = iface.addr else { continue };
-                let ip = addr.ip();
-                let link_local_v6 =
-                    matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
-                if ip.is_loopback() || ip.is_unspecified() || link_local_v6 {
-                    continue;
-                }
-                if !out.contains(&ip) {
-                    out.push(ip);
-                }
-            }
-        }
-        Err(e) => warn!("cannot list network interfaces: {e}"),
-    }
-    out
 }

@@ -13,11 +13,24 @@
 //! our own small writer/reader (`sdp.rs`): one `m=application ... UDP/DTLS/SCTP
 //! webrtc-datachannel` section.
 //!
-//! **Modules.** `core.rs` is one connection's protocol state, sans-IO: fed datagrams, commands
-//! and time; it returns datagrams, updates and its next timeout. `driver.rs` is the I/O around
-//! it. `relay.rs` holds the TURN allocations, sans-IO like the core; `stream.rs` the TCP/TLS
-//! connections to TURN servers. `api.rs` holds the handles callers use. `config.rs`, `sdp.rs` and `candidate.rs` parse
-//! and validate input; `channel.rs` holds what both sides share about a channel.
+//! **Module map.** Sans-IO protocol code is told the time and never reads a clock; only the
+//! driver touches sockets and `Instant::now()`.
+//!
+//! | module | job |
+//! |---|---|
+//! | `api` (+ `api/data_channel.rs`) | the handles callers use: [`PeerConnection`], [`DataChannel`] |
+//! | `mailbox` | what travels between handles and the network thread: `Command`, `Update`, the `Shared` update queue, [`Notify`] |
+//! | `core/mod.rs` | one connection, sans-IO: wires the layers below, owns the connection state and the setup deadline |
+//! | `core/ice.rs` | rtc-ice agent: local and remote candidates, checks, selection, consent, DTLS that arrives early |
+//! | `core/dtls.rs` | rtc-dtls endpoint: handshake in the negotiated role, fingerprint check, records |
+//! | `core/sctp.rs` | rtc-sctp association and its streams, DCEP messages |
+//! | `core/channels.rs` | the data channel state machine (one `set_state`), stream ids, reading within the receive budget |
+//! | `gather.rs` | gathering, sans-IO: host, STUN (server-reflexive) and TURN (relay) candidates, their transactions, "is gathering complete" |
+//! | `relay.rs` | TURN allocations, sans-IO: allocate, permissions, Send/ChannelData, refresh, release |
+//! | `driver.rs` (+ `driver/net.rs`) | the per-connection task on the one network thread: sockets, DNS, timers; moves bytes and time |
+//! | `stream.rs` | TCP/TLS connections to TURN servers |
+//! | `config.rs`, `sdp.rs`, `candidate.rs` | parsing and validating what the application gives us |
+//! | `channel.rs` | what a channel's handle and the network thread share; the message size limit |
 //!
 //! **Threading.** One network thread for the whole process (`webrtc-rs-net`, a tokio
 //! current-thread runtime started on the first [`PeerConnection::new`]). Each connection is one
@@ -102,11 +115,14 @@ mod config;
 mod core;
 mod driver;
 pub mod error;
+mod gather;
+mod mailbox;
 mod relay;
 mod sdp;
 mod stream;
 pub mod types;
 
-pub use api::{DataChannel, Event, Notify, PeerConnection};
+pub use api::{DataChannel, Event, PeerConnection};
 pub use error::{Error, ErrorKind, Result};
+pub use mailbox::Notify;
 pub use types::*;

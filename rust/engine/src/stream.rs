@@ -63,9 +63,16 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
 pub(crate) async fn connect(
     local_ip: IpAddr,
     server: SocketAddr,
-    tls_name: Option<ServerName<'static>>,
+    tls_name: Option<String>,
     frames: mpsc::Sender<(SocketAddr, SocketAddr, BytesMut)>,
 ) -> Result<StreamConn, String> {
+    let tls_name = match tls_name {
+        Some(host) => Some(
+            ServerName::try_from(host.clone())
+                .map_err(|e| format!("{host:?} is not a valid TLS server name: {e}"))?,
+        ),
+        None => None,
+    };
     let socket = if server.is_ipv4() {
         TcpSocket::new_v4()
     } else {

@@ -1,0 +1,278 @@
+//! The DTLS layer: one rtc-dtls endpoint over the ICE-selected pair, the handshake in the role
+//! the SDP `a=setup` gave us, and the check of the remote certificate against the SDP
+//! `a=fingerprint`. It turns the endpoint's results into what the connection acts on.
+
+use crate::sdp::Fingerprint;
+use bytes::BytesMut;
+use rtc_dtls::cipher_suite::CipherSuiteId;
+use rtc_dtls::config::{
+    ClientAuthType, ConfigBuilder, ExtendedMasterSecretType, HandshakeConfig,
+    VerifyPeerCertificateFn,
+};
+use rtc_dtls::crypto::Certificate;
+use rtc_dtls::endpoint::{Endpoint, EndpointEvent};
+use rtc_dtls::extension::extension_use_srtp::SrtpProtectionProfile;
+use rtc_shared::{TransportContext, TransportProtocol};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::{debug, warn};
+
+/// Placeholder address for the DTLS and SCTP endpoints: they run over the ICE transport, the
+/// real 5-tuple is the selected pair.
+pub(super) fn tunnel_addr() -> SocketAddr {
+    TransportContext::default().peer_addr
+}
+
+/// What a datagram or a timer did to the DTLS layer.
+#[derive(Debug)]
+pub(super) enum DtlsOutput {
+    /// The handshake completed and the remote certificate matched the fingerprint.
+    Connected,
+    /// Decrypted application data (SCTP packets).
+    Data(BytesMut),
+    /// The remote sent close_notify.
+    PeerClosed,
+}
+
+/// Why the DTLS layer cannot go on; the connection fails.
+#[derive(Debug)]
+pub(super) enum DtlsFailure {
+    FingerprintMismatch,
+    Handshake(String),
+    /// A fatal alert after the handshake (received, or sent in answer to a bad record).
+    FatalAlert,
+}
+
+impl std::fmt::Display for DtlsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::FingerprintMismatch => {
+                f.write_str("remote DTLS certificate does not match the SDP fingerprint")
+            }
+            Self::Handshake(e) => write!(f, "DTLS handshake failed: {e}"),
+            Self::FatalAlert => f.write_str("DTLS connection ended by a fatal alert"),
+        }
+    }
+}
+
+pub(super) struct DtlsLayer {
+    provider: Arc<dyn rtc_crypto::RTCCryptoProvider>,
+    certificate: Certificate,
+    endpoint: Option<Endpoint>,
+    /// The client's handshake configuration, used once when the handshake starts.
+    client_config: Option<Arc<HandshakeConfig>>,
+    is_client: bool,
+    connected: bool,
+    /// Set by the certificate check, which runs inside rtc-dtls.
+    fingerprint_mismatch: Arc<AtomicBool>,
+}
+
+impl DtlsLayer {
+    pub fn new(provider: Arc<dyn rtc_crypto::RTCCryptoProvider>, certificate: Certificate) -> Self {
+        Self {
+            provider,
+            certificate,
+            endpoint: None,
+            client_config: None,
+            is_client: false,
+            connected: false,
+            fingerprint_mismatch: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    pub fn is_client(&self) -> bool {
+        self.is_client
+    }
+
+    /// Prepares the endpoint for the role the descriptions settled, trusting only a certificate
+    /// that hashes to one of `fingerprints`.
+    pub fn configure(
+        &mut self,
+        fingerprints: &[Fingerprint],
+        is_client: bool,
+    ) -> Result<(), rtc_shared::error::Error> {
+        let config = self.handshake_config(fingerprints, is_client)?;
+        self.is_client = is_client;
+        let local = TransportContext::default().local_addr;
+        if is_client {
+            self.endpoint = Some(Endpoint::new(local, TransportProtocol::UDP, None));
+            self.client_config = Some(config);
+        } else {
+            self.endpoint = Some(Endpoint::new(local, TransportProtocol::UDP, Some(config)));
+        }
+        Ok(())
+    }
+
+    fn handshake_config(
+        &self,
+        fingerprints: &[Fingerprint],
+        is_client: bool,
+    ) -> Result<Arc<HandshakeConfig>, rtc_shared::error::Error> {
+        let fps = fingerprints.to_vec();
+        let flag = self.fingerprint_mismatch.clone();
+        let verify: VerifyPeerCertificateFn = Arc::new(
+            move |certs: &[Vec<u8>], _chains: &[rustls_pki_types::CertificateDer<'static>]| {
+                let Some(cert) = certs.first() else {
+                    flag.store(true, Ordering::Release);
+                    return Err(rtc_shared::error::Error::ErrNonCertificate);
+                };
+                if fps.iter().any(|fp| fingerprint_matches(fp, cert)) {
+                    Ok(())
+                } else {
+                    flag.store(true, Ordering::Release);
+                    Err(rtc_shared::error::Error::ErrNoMatchingCertificateFingerprint)
+                }
+            },
+        );
+        Ok(Arc::new(
+            ConfigBuilder::default()
+                .with_crypto_provider(self.provider.clone())
+                .with_certificates(vec![self.certificate.clone()])
+                .with_cipher_suites(vec![CipherSuiteId::Tls_Ecdhe_Ecdsa_With_Aes_128_Gcm_Sha256])
+                .with_client_auth(ClientAuthType::RequireAnyClientCert)
+                .with_insecure_skip_verify(true)
+                .with_verify_peer_certificate(Some(verify))
+                .with_extended_master_secret(ExtendedMasterSecretType::Require)
+                // We carry no media, but rtc-dtls as server fails a ClientHello whose use_srtp
+                // extension it cannot match, and aiortc refuses a handshake without one; every
+                // browser and libdatachannel offers these two.
+                .with_srtp_protection_profiles(vec![
+                    SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm,
+                    SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80,
+                ])
+                .build(is_client, None)?,
+        ))
+    }
+
+    /// Starts the handshake once ICE selected a pair (the client sends its ClientHello; the
+    /// server waits for it).
+    pub fn start(&mut self, now: Instant) -> Result<(), DtlsFailure> {
+        if let (Some(endpoint), Some(cfg)) = (self.endpoint.as_mut(), self.client_config.take()) {
+            endpoint
+                .connect(now, tunnel_addr(), cfg, None)
+                .map_err(|e| DtlsFailure::Handshake(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Feeds one DTLS datagram. Errors after the handshake that do not end the remote's DTLS
+    /// drop the record.
+    pub fn read(&mut self, now: Instant, data: BytesMut) -> Result<Vec<DtlsOutput>, DtlsFailure> {
+        let Some(endpoint) = self.endpoint.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let events = match endpoint.read(now, tunnel_addr(), None, data) {
+            Ok(events) => events,
+            Err(e) => return self.read_error(e).map(|()| Vec::new()),
+        };
+        let mut out = Vec::new();
+        for ev in events {
+            match ev {
+                EndpointEvent::HandshakeComplete => {
+                    if self.fingerprint_mismatch.load(Ordering::Acquire) {
+                        return Err(DtlsFailure::FingerprintMismatch);
+                    }
+                    debug!("DTLS connected (client: {})", self.is_client);
+                    self.connected = true;
+                    out.push(DtlsOutput::Connected);
+                }
+                EndpointEvent::ApplicationData(d) => out.push(DtlsOutput::Data(d)),
+                EndpointEvent::PeerClosed => {
+                    debug!("remote closed DTLS");
+                    out.push(DtlsOutput::PeerClosed);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_error(&self, e: rtc_shared::error::Error) -> Result<(), DtlsFailure> {
+        if self.fingerprint_mismatch.load(Ordering::Acquire) {
+            Err(DtlsFailure::FingerprintMismatch)
+        } else if !self.connected {
+            Err(DtlsFailure::Handshake(e.to_string()))
+        } else if matches!(e, rtc_shared::error::Error::ErrAlertFatalOrClose) {
+            // The remote sent a fatal alert (or rtc-dtls answered a bad record with one):
+            // either way the remote's DTLS is gone.
+            Err(DtlsFailure::FatalAlert)
+        } else {
+            debug!("DTLS record dropped: {e}");
+            Ok(())
+        }
+    }
+
+    /// Encrypts one SCTP packet.
+    pub fn write(&mut self, now: Instant, packet: &[u8]) {
+        if let Some(endpoint) = self.endpoint.as_mut() {
+            if let Err(e) = endpoint.write(now, tunnel_addr(), packet) {
+                debug!("DTLS write failed: {e}");
+            }
+        }
+    }
+
+    /// Retransmits handshake flights; an exhausted handshake is a failure.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), DtlsFailure> {
+        let Some(endpoint) = self.endpoint.as_mut() else {
+            return Ok(());
+        };
+        let keys: Vec<SocketAddr> = endpoint.get_connections_keys().copied().collect();
+        let mut gave_up = None;
+        for k in keys {
+            if let Err(e) = endpoint.handle_timeout(k, now) {
+                warn!("DTLS handshake gave up: {e}");
+                gave_up = Some(e.to_string());
+            }
+        }
+        match gave_up {
+            Some(e) if !self.connected => Err(DtlsFailure::Handshake(e)),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.endpoint.as_ref()?.poll_timeout(&tunnel_addr())
+    }
+
+    /// The next record to send on the selected pair.
+    pub fn poll_transmit(&mut self) -> Option<BytesMut> {
+        self.endpoint.as_mut()?.poll_transmit().map(|t| t.message)
+    }
+
+    /// Sends close_notify if the handshake completed.
+    pub fn close(&mut self, now: Instant) {
+        if let (Some(endpoint), true) = (self.endpoint.as_mut(), self.connected) {
+            let _ = endpoint.close(now);
+        }
+    }
+}
+
+/// Whether `cert` (DER) hashes to `fp`.
+pub(crate) fn fingerprint_matches(fp: &Fingerprint, cert: &[u8]) -> bool {
+    let alg = match fp.algorithm.as_str() {
+        "sha-1" => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        "sha-256" => &ring::digest::SHA256,
+        "sha-384" => &ring::digest::SHA384,
+        "sha-512" => &ring::digest::SHA512,
+        _ => return false,
+    };
+    ring::digest::digest(alg, cert).as_ref() == fp.value.as_slice()
+}
+
+/// SHA-256 fingerprint of our certificate.
+pub(crate) fn local_fingerprint(cert: &Certificate) -> Option<Fingerprint> {
+    let der = cert.certificate.first()?;
+    Some(Fingerprint {
+        algorithm: "sha-256".to_owned(),
+        value: ring::digest::digest(&ring::digest::SHA256, der.as_ref())
+            .as_ref()
+            .to_vec(),
+    })
+}

@@ -1,0 +1,268 @@
+//! The ICE layer: rtc-ice's agent (connectivity checks, nomination, consent and keepalives),
+//! our local candidates as the agent accepts them, and the DTLS datagrams that arrive before a
+//! pair is selected.
+
+use super::Transmit;
+use crate::gather::CandidateKind;
+use bytes::BytesMut;
+use rtc_ice::candidate::candidate_host::CandidateHostConfig;
+use rtc_ice::candidate::candidate_relay::CandidateRelayConfig;
+use rtc_ice::candidate::candidate_server_reflexive::CandidateServerReflexiveConfig;
+use rtc_ice::candidate::{Candidate, CandidateConfig, CandidateType};
+use rtc_ice::mdns::MulticastDnsMode;
+use rtc_ice::network_type::NetworkType;
+use rtc_ice::state::ConnectionState as IceState;
+use rtc_ice::{Agent, AgentConfig, Event as IceEvent};
+use rtc_shared::{TransportContext, TransportMessage, TransportProtocol};
+use sansio::Protocol;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{debug, trace, warn};
+
+/// DTLS packets that arrive before ICE selected a pair are kept (interop-notes.md), up to this.
+const EARLY_DTLS_LIMIT: usize = 64;
+
+/// What the agent reported, for the connection to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IceOutput {
+    State(IceState),
+    /// The first candidate pair was selected: DTLS may start.
+    Selected,
+}
+
+pub(super) struct IceLayer {
+    agent: Agent,
+    selected: bool,
+    early_dtls: VecDeque<BytesMut>,
+    outputs: VecDeque<IceOutput>,
+}
+
+impl IceLayer {
+    pub fn new(
+        now: Instant,
+        provider: Arc<dyn rtc_crypto::RTCCryptoProvider>,
+        ufrag: String,
+        pwd: String,
+        relay_only: bool,
+    ) -> crate::Result<Self> {
+        let config = AgentConfig {
+            local_ufrag: ufrag,
+            local_pwd: pwd,
+            multicast_dns_mode: MulticastDnsMode::Disabled,
+            network_types: vec![NetworkType::Udp4, NetworkType::Udp6],
+            // With relay only there is nothing better to wait for before nominating a relay.
+            candidate_types: if relay_only {
+                vec![CandidateType::Relay]
+            } else {
+                Vec::new()
+            },
+            relay_acceptance_min_wait: relay_only.then_some(Duration::ZERO),
+            // A remote whose first check arrives before its trickled candidate (Chromium does
+            // this) is seen as peer-reflexive; the 1 s default wait before nominating such a
+            // pair delayed every connection by a second for no better path.
+            prflx_acceptance_min_wait: Some(Duration::ZERO),
+            ..AgentConfig::default()
+        };
+        let agent = Agent::new(now, Arc::new(config), provider)
+            .map_err(|e| crate::Error::failed(format!("cannot create the ICE agent: {e}")))?;
+        Ok(Self {
+            agent,
+            selected: false,
+            early_dtls: VecDeque::new(),
+            outputs: VecDeque::new(),
+        })
+    }
+
+    pub fn is_selected(&self) -> bool {
+        self.selected
+    }
+
+    /// Makes a local candidate of `kind` at `addr` (`base`: where a server-reflexive or relay
+    /// candidate comes from; `None` for a relay announces `0.0.0.0 0`) and gives it to the
+    /// agent. Returns the `candidate:` line to trickle if the agent took it.
+    pub fn add_local_candidate(
+        &mut self,
+        kind: CandidateKind,
+        addr: SocketAddr,
+        base: Option<SocketAddr>,
+    ) -> Option<String> {
+        let made = make_candidate(kind, addr, base);
+        let candidate = match made {
+            Ok(c) => c,
+            Err(e) => {
+                warn!("cannot make a {kind:?} candidate for {addr}: {e}");
+                return None;
+            }
+        };
+        let line = format!("candidate:{}", candidate.marshal());
+        match self.agent.add_local_candidate(candidate) {
+            Ok(true) => Some(line),
+            Ok(false) => None,
+            Err(e) => {
+                warn!("{kind:?} candidate {addr} refused: {e}");
+                None
+            }
+        }
+    }
+
+    /// Starts connectivity checks against the remote credentials.
+    pub fn start(
+        &mut self,
+        now: Instant,
+        controlling: bool,
+        ufrag: String,
+        pwd: String,
+    ) -> crate::Result<()> {
+        self.agent
+            .start_connectivity_checks(now, controlling, ufrag, pwd)
+            .map_err(|e| crate::Error::failed(format!("cannot start ICE: {e}")))
+    }
+
+    /// Adds a remote candidate; returns its address when the agent will check it.
+    pub fn add_remote_candidate(&mut self, text: &str) -> Option<SocketAddr> {
+        let c = match rtc_ice::candidate::unmarshal_candidate(text) {
+            Ok(c) => c,
+            Err(e) => {
+                debug!("remote candidate {text:?} not usable: {e}");
+                return None;
+            }
+        };
+        let addr = c.addr();
+        match self.agent.add_remote_candidate(c) {
+            Ok(true) => Some(addr),
+            Ok(false) => None,
+            Err(e) => {
+                debug!("remote candidate {text:?} not used: {e}");
+                None
+            }
+        }
+    }
+
+    /// A STUN datagram (connectivity check or answer).
+    pub fn handle_stun(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        data: BytesMut,
+    ) {
+        let msg = TransportMessage {
+            now,
+            transport: TransportContext {
+                local_addr: local,
+                peer_addr: peer,
+                transport_protocol: TransportProtocol::UDP,
+                ecn: None,
+            },
+            message: data,
+        };
+        if let Err(e) = self.agent.handle_read(msg) {
+            trace!("STUN from {peer} not handled: {e}");
+        }
+    }
+
+    /// Keeps a DTLS datagram that arrived before a pair was selected.
+    pub fn hold_early_dtls(&mut self, data: BytesMut) {
+        if self.early_dtls.len() < EARLY_DTLS_LIMIT {
+            self.early_dtls.push_back(data);
+        }
+    }
+
+    pub fn take_early_dtls(&mut self) -> VecDeque<BytesMut> {
+        std::mem::take(&mut self.early_dtls)
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Err(e) = self.agent.handle_timeout(now) {
+            debug!("ICE timeout handling: {e}");
+        }
+    }
+
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.agent.poll_timeout()
+    }
+
+    /// Drains the agent: its datagrams go to `transmits`; its events become [`IceOutput`]s.
+    pub fn drain(&mut self, transmits: &mut VecDeque<Transmit>) {
+        while let Some(ev) = self.agent.poll_event() {
+            match ev.event {
+                IceEvent::ConnectionStateChange(s) => {
+                    debug!("ICE state {s:?}");
+                    self.outputs.push_back(IceOutput::State(s));
+                }
+                IceEvent::SelectedCandidatePairChange(local, remote) => {
+                    debug!("ICE selected {} <-> {}", local.addr(), remote.addr());
+                    if !self.selected {
+                        self.selected = true;
+                        self.outputs.push_back(IceOutput::Selected);
+                    }
+                }
+                _ => {}
+            }
+        }
+        while let Some(t) = self.agent.poll_write() {
+            transmits.push_back(Transmit {
+                local: t.transport.local_addr,
+                peer: t.transport.peer_addr,
+                data: t.message,
+            });
+        }
+    }
+
+    pub fn poll_output(&mut self) -> Option<IceOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// The selected pair as (local socket, remote address).
+    pub fn selected_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.agent
+            .get_selected_candidate_pair()
+            .map(|(l, r)| (l.base_addr(), r.addr()))
+    }
+
+    pub fn close(&mut self) {
+        let _ = self.agent.close();
+    }
+}
+
+fn make_candidate(
+    kind: CandidateKind,
+    addr: SocketAddr,
+    base: Option<SocketAddr>,
+) -> Result<Candidate, rtc_shared::error::Error> {
+    let base_config = CandidateConfig {
+        network: "udp".to_owned(),
+        address: addr.ip().to_string(),
+        port: addr.port(),
+        component: 1,
+        ..CandidateConfig::default()
+    };
+    let (rel_addr, rel_port) = match base {
+        Some(b) => (b.ip().to_string(), b.port()),
+        None if addr.is_ipv4() => ("0.0.0.0".to_owned(), 0),
+        None => ("::".to_owned(), 0),
+    };
+    match kind {
+        CandidateKind::Host => CandidateHostConfig {
+            base_config,
+            ..CandidateHostConfig::default()
+        }
+        .new_candidate_host(),
+        CandidateKind::ServerReflexive => CandidateServerReflexiveConfig {
+            base_config,
+            rel_addr,
+            rel_port,
+            url: None,
+        }
+        .new_candidate_server_reflexive(),
+        CandidateKind::Relay => CandidateRelayConfig {
+            base_config,
+            rel_addr,
+            rel_port,
+            url: None,
+        }
+        .new_candidate_relay(),
+    }
+}

@@ -1,0 +1,488 @@
+//! One connection's protocol state, sans-IO. [`Core`] only wires the layers: ICE
+//! ([`ice`]), DTLS ([`dtls`]), SCTP with DCEP ([`sctp`]) and the data channels
+//! ([`channels`]). It is fed datagrams, commands and time; it produces datagrams to send,
+//! [`Update`]s for the application and its next timeout. It owns no socket and reads no clock.
+
+mod channels;
+mod dtls;
+mod ice;
+mod sctp;
+
+pub(crate) use dtls::local_fingerprint;
+
+use crate::channel::{
+    negotiated_max_message_size, size_limit, ChannelInfo, ChannelKey, ChannelLink,
+};
+use crate::gather::CandidateKind;
+use crate::mailbox::Update;
+use crate::sdp::RemoteDescription;
+use crate::types::{ConnectionState, GatheringState};
+use bytes::{Bytes, BytesMut};
+use channels::Channels;
+use dtls::{DtlsLayer, DtlsOutput};
+use ice::{IceLayer, IceOutput};
+use rtc_dtls::crypto::Certificate;
+use rtc_ice::state::ConnectionState as IceState;
+use sctp::{SctpLayer, SctpOutput};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{debug, trace, warn};
+
+/// DTLS and SCTP must be up this long after ICE selected a pair, or the connection fails. On
+/// their own, a DTLS server whose client never speaks waits forever and SCTP retries its INIT
+/// for about four minutes.
+pub(crate) const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A datagram to send.
+#[derive(Debug)]
+pub(crate) struct Transmit {
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    pub data: BytesMut,
+}
+
+/// Everything a core needs at creation; produced by the handle in `PeerConnection::new`.
+pub(crate) struct CoreParams {
+    pub provider: Arc<dyn rtc_crypto::RTCCryptoProvider>,
+    pub certificate: Certificate,
+    pub ufrag: String,
+    pub pwd: String,
+    pub local_max_message_size: u32,
+    pub receive_budget: usize,
+    /// `iceTransportPolicy: "relay"`: the agent accepts relay candidates only.
+    pub relay_only: bool,
+}
+
+pub(crate) struct Core {
+    ice: IceLayer,
+    dtls: DtlsLayer,
+    sctp: SctpLayer,
+    channels: Channels,
+
+    local_max_message_size: u32,
+    mid: String,
+    mline_index: u32,
+    gathering: GatheringState,
+    /// The remote's SCTP port, once its description is applied.
+    remote_sctp_port: Option<u16>,
+    negotiated_max_message_size: u32,
+    /// Armed when ICE selects a pair, cleared once SCTP is up ([`SETUP_TIMEOUT`]).
+    setup_deadline: Option<Instant>,
+
+    transmits: VecDeque<Transmit>,
+    updates: Vec<Update>,
+    state: ConnectionState,
+    /// Terminal: the driver sends what is queued and stops.
+    finished: bool,
+}
+
+impl Core {
+    pub fn new(now: Instant, p: CoreParams) -> crate::Result<Self> {
+        let ice = IceLayer::new(now, p.provider.clone(), p.ufrag, p.pwd, p.relay_only)?;
+        Ok(Self {
+            ice,
+            dtls: DtlsLayer::new(p.provider, p.certificate),
+            sctp: SctpLayer::new(p.receive_budget),
+            channels: Channels::new(p.receive_budget),
+            local_max_message_size: p.local_max_message_size,
+            mid: "0".to_owned(),
+            mline_index: 0,
+            gathering: GatheringState::New,
+            remote_sctp_port: None,
+            negotiated_max_message_size: p.local_max_message_size,
+            setup_deadline: None,
+            transmits: VecDeque::new(),
+            updates: Vec::new(),
+            state: ConnectionState::New,
+            finished: false,
+        })
+    }
+
+    // ----- outputs -------------------------------------------------------------------------
+
+    pub fn take_updates(&mut self) -> Vec<Update> {
+        std::mem::take(&mut self.updates)
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        if self.finished {
+            return None;
+        }
+        [
+            self.ice.poll_timeout(),
+            self.dtls.poll_timeout(),
+            self.sctp.poll_timeout(),
+            self.setup_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn set_state(&mut self, state: ConnectionState) {
+        let ended = matches!(
+            self.state,
+            ConnectionState::Closed | ConnectionState::Failed
+        );
+        if self.state != state && !ended {
+            debug!("connection state {:?} -> {:?}", self.state, state);
+            self.state = state;
+            self.updates.push(Update::State(state));
+        }
+    }
+
+    // ----- gathering -----------------------------------------------------------------------
+
+    pub fn start_gathering(&mut self, mid: String, mline_index: u32) {
+        self.mid = mid;
+        self.mline_index = mline_index;
+        if self.gathering == GatheringState::New {
+            self.gathering = GatheringState::Gathering;
+            self.updates
+                .push(Update::Gathering(GatheringState::Gathering));
+        }
+    }
+
+    /// Gives a local candidate to ICE and, if it takes it, trickles it.
+    pub fn add_local_candidate(
+        &mut self,
+        kind: CandidateKind,
+        addr: SocketAddr,
+        base: Option<SocketAddr>,
+    ) {
+        if let Some(candidate) = self.ice.add_local_candidate(kind, addr, base) {
+            self.updates.push(Update::Candidate {
+                mid: self.mid.clone(),
+                mline_index: self.mline_index,
+                candidate,
+            });
+        }
+    }
+
+    pub fn finish_gathering(&mut self) {
+        if self.gathering != GatheringState::Complete {
+            self.gathering = GatheringState::Complete;
+            self.updates
+                .push(Update::Gathering(GatheringState::Complete));
+            self.updates.push(Update::GatheringComplete);
+        }
+    }
+
+    // ----- signalling ----------------------------------------------------------------------
+
+    pub fn set_remote(
+        &mut self,
+        now: Instant,
+        remote: RemoteDescription,
+        offerer: bool,
+        dtls_client: bool,
+    ) {
+        if self.remote_sctp_port.is_some() || self.finished {
+            return;
+        }
+        self.negotiated_max_message_size =
+            negotiated_max_message_size(remote.max_message_size, self.local_max_message_size);
+        self.channels
+            .set_send_limit(size_limit(self.negotiated_max_message_size));
+        if let Err(e) = self.dtls.configure(&remote.fingerprints, dtls_client) {
+            warn!("DTLS configuration failed: {e}");
+            return self.fail(now);
+        }
+        let controlling = offerer || remote.ice_lite;
+        if let Err(e) = self.ice.start(now, controlling, remote.ufrag, remote.pwd) {
+            warn!("{e}");
+            return self.fail(now);
+        }
+        self.remote_sctp_port = Some(remote.sctp_port);
+        self.channels
+            .assign_stream_ids(dtls_client, &mut self.updates);
+        self.set_state(ConnectionState::Connecting);
+        self.after_ice(now);
+    }
+
+    /// Adds a remote candidate; returns its address when ICE will use it (a TURN relay then
+    /// needs a permission for it).
+    pub fn add_remote_candidate(&mut self, now: Instant, text: &str) -> Option<SocketAddr> {
+        let used = self.ice.add_remote_candidate(text);
+        self.after_ice(now);
+        used
+    }
+
+    // ----- channels ------------------------------------------------------------------------
+
+    pub fn create_channel(
+        &mut self,
+        now: Instant,
+        key: ChannelKey,
+        info: ChannelInfo,
+        id: Option<u16>,
+        link: Arc<ChannelLink>,
+    ) {
+        // The handle owns the send limit of its own channels (it knows the remote description
+        // first); only remote channels get theirs from here.
+        self.channels.add_local(key, info, id, link);
+        if self.remote_sctp_port.is_some() {
+            self.channels
+                .assign_stream_ids(self.dtls.is_client(), &mut self.updates);
+        }
+        if self.sctp.is_connected() {
+            self.channels
+                .dial(now, key, &mut self.sctp, &mut self.updates);
+            self.drain_readable(now);
+        }
+    }
+
+    pub fn send(&mut self, now: Instant, key: ChannelKey, data: Bytes, is_text: bool) {
+        self.channels.send(now, key, data, is_text, &mut self.sctp);
+    }
+
+    pub fn close_channel(&mut self, now: Instant, key: ChannelKey) {
+        self.channels
+            .close(now, key, &mut self.sctp, &mut self.updates);
+    }
+
+    pub fn resume(&mut self, now: Instant, key: ChannelKey) {
+        self.channels.resume(key);
+        self.drain_readable(now);
+    }
+
+    fn drain_readable(&mut self, now: Instant) {
+        let max = size_limit(self.local_max_message_size);
+        self.channels
+            .drain_readable(now, max, &mut self.sctp, &mut self.updates);
+    }
+
+    // ----- inputs --------------------------------------------------------------------------
+
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        data: BytesMut,
+    ) {
+        if self.finished {
+            return;
+        }
+        let Some(&first) = data.first() else { return };
+        match first {
+            0..=3 => {
+                self.ice.handle_stun(now, local, peer, data);
+                self.after_ice(now);
+            }
+            20..=63 if self.ice.is_selected() => self.feed_dtls(now, data),
+            20..=63 => self.ice.hold_early_dtls(data),
+            _ => trace!("ignoring a datagram from {peer} (first byte {first})"),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.finished {
+            return;
+        }
+        if self.setup_deadline.is_some_and(|d| now >= d) {
+            let what = if self.dtls.is_connected() {
+                "the SCTP association"
+            } else {
+                "the DTLS handshake"
+            };
+            warn!(
+                "{what} did not complete within {} s of ICE connecting",
+                SETUP_TIMEOUT.as_secs()
+            );
+            return self.fail(now);
+        }
+        self.ice.handle_timeout(now);
+        self.after_ice(now);
+        if self.finished {
+            return;
+        }
+        let dtls = self.dtls.handle_timeout(now);
+        self.collect_dtls_transmits();
+        if let Err(e) = dtls {
+            warn!("{e}");
+            return self.fail(now);
+        }
+        self.sctp.handle_timeout(now);
+        self.process_sctp(now);
+    }
+
+    /// Hands what SCTP wants to send to DTLS, then to the selected ICE pair. Called once per
+    /// driver iteration so a burst of DATA is answered with one SACK.
+    pub fn flush(&mut self, now: Instant) {
+        for packet in self.sctp.poll_packets(now) {
+            self.dtls.write(now, &packet);
+        }
+        self.collect_dtls_transmits();
+    }
+
+    // ----- between the layers --------------------------------------------------------------
+
+    /// Drains the ICE agent: transmits, state changes, pair selection.
+    fn after_ice(&mut self, now: Instant) {
+        self.ice.drain(&mut self.transmits);
+        while let Some(output) = self.ice.poll_output() {
+            match output {
+                IceOutput::State(s) => self.on_ice_state(now, s),
+                IceOutput::Selected => {
+                    self.setup_deadline = Some(now + SETUP_TIMEOUT);
+                    self.start_dtls(now);
+                }
+            }
+            if self.finished {
+                return;
+            }
+        }
+    }
+
+    fn on_ice_state(&mut self, now: Instant, s: IceState) {
+        match s {
+            IceState::Failed => self.fail(now),
+            IceState::Disconnected if self.state == ConnectionState::Connected => {
+                self.set_state(ConnectionState::Disconnected)
+            }
+            IceState::Connected | IceState::Completed
+                if self.state == ConnectionState::Disconnected =>
+            {
+                self.set_state(ConnectionState::Connected)
+            }
+            _ => {}
+        }
+    }
+
+    fn start_dtls(&mut self, now: Instant) {
+        let started = self.dtls.start(now);
+        self.collect_dtls_transmits();
+        if let Err(e) = started {
+            warn!("{e}");
+            return self.fail(now);
+        }
+        for data in self.ice.take_early_dtls() {
+            self.feed_dtls(now, data);
+            if self.finished {
+                return;
+            }
+        }
+    }
+
+    fn collect_dtls_transmits(&mut self) {
+        let pair = self.ice.selected_pair();
+        while let Some(data) = self.dtls.poll_transmit() {
+            if let Some((local, peer)) = pair {
+                self.transmits.push_back(Transmit { local, peer, data });
+            }
+        }
+    }
+
+    fn feed_dtls(&mut self, now: Instant, data: BytesMut) {
+        let result = self.dtls.read(now, data);
+        self.collect_dtls_transmits();
+        let outputs = match result {
+            Ok(outputs) => outputs,
+            Err(e) => {
+                warn!("{e}");
+                return self.fail(now);
+            }
+        };
+        for output in outputs {
+            match output {
+                DtlsOutput::Connected => self.start_sctp(now),
+                DtlsOutput::Data(d) => self.sctp.feed(now, d),
+                DtlsOutput::PeerClosed => return self.remote_closed(now),
+            }
+            if self.finished {
+                return;
+            }
+        }
+        self.process_sctp(now);
+    }
+
+    fn start_sctp(&mut self, now: Instant) {
+        let port = self.remote_sctp_port.unwrap_or(5000);
+        // Receive up to our advertised maximum; send up to the negotiated one.
+        let max = match self.negotiated_max_message_size {
+            0 => u32::MAX,
+            n => n,
+        };
+        if let Err(e) = self.sctp.start(now, self.dtls.is_client(), max, port) {
+            warn!("{e}");
+            self.fail(now);
+        }
+    }
+
+    /// Acts on the association's events, then reads what the channels have room for.
+    fn process_sctp(&mut self, now: Instant) {
+        for output in self.sctp.drain() {
+            match output {
+                SctpOutput::Connected => {
+                    self.setup_deadline = None;
+                    self.set_state(ConnectionState::Connected);
+                    self.channels
+                        .dial_all(now, &mut self.sctp, &mut self.updates);
+                }
+                SctpOutput::HandshakeFailed => return self.fail(now),
+                SctpOutput::StreamClosed(id) => self.channels.stream_closed(id, &mut self.updates),
+                SctpOutput::Released(id, n) => self.channels.released(id, n),
+                SctpOutput::Readable(id) => self.channels.mark_readable(id),
+                SctpOutput::Ended => {
+                    self.flush(now);
+                    return self.remote_closed(now);
+                }
+            }
+        }
+        self.drain_readable(now);
+    }
+
+    // ----- teardown ------------------------------------------------------------------------
+
+    fn fail(&mut self, now: Instant) {
+        if self.finished {
+            return;
+        }
+        self.set_state(ConnectionState::Failed);
+        self.channels.close_all(&mut self.updates);
+        self.shutdown_transports(now);
+    }
+
+    fn remote_closed(&mut self, now: Instant) {
+        if self.finished {
+            return;
+        }
+        self.channels.close_all(&mut self.updates);
+        self.set_state(ConnectionState::Closed);
+        self.shutdown_transports(now);
+    }
+
+    /// Local `close()` (or the handle dropped): reset every stream, abort SCTP, send DTLS
+    /// close_notify, then stop.
+    pub fn close(&mut self, now: Instant) {
+        if self.finished {
+            return;
+        }
+        self.channels.reset_all(now, &mut self.sctp);
+        self.flush(now);
+        self.channels.close_all(&mut self.updates);
+        self.set_state(ConnectionState::Closed);
+        self.shutdown_transports(now);
+    }
+
+    fn shutdown_transports(&mut self, now: Instant) {
+        self.sctp.abort();
+        self.flush(now);
+        self.dtls.close(now);
+        self.collect_dtls_transmits();
+        self.ice.close();
+        self.sctp.release();
+        self.finished = true;
+    }
+}

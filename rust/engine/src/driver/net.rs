@@ -1,0 +1,131 @@
+//! The operating system's side of a connection: the process-wide network thread, UDP sockets
+//! and their readers, the local interface addresses, and DNS.
+
+use crate::error::{Error, Result};
+use bytes::BytesMut;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+const DNS_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Kernel socket buffer size we ask for. The default (about 208 KiB on Linux) overflows during
+/// an SCTP burst, and each drop costs rtc-sctp a retransmission timeout of at least 1 s
+/// (see docs/benchmarks.md); libdatachannel asks for the same 1 MiB.
+const SOCKET_BUFFER_BYTES: usize = 1 << 20;
+
+/// (local socket, remote address, datagram), from the socket readers to the connection task.
+pub(super) type Datagram = (SocketAddr, SocketAddr, BytesMut);
+
+/// The process-wide network thread, started on first use.
+pub(super) fn runtime() -> Result<tokio::runtime::Handle> {
+    static NET: OnceLock<std::result::Result<tokio::runtime::Handle, String>> = OnceLock::new();
+    NET.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("webrtc-rs-net".to_owned())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("cannot start the network runtime: {e}")));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok(rt.handle().clone()));
+                rt.block_on(std::future::pending::<()>());
+            });
+        match spawned {
+            Ok(_) => rx
+                .recv()
+                .unwrap_or_else(|_| Err("the network thread exited".to_owned())),
+            Err(e) => Err(format!("cannot start the network thread: {e}")),
+        }
+    })
+    .clone()
+    .map_err(Error::failed)
+}
+
+/// Resolves `host` (a name or an IP literal) within [`DNS_TIMEOUT`]; empty if it cannot be.
+pub(super) async fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
+    match tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(addrs)) => addrs.collect(),
+        Ok(Err(e)) => {
+            debug!("cannot resolve {host:?}: {e}");
+            Vec::new()
+        }
+        Err(_) => {
+            debug!("resolving {host:?} timed out");
+            Vec::new()
+        }
+    }
+}
+
+/// Binds a UDP socket on `ip` with an ephemeral port.
+pub(super) fn bind(ip: IpAddr) -> std::io::Result<UdpSocket> {
+    let addr = SocketAddr::new(ip, 0);
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Best effort: the kernel caps the sizes at its limits (net.core.rmem_max/wmem_max).
+    if let Err(e) = sock.set_recv_buffer_size(SOCKET_BUFFER_BYTES) {
+        debug!("SO_RCVBUF on {addr}: {e}");
+    }
+    if let Err(e) = sock.set_send_buffer_size(SOCKET_BUFFER_BYTES) {
+        debug!("SO_SNDBUF on {addr}: {e}");
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    UdpSocket::from_std(sock.into())
+}
+
+/// Reads datagrams from `sock` into the connection task's queue until the task is gone.
+pub(super) async fn read_loop(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datagram>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match sock.recv_from(&mut buf).await {
+            Ok((n, peer)) => {
+                if tx
+                    .send((local, peer, BytesMut::from(&buf[..n])))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            // ICMP errors surface as ConnectionReset on some platforms: keep reading.
+            Err(e) => debug!("recv on {local}: {e}"),
+        }
+    }
+}
+
+/// Usable local addresses: not loopback, not link-local IPv6.
+pub(super) fn interface_addresses() -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    match rtc_shared::ifaces::ifaces() {
+        Ok(list) => {
+            for iface in list {
+                let Some(addr) = iface.addr else { continue };
+                let ip = addr.ip();
+                let link_local_v6 =
+                    matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
+                if ip.is_loopback() || ip.is_unspecified() || link_local_v6 {
+                    continue;
+                }
+                if !out.contains(&ip) {
+                    out.push(ip);
+                }
+            }
+        }
+        Err(e) => warn!("cannot list network interfaces: {e}"),
+    }
+    out
+}
