@@ -450,3 +450,6 @@ impl Gathering {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
