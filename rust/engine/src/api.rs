@@ -495,6 +495,13 @@ impl PeerConnection {
                     let _ = message;
                 }
             }
+            Update::Crashed => {
+                self.state = ConnectionState::Failed;
+                for c in self.channels.values() {
+                    c.inner.visible().state = ChannelState::Closed;
+                    c.inner.link.buffered.store(0, Ordering::Release);
+                }
+            }
             Update::RemoteChannel {
                 key,
                 info,
@@ -514,6 +521,19 @@ impl PeerConnection {
                 events.push(Event::DataChannel(channel));
             }
         }
+    }
+
+    /// Datagrams this connection dropped without acting on them: from addresses that are not
+    /// the ICE-validated remote, STUN without valid credentials, malformed DTLS.
+    pub fn dropped_datagrams(&self) -> u64 {
+        self.shared.dropped_datagrams.load(Ordering::Relaxed)
+    }
+
+    /// Makes this connection's network task panic, to test that a panic there fails only this
+    /// connection. Not for applications.
+    #[doc(hidden)]
+    pub fn inject_network_panic_for_test(&self) {
+        let _ = self.commands.send(Command::InjectPanic);
     }
 
     /// Registers a callback run on the network thread when `poll()` has something new.

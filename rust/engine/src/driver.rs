@@ -11,12 +11,13 @@ use crate::config::ServerUrl;
 use crate::core::{Core, Transmit};
 use crate::error::Result;
 use crate::gather::{GatherAction, Gathering};
-use crate::mailbox::{Command, Shared};
+use crate::mailbox::{Command, Shared, Update};
 use crate::stream::{self, StreamConn};
 use bytes::BytesMut;
 use net::Datagram;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
@@ -48,7 +49,24 @@ pub(crate) fn spawn(
     config: DriverConfig,
 ) -> Result<()> {
     let rt = net::runtime()?;
-    rt.spawn(run(core, commands, shared, config));
+    let task = rt.spawn(run(core, commands, shared.clone(), config));
+    // A panic (ours or an rtc crate's) ends this connection only; the application hears of it.
+    rt.spawn(async move {
+        if let Err(e) = task.await {
+            if e.is_panic() {
+                let payload = e.into_panic();
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".to_owned());
+                tracing::error!(
+                    "the connection's network task panicked ({what}); the connection has failed"
+                );
+                shared.push(vec![Update::Crashed]);
+            }
+        }
+    });
     Ok(())
 }
 
@@ -107,6 +125,9 @@ async fn run(
         task.core.flush(Instant::now());
         task.send_all().await;
         task.shared.push(task.core.take_updates());
+        task.shared
+            .dropped_datagrams
+            .store(task.core.dropped_datagrams(), Ordering::Relaxed);
         if task.core.is_finished() {
             break;
         }
@@ -152,10 +173,16 @@ async fn run(
         }
     }
     task.release_relays(&mut dg_rx).await;
-    for t in task.tasks.drain(..) {
-        t.abort();
-    }
     debug!("connection task ended");
+}
+
+impl Drop for Task {
+    /// Ends the socket readers, lookups and stream tasks, also when the task panicked.
+    fn drop(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
 }
 
 impl Task {
@@ -193,6 +220,7 @@ impl Task {
             Command::CloseChannel(key) => self.core.close_channel(now, key),
             Command::Resume(key) => self.core.resume(now, key),
             Command::Close => self.core.close(now),
+            Command::InjectPanic => panic!("panic injected by a test"),
         }
     }
 

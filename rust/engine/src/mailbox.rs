@@ -6,6 +6,7 @@ use crate::channel::{ChannelInfo, ChannelKey, ChannelLink};
 use crate::types::{ChannelState, ConnectionState, GatheringState, Message};
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 /// Called from the network thread whenever new events or state are ready for `poll()`.
@@ -39,6 +40,8 @@ pub(crate) enum Update {
         key: ChannelKey,
         message: Message,
     },
+    /// The connection's task panicked and is gone: FAILED, every channel CLOSED.
+    Crashed,
     RemoteChannel {
         key: ChannelKey,
         info: ChannelInfo,
@@ -72,6 +75,8 @@ pub(crate) enum Command {
         is_text: bool,
     },
     CloseChannel(ChannelKey),
+    /// Makes the connection's task panic (tests of the panic containment only).
+    InjectPanic,
     Resume(ChannelKey),
     Close,
 }
@@ -80,6 +85,8 @@ pub(crate) enum Command {
 pub(crate) struct Shared {
     updates: Mutex<VecDeque<Update>>,
     notify: Mutex<Option<Notify>>,
+    /// Datagrams the connection dropped as junk (strangers, unauthenticated, malformed).
+    pub dropped_datagrams: AtomicU64,
 }
 
 impl Shared {
@@ -87,6 +94,7 @@ impl Shared {
         Arc::new(Self {
             updates: Mutex::new(VecDeque::new()),
             notify: Mutex::new(None),
+            dropped_datagrams: AtomicU64::new(0),
         })
     }
 

@@ -1,6 +1,11 @@
 //! The DTLS layer: one rtc-dtls endpoint over the ICE-selected pair, the handshake in the role
 //! the SDP `a=setup` gave us, and the check of the remote certificate against the SDP
 //! `a=fingerprint`. It turns the endpoint's results into what the connection acts on.
+//!
+//! Until the handshake completes nothing is authenticated, so records that rtc-dtls would
+//! answer with a fatal alert (which ends the real remote's handshake) are dropped here, and a
+//! record that fails to parse is dropped, not fatal. After it, the old-epoch handshake records
+//! a remote repeats when our last flight was lost are accepted only a few times.
 
 use crate::sdp::Fingerprint;
 use bytes::BytesMut;
@@ -17,7 +22,16 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, trace, warn};
+
+const RECORD_HEADER: usize = 13;
+const CONTENT_CHANGE_CIPHER_SPEC: u8 = 20;
+const CONTENT_ALERT: u8 = 21;
+const CONTENT_HANDSHAKE: u8 = 22;
+const CONTENT_APPLICATION_DATA: u8 = 23;
+/// Datagrams with old-epoch handshake records accepted after the handshake (a remote repeats
+/// its last flight only while ours is lost); each one grows rtc-dtls's handshake cache.
+const REPEATED_FLIGHTS_LIMIT: u32 = 8;
 
 /// Placeholder address for the DTLS and SCTP endpoints: they run over the ICE transport, the
 /// real 5-tuple is the selected pair.
@@ -67,6 +81,9 @@ pub(super) struct DtlsLayer {
     connected: bool,
     /// Set by the certificate check, which runs inside rtc-dtls.
     fingerprint_mismatch: Arc<AtomicBool>,
+    repeated_flights: u32,
+    /// Datagrams dropped before reaching rtc-dtls, or that it refused without harm.
+    dropped: u64,
 }
 
 impl DtlsLayer {
@@ -79,7 +96,14 @@ impl DtlsLayer {
             is_client: false,
             connected: false,
             fingerprint_mismatch: Arc::new(AtomicBool::new(false)),
+            repeated_flights: 0,
+            dropped: 0,
         }
+    }
+
+    /// Datagrams dropped as malformed, unexpected or repeated too often.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     pub fn is_connected(&self) -> bool {
@@ -164,6 +188,11 @@ impl DtlsLayer {
     /// Feeds one DTLS datagram. Errors after the handshake that do not end the remote's DTLS
     /// drop the record.
     pub fn read(&mut self, now: Instant, data: BytesMut) -> Result<Vec<DtlsOutput>, DtlsFailure> {
+        if self.endpoint.is_none() || !self.acceptable(&data) {
+            self.dropped += 1;
+            trace!("DTLS datagram dropped before the endpoint");
+            return Ok(Vec::new());
+        }
         let Some(endpoint) = self.endpoint.as_mut() else {
             return Ok(Vec::new());
         };
@@ -194,19 +223,47 @@ impl DtlsLayer {
         Ok(out)
     }
 
-    fn read_error(&self, e: rtc_shared::error::Error) -> Result<(), DtlsFailure> {
+    fn read_error(&mut self, e: rtc_shared::error::Error) -> Result<(), DtlsFailure> {
+        let alert = matches!(e, rtc_shared::error::Error::ErrAlertFatalOrClose);
         if self.fingerprint_mismatch.load(Ordering::Acquire) {
             Err(DtlsFailure::FingerprintMismatch)
-        } else if !self.connected {
+        } else if alert && !self.connected {
             Err(DtlsFailure::Handshake(e.to_string()))
-        } else if matches!(e, rtc_shared::error::Error::ErrAlertFatalOrClose) {
+        } else if alert {
             // The remote sent a fatal alert (or rtc-dtls answered a bad record with one):
             // either way the remote's DTLS is gone.
             Err(DtlsFailure::FatalAlert)
         } else {
+            // Before the handshake a garbled record proves nothing about the remote; a real
+            // failure ends in an alert, the fingerprint check or the retransmission limit.
+            self.dropped += 1;
             debug!("DTLS record dropped: {e}");
             Ok(())
         }
+    }
+
+    /// Whether a datagram's records may go to rtc-dtls (see the module comment).
+    fn acceptable(&mut self, data: &[u8]) -> bool {
+        let Some(records) = records(data) else {
+            return false;
+        };
+        if self.connected {
+            let repeats = records
+                .iter()
+                .any(|r| r.epoch == 0 && r.content_type == CONTENT_HANDSHAKE);
+            if repeats {
+                self.repeated_flights += 1;
+                return self.repeated_flights <= REPEATED_FLIGHTS_LIMIT;
+            }
+            return true;
+        }
+        records.iter().all(|r| match (r.epoch, r.content_type) {
+            (0, CONTENT_HANDSHAKE) => true,
+            (0, CONTENT_ALERT) => r.body.len() == 2,
+            (0, CONTENT_CHANGE_CIPHER_SPEC) => r.body == [1],
+            (0, _) => false,
+            (_, t) => (CONTENT_CHANGE_CIPHER_SPEC..=CONTENT_APPLICATION_DATA).contains(&t),
+        })
     }
 
     /// Encrypts one SCTP packet.
@@ -275,4 +332,40 @@ pub(crate) fn local_fingerprint(cert: &Certificate) -> Option<Fingerprint> {
             .as_ref()
             .to_vec(),
     })
+}
+
+/// One DTLS record as framed on the wire.
+struct Record<'a> {
+    content_type: u8,
+    epoch: u16,
+    body: &'a [u8],
+}
+
+/// Splits a datagram into records; `None` if the framing is broken.
+fn records(data: &[u8]) -> Option<Vec<Record<'_>>> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        if rest.len() < RECORD_HEADER {
+            return None;
+        }
+        let content_type = rest[0];
+        let epoch = u16::from_be_bytes([rest[3], rest[4]]);
+        let len = usize::from(u16::from_be_bytes([rest[11], rest[12]]));
+        let body = rest.get(RECORD_HEADER..RECORD_HEADER + len)?;
+        if !(CONTENT_CHANGE_CIPHER_SPEC..=CONTENT_APPLICATION_DATA).contains(&content_type) {
+            return None;
+        }
+        out.push(Record {
+            content_type,
+            epoch,
+            body,
+        });
+        rest = &rest[RECORD_HEADER + len..];
+    }
+    if out.is_empty() {
+        None
+    } else {
+        Some(out)
+    }
 }

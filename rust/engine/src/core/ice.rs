@@ -1,6 +1,10 @@
 //! The ICE layer: rtc-ice's agent (connectivity checks, nomination, consent and keepalives),
-//! our local candidates as the agent accepts them, and the DTLS datagrams that arrive before a
-//! pair is selected.
+//! our local candidates as the agent accepts them, which remote addresses proved they know the
+//! ICE credentials, and the DTLS datagrams such addresses send before a pair is selected.
+//!
+//! Every STUN message is authenticated here before the agent sees it (rtc-ice acts on a role
+//! conflict before it checks integrity): a Binding request must carry our username and a valid
+//! MESSAGE-INTEGRITY keyed with our password, a Binding answer one keyed with the remote's.
 
 use super::Transmit;
 use crate::gather::CandidateKind;
@@ -14,6 +18,11 @@ use rtc_ice::network_type::NetworkType;
 use rtc_ice::state::ConnectionState as IceState;
 use rtc_ice::{Agent, AgentConfig, Event as IceEvent};
 use rtc_shared::{TransportContext, TransportMessage, TransportProtocol};
+use rtc_stun::integrity::MessageIntegrity;
+use rtc_stun::message::{
+    Message as StunMessage, CLASS_INDICATION, CLASS_REQUEST, CLASS_SUCCESS_RESPONSE, METHOD_BINDING,
+};
+use rtc_stun::textattrs::Username;
 use sansio::Protocol;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -23,6 +32,19 @@ use tracing::{debug, trace, warn};
 
 /// DTLS packets that arrive before ICE selected a pair are kept (interop-notes.md), up to this.
 const EARLY_DTLS_LIMIT: usize = 64;
+/// Remote addresses remembered as validated; a remote has a handful, more is an attack.
+const VALIDATED_LIMIT: usize = 64;
+
+/// Who sent a non-STUN datagram, as far as ICE can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    /// The remote end of the selected pair, on its local end.
+    SelectedPair,
+    /// Before a pair is selected: an address that passed a check with valid integrity.
+    Validated,
+    /// Anyone else.
+    Stranger,
+}
 
 /// What the agent reported, for the connection to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +56,17 @@ pub(super) enum IceOutput {
 
 pub(super) struct IceLayer {
     agent: Agent,
+    provider: Arc<dyn rtc_crypto::RTCCryptoProvider>,
+    local_ufrag: String,
+    local_pwd: String,
+    /// The remote's (ufrag, pwd), once its description is applied.
+    remote: Option<(String, String)>,
     selected: bool,
+    validated: Vec<SocketAddr>,
     early_dtls: VecDeque<BytesMut>,
     outputs: VecDeque<IceOutput>,
+    /// STUN messages dropped because they were not authentic.
+    rejected: u64,
 }
 
 impl IceLayer {
@@ -48,8 +78,8 @@ impl IceLayer {
         relay_only: bool,
     ) -> crate::Result<Self> {
         let config = AgentConfig {
-            local_ufrag: ufrag,
-            local_pwd: pwd,
+            local_ufrag: ufrag.clone(),
+            local_pwd: pwd.clone(),
             multicast_dns_mode: MulticastDnsMode::Disabled,
             network_types: vec![NetworkType::Udp4, NetworkType::Udp6],
             // With relay only there is nothing better to wait for before nominating a relay.
@@ -65,18 +95,20 @@ impl IceLayer {
             prflx_acceptance_min_wait: Some(Duration::ZERO),
             ..AgentConfig::default()
         };
-        let agent = Agent::new(now, Arc::new(config), provider)
+        let agent = Agent::new(now, Arc::new(config), provider.clone())
             .map_err(|e| crate::Error::failed(format!("cannot create the ICE agent: {e}")))?;
         Ok(Self {
             agent,
+            provider,
+            local_ufrag: ufrag,
+            local_pwd: pwd,
+            remote: None,
             selected: false,
+            validated: Vec::new(),
             early_dtls: VecDeque::new(),
             outputs: VecDeque::new(),
+            rejected: 0,
         })
-    }
-
-    pub fn is_selected(&self) -> bool {
-        self.selected
     }
 
     /// Makes a local candidate of `kind` at `addr` (`base`: where a server-reflexive or relay
@@ -115,6 +147,7 @@ impl IceLayer {
         ufrag: String,
         pwd: String,
     ) -> crate::Result<()> {
+        self.remote = Some((ufrag.clone(), pwd.clone()));
         self.agent
             .start_connectivity_checks(now, controlling, ufrag, pwd)
             .map_err(|e| crate::Error::failed(format!("cannot start ICE: {e}")))
@@ -140,7 +173,7 @@ impl IceLayer {
         }
     }
 
-    /// A STUN datagram (connectivity check or answer).
+    /// A STUN datagram (connectivity check or answer); dropped unless authentic.
     pub fn handle_stun(
         &mut self,
         now: Instant,
@@ -148,6 +181,11 @@ impl IceLayer {
         peer: SocketAddr,
         data: BytesMut,
     ) {
+        if !self.authentic(peer, &data) {
+            self.rejected += 1;
+            trace!("unauthenticated STUN from {peer} dropped");
+            return;
+        }
         let msg = TransportMessage {
             now,
             transport: TransportContext {
@@ -161,6 +199,60 @@ impl IceLayer {
         if let Err(e) = self.agent.handle_read(msg) {
             trace!("STUN from {peer} not handled: {e}");
         }
+    }
+
+    /// Whether a Binding message is authentic; remembers the sender of an authentic check or
+    /// answer as validated. Indications (keepalives) change nothing and pass.
+    fn authentic(&mut self, peer: SocketAddr, data: &[u8]) -> bool {
+        let mut m = StunMessage::new();
+        if m.unmarshal_binary(data).is_err() || m.typ.method != METHOD_BINDING {
+            return false;
+        }
+        let key = match m.typ.class {
+            CLASS_INDICATION => return true,
+            CLASS_REQUEST => {
+                let expected = match &self.remote {
+                    Some((ufrag, _)) => format!("{}:{ufrag}", self.local_ufrag),
+                    None => return false,
+                };
+                match Username::get_from_as(&m, rtc_stun::attributes::ATTR_USERNAME) {
+                    Ok(name) if name.text == expected => self.local_pwd.clone(),
+                    _ => return false,
+                }
+            }
+            CLASS_SUCCESS_RESPONSE => match &self.remote {
+                Some((_, pwd)) => pwd.clone(),
+                None => return false,
+            },
+            _ => return false,
+        };
+        if MessageIntegrity::check(&mut m, key.as_bytes(), self.provider.crypto()).is_err() {
+            return false;
+        }
+        if !self.validated.contains(&peer) && self.validated.len() < VALIDATED_LIMIT {
+            self.validated.push(peer);
+        }
+        true
+    }
+
+    /// Who sent a non-STUN datagram that arrived on `local` from `peer`.
+    pub fn source(&self, local: SocketAddr, peer: SocketAddr) -> Source {
+        if self.selected {
+            if self.selected_pair() == Some((local, peer)) {
+                Source::SelectedPair
+            } else {
+                Source::Stranger
+            }
+        } else if self.validated.contains(&peer) {
+            Source::Validated
+        } else {
+            Source::Stranger
+        }
+    }
+
+    /// STUN messages dropped as not authentic so far.
+    pub fn rejected(&self) -> u64 {
+        self.rejected
     }
 
     /// Keeps a DTLS datagram that arrived before a pair was selected.

@@ -20,7 +20,7 @@ use crate::types::{ConnectionState, GatheringState};
 use bytes::{Bytes, BytesMut};
 use channels::Channels;
 use dtls::{DtlsLayer, DtlsOutput};
-use ice::{IceLayer, IceOutput};
+use ice::{IceLayer, IceOutput, Source};
 use rtc_dtls::crypto::Certificate;
 use rtc_ice::state::ConnectionState as IceState;
 use sctp::{SctpLayer, SctpOutput};
@@ -76,6 +76,8 @@ pub(crate) struct Core {
     state: ConnectionState,
     /// Terminal: the driver sends what is queued and stops.
     finished: bool,
+    /// Non-STUN datagrams from anyone but the validated remote.
+    junk_datagrams: u64,
 }
 
 impl Core {
@@ -97,6 +99,7 @@ impl Core {
             updates: Vec::new(),
             state: ConnectionState::New,
             finished: false,
+            junk_datagrams: 0,
         })
     }
 
@@ -280,10 +283,23 @@ impl Core {
                 self.ice.handle_stun(now, local, peer, data);
                 self.after_ice(now);
             }
-            20..=63 if self.ice.is_selected() => self.feed_dtls(now, data),
-            20..=63 => self.ice.hold_early_dtls(data),
-            _ => trace!("ignoring a datagram from {peer} (first byte {first})"),
+            20..=63 => match self.ice.source(local, peer) {
+                Source::SelectedPair => self.feed_dtls(now, data),
+                Source::Validated => self.ice.hold_early_dtls(data),
+                Source::Stranger => self.drop_junk(peer, first),
+            },
+            _ => self.drop_junk(peer, first),
         }
+    }
+
+    fn drop_junk(&mut self, peer: SocketAddr, first: u8) {
+        self.junk_datagrams += 1;
+        trace!("ignoring a datagram from {peer} (first byte {first})");
+    }
+
+    /// Datagrams dropped so far: from strangers, unauthenticated STUN, malformed DTLS.
+    pub fn dropped_datagrams(&self) -> u64 {
+        self.junk_datagrams + self.ice.rejected() + self.dtls.dropped()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {

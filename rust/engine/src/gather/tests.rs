@@ -141,7 +141,10 @@ fn unanswered_stun_is_retransmitted_then_given_up() {
     assert_eq!(sent_at, expected, "a request every 500 ms, five in all");
     assert_eq!(now - start, STUN_RETRANSMIT * STUN_ATTEMPTS);
     assert!(g.is_complete(), "gathering completes without the server");
-    assert!(candidates(&mut g).is_empty(), "no server-reflexive candidate");
+    assert!(
+        candidates(&mut g).is_empty(),
+        "no server-reflexive candidate"
+    );
 }
 
 #[test]
