@@ -5,7 +5,8 @@
 
 use crate::candidate::{self, RemoteCandidate};
 use crate::channel::{
-    negotiated_max_message_size, size_limit, ChannelInfo, ChannelKey, ChannelLink,
+    negotiated_max_message_size, size_limit, ChannelInfo, ChannelKey, ChannelLink, ReceiveBudget,
+    REMOTE_KEY_BIT,
 };
 use crate::core::{local_fingerprint, Core, CoreParams};
 use crate::driver::{self, DriverConfig};
@@ -23,9 +24,6 @@ use tokio::sync::mpsc;
 
 mod data_channel;
 pub use data_channel::DataChannel;
-
-/// Remote candidates kept while no remote description is set.
-const EARLY_CANDIDATE_LIMIT: usize = 1000;
 
 /// Something the application must see, delivered by [`PeerConnection::poll`] in the order it
 /// happened.
@@ -65,6 +63,10 @@ pub struct PeerConnection {
     answer: Option<String>,
     remote_set: bool,
     early_candidates: Vec<RemoteCandidate>,
+    /// Remote candidates taken so far (against `Limits::max_remote_candidates`).
+    remote_candidates: usize,
+    /// Unread received bytes across every channel of this connection.
+    connection_budget: Arc<ReceiveBudget>,
     max_message_size: usize,
     closed: bool,
     _not_sync: PhantomData<Cell<()>>,
@@ -111,6 +113,8 @@ impl PeerConnection {
             .map_err(|_| Error::failed("the system random generator failed"))?;
         let session_id = u64::from_be_bytes(id) >> 2;
         let turn_provider = provider.clone();
+        let connection_budget =
+            Arc::new(ReceiveBudget::new(config.limits.connection_receive_budget));
         let core = Core::new(
             Instant::now(),
             CoreParams {
@@ -120,6 +124,8 @@ impl PeerConnection {
                 pwd: pwd.clone(),
                 local_max_message_size: config.local_max_message_size,
                 receive_budget: config.channel_receive_budget,
+                connection_budget: connection_budget.clone(),
+                max_remote_channels: config.limits.max_remote_channels,
                 relay_only: config.ice_transport_policy == IceTransportPolicy::Relay,
             },
         )?;
@@ -134,6 +140,7 @@ impl PeerConnection {
                 servers,
                 relay_only: config.ice_transport_policy == IceTransportPolicy::Relay,
                 provider: turn_provider,
+                max_name_lookups: config.limits.max_name_lookups,
             },
         )?;
         let max_message_size = size_limit(config.local_max_message_size);
@@ -154,6 +161,8 @@ impl PeerConnection {
             answer: None,
             remote_set: false,
             early_candidates: Vec::new(),
+            remote_candidates: 0,
+            connection_budget,
             max_message_size,
             closed: false,
             _not_sync: PhantomData,
@@ -234,7 +243,11 @@ impl PeerConnection {
             max_packet_lifetime: options.max_packet_lifetime,
             negotiated: options.negotiated_id.is_some(),
         };
-        let link = ChannelLink::new(self.max_message_size);
+        let link = ChannelLink::new(
+            self.max_message_size,
+            self.config.channel_receive_budget,
+            self.connection_budget.clone(),
+        );
         let channel = DataChannel::new(
             key,
             info.clone(),
@@ -242,7 +255,7 @@ impl PeerConnection {
             ChannelState::Connecting,
             link.clone(),
             self.commands.clone(),
-            self.config.channel_receive_budget,
+            self.config.limits.channel_send_budget,
         );
         self.command(Command::CreateChannel {
             key,
@@ -350,6 +363,7 @@ impl PeerConnection {
         offerer: bool,
         dtls_client: bool,
     ) -> Result<()> {
+        self.count_remote_candidates(remote.candidates.len())?;
         let max = size_limit(negotiated_max_message_size(
             remote.max_message_size,
             self.config.local_max_message_size,
@@ -427,16 +441,31 @@ impl PeerConnection {
         let _ = (mid, mline_index);
         self.check_open()?;
         let c = candidate::parse(candidate)?;
+        if c != RemoteCandidate::End {
+            self.count_remote_candidates(1)?;
+        }
         if self.remote_set {
             self.command(Command::AddCandidate(c))
-        } else if self.early_candidates.len() < EARLY_CANDIDATE_LIMIT {
+        } else {
             self.early_candidates.push(c);
             Ok(())
-        } else {
-            Err(Error::state(
-                "too many remote candidates before the remote description",
-            ))
         }
+    }
+
+    /// Counts `n` more remote candidates against `Limits::max_remote_candidates`.
+    fn count_remote_candidates(&mut self, n: usize) -> Result<()> {
+        let limit = self.config.limits.max_remote_candidates;
+        if self.remote_candidates + n > limit {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                format!(
+                    "too many remote candidates: this connection takes at most {limit} \
+                     (limit maxRemoteCandidates)"
+                ),
+            ));
+        }
+        self.remote_candidates += n;
+        Ok(())
     }
 
     /// Makes everything that happened since the last call visible (states, channel states,
@@ -450,6 +479,7 @@ impl PeerConnection {
         for u in updates {
             self.apply(u, &mut events);
         }
+        self.close_abandoned_channels();
         self.channels
             .retain(|_, c| c.ready_state() != ChannelState::Closed);
         events
@@ -492,7 +522,7 @@ impl PeerConnection {
                     c.inner.visible().queue.push_back(message);
                 } else {
                     // Nobody can read it any more; give the budget back.
-                    let _ = message;
+                    self.connection_budget.release(message.data.len());
                 }
             }
             Update::Crashed => {
@@ -515,7 +545,7 @@ impl PeerConnection {
                     ChannelState::Open,
                     link,
                     self.commands.clone(),
-                    self.config.channel_receive_budget,
+                    self.config.limits.channel_send_budget,
                 );
                 self.channels.insert(key, channel.clone());
                 events.push(Event::DataChannel(channel));
@@ -534,6 +564,18 @@ impl PeerConnection {
     #[doc(hidden)]
     pub fn inject_network_panic_for_test(&self) {
         let _ = self.commands.send(Command::InjectPanic);
+    }
+
+    /// Closes remote-opened channels whose every handle the application dropped (never taken
+    /// from the event, or let go): nobody can read them, so they must not keep buffering.
+    fn close_abandoned_channels(&mut self) {
+        for (key, c) in &self.channels {
+            let abandoned = key & REMOTE_KEY_BIT != 0 && Arc::strong_count(&c.inner) == 1;
+            if abandoned && c.ready_state() != ChannelState::Closed {
+                c.close();
+                c.inner.visible().state = ChannelState::Closed;
+            }
+        }
     }
 
     /// Registers a callback run on the network thread when `poll()` has something new.

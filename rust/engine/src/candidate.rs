@@ -87,14 +87,37 @@ pub(crate) fn parse(line: &str) -> Result<RemoteCandidate> {
     let addr = f[4];
     if addr.parse::<std::net::IpAddr>().is_ok() {
         Ok(RemoteCandidate::Udp(text))
-    } else if addr.is_empty() || addr.contains('/') {
-        Err(bad(format!("invalid address {addr:?}")))
-    } else {
+    } else if is_mdns_name(addr) {
         Ok(RemoteCandidate::Named {
             host: addr.to_owned(),
             text,
         })
+    } else {
+        // Resolving any other name would send the player's resolver wherever the remote likes.
+        Err(bad(format!(
+            "address {addr:?} is neither an IP address nor an mDNS name (NAME.local)"
+        )))
     }
+}
+
+/// Whether `host` is an mDNS name as browsers put in candidates: one label (their UUIDs) or
+/// more, ending in `.local`.
+fn is_mdns_name(host: &str) -> bool {
+    let Some(name) = host
+        .strip_suffix(".local")
+        .or_else(|| host.strip_suffix(".LOCAL"))
+    else {
+        return false;
+    };
+    !name.is_empty()
+        && name.len() <= 200
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// Replaces the address field of a validated candidate text.

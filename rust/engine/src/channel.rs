@@ -4,27 +4,83 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// Received bytes not yet taken by the application, against a limit: one per channel and one
+/// per connection. The network thread stops reading a stream while either is full and marks
+/// it paused; the reader that brings it back under the limit asks for a resume.
+#[derive(Debug)]
+pub(crate) struct ReceiveBudget {
+    unread: AtomicUsize,
+    paused: AtomicBool,
+    limit: usize,
+}
+
+impl ReceiveBudget {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            unread: AtomicUsize::new(0),
+            paused: AtomicBool::new(false),
+            limit,
+        }
+    }
+
+    pub fn unread(&self) -> usize {
+        self.unread.load(Ordering::Acquire)
+    }
+
+    /// Whether more may be read; if not, marks the budget paused.
+    fn has_room(&self) -> bool {
+        if self.unread() < self.limit {
+            return true;
+        }
+        self.paused.store(true, Ordering::Release);
+        // The reader may have drained in between: check again after publishing.
+        if self.unread() < self.limit {
+            self.paused.store(false, Ordering::Release);
+            return true;
+        }
+        false
+    }
+
+    fn add(&self, n: usize) {
+        self.unread.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// Takes `n` bytes off; true if reading was paused and may resume now.
+    pub fn release(&self, n: usize) -> bool {
+        let prev = self
+            .unread
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            })
+            .unwrap_or(0);
+        prev.saturating_sub(n) < self.limit && self.paused.swap(false, Ordering::AcqRel)
+    }
+}
+
 /// Counters shared by a channel's handle and the network thread. Lock-free; the values are
 /// byte counts, so a momentarily stale read is harmless.
 #[derive(Debug)]
 pub(crate) struct ChannelLink {
     /// Bytes accepted by `send` and not yet released by SCTP (acknowledged or abandoned).
     pub buffered: AtomicUsize,
-    /// Bytes received and not yet taken by `recv` (queued for `poll()` or visible).
-    pub unread: AtomicUsize,
-    /// Set by the network thread when it stopped reading this stream because `unread`
-    /// reached the budget; the reader clears it and asks for a resume.
-    pub paused: AtomicBool,
+    /// This channel's received bytes not taken by `recv` (queued for `poll()` or visible).
+    pub receive: ReceiveBudget,
+    /// The same for the whole connection.
+    pub connection: Arc<ReceiveBudget>,
     /// The largest message `send` accepts.
     pub max_message_size: AtomicUsize,
 }
 
 impl ChannelLink {
-    pub fn new(max_message_size: usize) -> Arc<Self> {
+    pub fn new(
+        max_message_size: usize,
+        receive_budget: usize,
+        connection: Arc<ReceiveBudget>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             buffered: AtomicUsize::new(0),
-            unread: AtomicUsize::new(0),
-            paused: AtomicBool::new(false),
+            receive: ReceiveBudget::new(receive_budget),
+            connection,
             max_message_size: AtomicUsize::new(max_message_size),
         })
     }
@@ -37,14 +93,22 @@ impl ChannelLink {
             });
     }
 
-    pub fn sub_unread(&self, n: usize) -> usize {
-        let prev = self
-            .unread
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-                Some(v.saturating_sub(n))
-            })
-            .unwrap_or(0);
-        prev.saturating_sub(n)
+    /// Whether the network thread may read another message for this channel.
+    pub fn has_room(&self) -> bool {
+        self.receive.has_room() && self.connection.has_room()
+    }
+
+    /// A message of `n` bytes was received for the application.
+    pub fn add_unread(&self, n: usize) {
+        self.receive.add(n);
+        self.connection.add(n);
+    }
+
+    /// The application took (or gave up) `n` bytes; true if reading should resume.
+    pub fn release_unread(&self, n: usize) -> bool {
+        let channel = self.receive.release(n);
+        let connection = self.connection.release(n);
+        channel || connection
     }
 }
 

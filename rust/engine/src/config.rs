@@ -65,6 +65,18 @@ pub(crate) fn validate(config: &Config) -> Result<Vec<ServerUrl>> {
             "channel_receive_budget must be greater than 0",
         ));
     }
+    let limits = &config.limits;
+    for (name, value) in [
+        ("maxRemoteCandidates", limits.max_remote_candidates),
+        ("maxRemoteChannels", limits.max_remote_channels),
+        ("connectionReceiveBudget", limits.connection_receive_budget),
+        ("channelSendBudget", limits.channel_send_budget),
+        ("maxNameLookups", limits.max_name_lookups),
+    ] {
+        if value == 0 {
+            return Err(Error::invalid(format!("{name} must be greater than 0")));
+        }
+    }
     let mut out = Vec::new();
     for (i, server) in config.ice_servers.iter().enumerate() {
         if server.urls.is_empty() {

@@ -39,6 +39,8 @@ pub(crate) struct DriverConfig {
     /// `iceTransportPolicy: "relay"`: no host or server-reflexive candidates.
     pub relay_only: bool,
     pub provider: Arc<dyn rtc_crypto::RTCCryptoProvider>,
+    /// `Limits::max_name_lookups`.
+    pub max_name_lookups: usize,
 }
 
 /// Starts a connection task on the network thread.
@@ -92,6 +94,8 @@ struct Task {
     gathering: Gathering,
     shared: Arc<Shared>,
     bind_address: Option<IpAddr>,
+    relay_only: bool,
+    max_name_lookups: usize,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
     /// Writers of the TCP/TLS streams to TURN servers, by the stream's local address.
     streams: HashMap<SocketAddr, mpsc::UnboundedSender<BytesMut>>,
@@ -114,6 +118,8 @@ async fn run(
         gathering: Gathering::new(config.servers, config.relay_only, config.provider),
         shared,
         bind_address: config.bind_address,
+        relay_only: config.relay_only,
+        max_name_lookups: config.max_name_lookups,
         sockets: HashMap::new(),
         streams: HashMap::new(),
         tasks: Vec::new(),
@@ -299,10 +305,20 @@ impl Task {
     fn remote_candidate(&mut self, now: Instant, c: RemoteCandidate) {
         match c {
             RemoteCandidate::Udp(text) => self.add_remote(now, &text),
+            RemoteCandidate::Named { .. } if self.relay_only => {
+                debug!("relay only: a named candidate is not resolved")
+            }
             RemoteCandidate::Named { host, text } => {
+                let Some(permit) = net::NameLookup::start(self.max_name_lookups) else {
+                    return debug!(
+                        "{} name lookups already under way; candidate {host:?} ignored",
+                        self.max_name_lookups
+                    );
+                };
                 let tx = self.resolved.clone();
                 self.tasks.push(tokio::spawn(async move {
                     let addrs = net::resolve(&host, 0).await;
+                    drop(permit);
                     let _ = tx.send(Resolved::Candidate { text, addrs });
                 }));
             }

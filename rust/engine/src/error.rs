@@ -16,6 +16,8 @@ pub enum ErrorKind {
     TooLarge,
     /// The connection or channel is closed.
     Closed,
+    /// A limit is reached for now (e.g. a channel's send budget); retry later.
+    Busy,
     /// Anything else (I/O failure, internal protocol error).
     Failed,
 }

@@ -147,6 +147,41 @@ pub struct Config {
     /// `IceTransportPolicy::Relay` gathers and uses relay candidates only (needs a reachable
     /// `turn:`/`turns:` server). Default: all candidate types.
     pub ice_transport_policy: IceTransportPolicy,
+    /// Caps on what a remote peer can make this connection hold.
+    pub limits: Limits,
+}
+
+/// Caps on what a remote peer (or a flood of signaling) can make a connection hold. Each
+/// default is far above what a game needs and keeps a hostile peer's cost bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Remote candidates accepted per connection: trickled, early and inline in the SDP
+    /// together. Browsers send a handful.
+    pub max_remote_candidates: usize,
+    /// Channels the remote may have open at once by DCEP (in-band); a further
+    /// DATA_CHANNEL_OPEN is refused by resetting its stream.
+    pub max_remote_channels: usize,
+    /// Received-but-unread bytes across all channels of the connection before the engine
+    /// stops reading from SCTP (each channel also has `Config::channel_receive_budget`).
+    pub connection_receive_budget: usize,
+    /// Bytes a channel may hold sent but not yet acknowledged; `send` refuses a message that
+    /// would go past it (browsers use 16 MiB too).
+    pub channel_send_budget: usize,
+    /// `.local` (mDNS) candidate names being resolved at once in the whole process; more are
+    /// ignored until one finishes.
+    pub max_name_lookups: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_remote_candidates: 100,
+            max_remote_channels: 256,
+            connection_receive_budget: 16 << 20,
+            channel_send_budget: 16 << 20,
+            max_name_lookups: 16,
+        }
+    }
 }
 
 pub const DEFAULT_LOCAL_MAX_MESSAGE_SIZE: u32 = 262_144;
@@ -161,6 +196,7 @@ impl Default for Config {
             local_max_message_size: DEFAULT_LOCAL_MAX_MESSAGE_SIZE,
             channel_receive_budget: 1 << 20,
             ice_transport_policy: IceTransportPolicy::All,
+            limits: Limits::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub fn to_godot(code: Code) -> Error {
         Code::Unconfigured => Error::ERR_UNCONFIGURED,
         Code::InvalidParameter => Error::ERR_INVALID_PARAMETER,
         Code::AlreadyInUse => Error::ERR_ALREADY_IN_USE,
+        Code::Busy => Error::ERR_BUSY,
     }
 }
 

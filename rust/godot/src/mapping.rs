@@ -12,6 +12,7 @@ pub enum Code {
     Unconfigured,
     InvalidParameter,
     AlreadyInUse,
+    Busy,
 }
 
 impl Code {
@@ -24,6 +25,7 @@ impl Code {
             Code::Unconfigured => 3,
             Code::InvalidParameter => 31,
             Code::AlreadyInUse => 22,
+            Code::Busy => 44,
         }
     }
 }
@@ -37,6 +39,7 @@ pub fn error_code(kind: ErrorKind) -> Code {
         ErrorKind::TooLarge => Code::InvalidParameter,
         ErrorKind::Closed => Code::Failed,
         ErrorKind::Failed => Code::Failed,
+        ErrorKind::Busy => Code::Busy,
     }
 }
 
@@ -87,6 +90,7 @@ mod tests {
         assert_eq!(Code::Unconfigured.ord(), 3);
         assert_eq!(Code::AlreadyInUse.ord(), 22);
         assert_eq!(Code::InvalidParameter.ord(), 31);
+        assert_eq!(Code::Busy.ord(), 44);
     }
 
     #[test]
@@ -100,6 +104,7 @@ mod tests {
         assert_eq!(error_code(ErrorKind::Closed), Code::Failed);
         assert_eq!(error_code(ErrorKind::Unavailable), Code::Unavailable);
         assert_eq!(error_code(ErrorKind::Failed), Code::Failed);
+        assert_eq!(error_code(ErrorKind::Busy), Code::Busy);
     }
 
     /// The glue converts states with `as i32`; this pins the engine's discriminants to

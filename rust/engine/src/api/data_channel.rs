@@ -23,13 +23,24 @@ pub(super) struct ChannelInner {
     info: ChannelInfo,
     pub link: Arc<ChannelLink>,
     commands: mpsc::UnboundedSender<Command>,
-    budget: usize,
+    /// `Limits::channel_send_budget`.
+    send_budget: usize,
     visible: Mutex<Visible>,
 }
 
 impl ChannelInner {
     pub(super) fn visible(&self) -> std::sync::MutexGuard<'_, Visible> {
         self.visible.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for ChannelInner {
+    /// Messages nobody can read any more give their bytes back to the receive budgets.
+    fn drop(&mut self) {
+        let unread: usize = self.visible().queue.iter().map(|m| m.data.len()).sum();
+        if unread > 0 {
+            self.link.release_unread(unread);
+        }
     }
 }
 
@@ -58,7 +69,7 @@ impl DataChannel {
         state: ChannelState,
         link: Arc<ChannelLink>,
         commands: mpsc::UnboundedSender<Command>,
-        budget: usize,
+        send_budget: usize,
     ) -> Self {
         Self {
             inner: Arc::new(ChannelInner {
@@ -66,7 +77,7 @@ impl DataChannel {
                 info,
                 link,
                 commands,
-                budget,
+                send_budget,
                 visible: Mutex::new(Visible {
                     state,
                     id,
@@ -136,10 +147,27 @@ impl DataChannel {
                 ),
             ));
         }
-        self.inner
-            .link
-            .buffered
-            .fetch_add(data.len(), Ordering::AcqRel);
+        let budget = self.inner.send_budget;
+        let reserved = self.inner.link.buffered.fetch_update(
+            Ordering::AcqRel,
+            Ordering::Acquire,
+            |buffered| {
+                buffered
+                    .checked_add(data.len())
+                    .filter(|total| *total <= budget)
+            },
+        );
+        if let Err(buffered) = reserved {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                format!(
+                    "channel {:?} already holds {buffered} bytes the remote has not \
+                     acknowledged; {} more would pass its send budget of {budget} bytes",
+                    self.inner.info.label,
+                    data.len()
+                ),
+            ));
+        }
         let sent = self.inner.commands.send(Command::Send {
             key: self.inner.key,
             data: Bytes::copy_from_slice(data),
@@ -158,9 +186,7 @@ impl DataChannel {
     /// Takes the next visible message.
     pub fn recv(&self) -> Option<Message> {
         let message = self.inner.visible().queue.pop_front()?;
-        let link = &self.inner.link;
-        let remaining = link.sub_unread(message.data.len());
-        if remaining < self.inner.budget && link.paused.swap(false, Ordering::AcqRel) {
+        if self.inner.link.release_unread(message.data.len()) {
             let _ = self.inner.commands.send(Command::Resume(self.inner.key));
         }
         Some(message)

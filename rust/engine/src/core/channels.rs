@@ -3,7 +3,7 @@
 //! [`SctpLayer`] and reports to the application through [`Update`]s.
 
 use super::sctp::{parse_dcep, Read, SctpLayer};
-use crate::channel::{ChannelInfo, ChannelKey, ChannelLink, REMOTE_KEY_BIT};
+use crate::channel::{ChannelInfo, ChannelKey, ChannelLink, ReceiveBudget, REMOTE_KEY_BIT};
 use crate::mailbox::Update;
 use crate::types::{ChannelState, Message};
 use bytes::{Bytes, BytesMut};
@@ -54,20 +54,34 @@ pub(super) struct Channels {
     /// Streams with data left to read (SCTP's `Readable` is edge-triggered).
     pending_readable: BTreeSet<u16>,
     next_remote_key: u32,
+    /// Where the search for the next in-band stream id starts.
+    next_stream_id: Option<u16>,
     receive_budget: usize,
+    connection_budget: Arc<ReceiveBudget>,
     /// The largest message we may send (negotiated), given to channels the remote opens.
     send_limit: usize,
+    max_remote_channels: usize,
+    /// Remote-opened channels refused because `max_remote_channels` were open.
+    refused: u64,
 }
 
 impl Channels {
-    pub fn new(receive_budget: usize) -> Self {
+    pub fn new(
+        receive_budget: usize,
+        connection_budget: Arc<ReceiveBudget>,
+        max_remote_channels: usize,
+    ) -> Self {
         Self {
             channels: BTreeMap::new(),
             by_stream: HashMap::new(),
             pending_readable: BTreeSet::new(),
             next_remote_key: 0,
+            next_stream_id: None,
             receive_budget,
+            connection_budget,
             send_limit: usize::MAX,
+            max_remote_channels,
+            refused: 0,
         }
     }
 
@@ -88,7 +102,9 @@ impl Channels {
         if state == ChanState::Closed {
             if let Some(id) = chan.id {
                 self.by_stream.remove(&id);
-                self.pending_readable.remove(&id);
+                // Whatever the stream still holds is read and discarded: left in SCTP it would
+                // shrink the receive window for good and keep the stream's reset pending.
+                self.pending_readable.insert(id);
             }
             chan.link.buffered.store(0, Ordering::Release);
         }
@@ -123,9 +139,12 @@ impl Channels {
         );
     }
 
-    /// In-band channels get ids by DTLS role: client even, server odd (RFC 8832 §6).
+    /// In-band channels get ids by DTLS role: client even, server odd (RFC 8832 §6). Ids are
+    /// taken in increasing order and reused only after the whole range was used: a closed
+    /// channel's stream may still be finishing its reset on the remote side, and a new channel
+    /// on it would never open.
     pub fn assign_stream_ids(&mut self, dtls_client: bool, updates: &mut Vec<Update>) {
-        let mut next: u16 = if dtls_client { 0 } else { 1 };
+        let first: u16 = if dtls_client { 0 } else { 1 };
         let keys: Vec<ChannelKey> = self
             .channels
             .iter()
@@ -133,18 +152,29 @@ impl Channels {
             .map(|(k, _)| *k)
             .collect();
         for key in keys {
-            while self.by_stream.contains_key(&next) {
-                match next.checked_add(2) {
-                    Some(n) if n < u16::MAX => next = n,
-                    _ => return,
-                }
-            }
-            self.by_stream.insert(next, key);
+            let Some(id) = self.free_stream_id(first) else {
+                return;
+            };
+            self.next_stream_id = id.checked_add(2).filter(|n| *n < u16::MAX);
+            self.by_stream.insert(id, key);
             if let Some(c) = self.channels.get_mut(&key) {
-                c.id = Some(next);
+                c.id = Some(id);
             }
-            updates.push(Update::ChannelId { key, id: next });
+            updates.push(Update::ChannelId { key, id });
         }
+    }
+
+    /// The first free id of our parity from the cursor on, wrapping around once.
+    fn free_stream_id(&self, first: u16) -> Option<u16> {
+        let start = self
+            .next_stream_id
+            .filter(|n| n % 2 == first % 2)
+            .unwrap_or(first);
+        let from_cursor = (start..u16::MAX).step_by(2);
+        let wrapped = (first..start).step_by(2);
+        from_cursor
+            .chain(wrapped)
+            .find(|id| !self.by_stream.contains_key(id))
     }
 
     /// Opens every channel still waiting for SCTP.
@@ -328,7 +358,7 @@ impl Channels {
     ) -> bool {
         let key = self.by_stream.get(&id).copied();
         if let Some(c) = key.and_then(|k| self.channels.get(&k)) {
-            if !has_room(&c.link, self.receive_budget) {
+            if !c.link.has_room() {
                 return false;
             }
         }
@@ -373,9 +403,7 @@ impl Channels {
             return;
         };
         if matches!(chan.state, ChanState::Open | ChanState::Closing) {
-            chan.link
-                .unread
-                .fetch_add(message.data.len(), Ordering::AcqRel);
+            chan.link.add_unread(message.data.len());
             updates.push(Update::ChannelMessage { key, message });
         }
     }
@@ -401,8 +429,15 @@ impl Channels {
             (DcepMessage::DataChannelOpen(open), None) => {
                 self.accept(now, id, &open, sctp, updates)
             }
-            (DcepMessage::DataChannelOpen(_), Some(_)) => {
-                debug!("DATA_CHANNEL_OPEN for stream {id}, which is in use; ignored")
+            (DcepMessage::DataChannelOpen(open), Some(old)) => {
+                // The remote reuses the stream of a channel we are closing: it has reset its
+                // side already, so that channel is done.
+                if self.channels.get(&old).map(|c| c.state) == Some(ChanState::Closing) {
+                    self.closed(old, updates);
+                    self.accept(now, id, &open, sctp, updates)
+                } else {
+                    debug!("DATA_CHANNEL_OPEN for stream {id}, which is in use; ignored")
+                }
             }
             (other, _) => debug!("unexpected DCEP message {other:?} on stream {id}"),
         }
@@ -417,13 +452,34 @@ impl Channels {
         sctp: &mut SctpLayer,
         updates: &mut Vec<Update>,
     ) {
+        let open_remote = self
+            .channels
+            .keys()
+            .filter(|k| *k & REMOTE_KEY_BIT != 0)
+            .count();
+        if open_remote >= self.max_remote_channels {
+            self.refused += 1;
+            if self.refused == 1 {
+                warn!(
+                    "the remote opened more than {} channels at once; refusing the rest \
+                     (limit maxRemoteChannels)",
+                    self.max_remote_channels
+                );
+            }
+            let _ = sctp.reset(now, id);
+            return;
+        }
         let info = match sctp.accept(now, id, open) {
             Ok(info) => info,
             Err(e) => return warn!("cannot accept channel on stream {id}: {e}"),
         };
         self.next_remote_key = self.next_remote_key.wrapping_add(1);
         let key = REMOTE_KEY_BIT | (self.next_remote_key & !REMOTE_KEY_BIT);
-        let link = ChannelLink::new(self.send_limit);
+        let link = ChannelLink::new(
+            self.send_limit,
+            self.receive_budget,
+            self.connection_budget.clone(),
+        );
         self.by_stream.insert(id, key);
         self.channels.insert(
             key,
@@ -442,19 +498,4 @@ impl Channels {
             link,
         });
     }
-}
-
-/// Whether the channel's unread bytes are under the budget; if not, marks it paused so the
-/// reader asks for a resume.
-fn has_room(link: &ChannelLink, budget: usize) -> bool {
-    if link.unread.load(Ordering::Acquire) < budget {
-        return true;
-    }
-    link.paused.store(true, Ordering::Release);
-    // The reader may have drained in between: check again after publishing.
-    if link.unread.load(Ordering::Acquire) < budget {
-        link.paused.store(false, Ordering::Release);
-        return true;
-    }
-    false
 }

@@ -11,7 +11,7 @@ mod sctp;
 pub(crate) use dtls::local_fingerprint;
 
 use crate::channel::{
-    negotiated_max_message_size, size_limit, ChannelInfo, ChannelKey, ChannelLink,
+    negotiated_max_message_size, size_limit, ChannelInfo, ChannelKey, ChannelLink, ReceiveBudget,
 };
 use crate::gather::CandidateKind;
 use crate::mailbox::Update;
@@ -51,6 +51,8 @@ pub(crate) struct CoreParams {
     pub pwd: String,
     pub local_max_message_size: u32,
     pub receive_budget: usize,
+    pub connection_budget: Arc<ReceiveBudget>,
+    pub max_remote_channels: usize,
     /// `iceTransportPolicy: "relay"`: the agent accepts relay candidates only.
     pub relay_only: bool,
 }
@@ -87,7 +89,7 @@ impl Core {
             ice,
             dtls: DtlsLayer::new(p.provider, p.certificate),
             sctp: SctpLayer::new(p.receive_budget),
-            channels: Channels::new(p.receive_budget),
+            channels: Channels::new(p.receive_budget, p.connection_budget, p.max_remote_channels),
             local_max_message_size: p.local_max_message_size,
             mid: "0".to_owned(),
             mline_index: 0,

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use bytes::BytesMut;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -50,6 +51,30 @@ pub(super) fn runtime() -> Result<tokio::runtime::Handle> {
     })
     .clone()
     .map_err(Error::failed)
+}
+
+/// Name lookups under way in the process.
+static NAME_LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+
+/// A place among the process's concurrent name lookups; given back when dropped.
+pub(super) struct NameLookup(());
+
+impl NameLookup {
+    /// Takes a place if fewer than `limit` lookups are under way.
+    pub fn start(limit: usize) -> Option<Self> {
+        NAME_LOOKUPS
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(()))
+    }
+}
+
+impl Drop for NameLookup {
+    fn drop(&mut self) {
+        NAME_LOOKUPS.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Resolves `host` (a name or an IP literal) within [`DNS_TIMEOUT`]; empty if it cannot be.
