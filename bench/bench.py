@@ -403,6 +403,16 @@ def check_prerequisites(args):
         raise SystemExit("bench.py: node-datachannel is missing: cargo xtask interop --stacks ndc (installs it)")
 
 
+def measure(tag, pair, total, chunk, args, failures):
+    """The figures of one session, or None when it failed (listed in `failures` and printed)."""
+    try:
+        return run_session(pair[0], pair[1], total, chunk, args)
+    except Failure as e:
+        failures.append(f"{tag}: {e}")
+        print(f"  {tag}: FAILED: {e}", flush=True)
+        return None
+
+
 def main():
     args = parse_args()
     check_prerequisites(args)
@@ -420,11 +430,8 @@ def main():
     for rep in range(args.setup_reps):
         for pair in args.pairs:
             tag = f"{pair[0]}->{pair[1]} connect #{rep + 1}"
-            try:
-                figures = run_session(pair[0], pair[1], None, None, args)
-            except Failure as e:
-                failures.append(f"{tag}: {e}")
-                print(f"  {tag}: FAILED: {e}", flush=True)
+            figures = measure(tag, pair, None, None, args, failures)
+            if figures is None:
                 continue
             results.setdefault((pair, None), []).append(figures)
             print(f"  {tag}: setup {figures['setup_ms']:.0f} ms (connected {figures['connected_ms']:.0f})", flush=True)
@@ -433,11 +440,8 @@ def main():
         for chunk in args.chunks:
             for pair in args.pairs:
                 tag = f"{pair[0]}->{pair[1]} {chunk_name(chunk)} #{rep + 1}"
-                try:
-                    figures = run_session(pair[0], pair[1], total, chunk, args)
-                except Failure as e:
-                    failures.append(f"{tag}: {e}")
-                    print(f"  {tag}: FAILED: {e}", flush=True)
+                figures = measure(tag, pair, total, chunk, args, failures)
+                if figures is None:
                     continue
                 peak_reset = peak_reset and figures.pop("peak_reset")
                 results.setdefault((pair, chunk), []).append(figures)
