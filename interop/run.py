@@ -17,21 +17,15 @@ Standard library only.
 
 import argparse
 import base64
-import json
 import os
-import queue
 import random
 import re
-import subprocess
 import sys
-import threading
 import time
 import zlib
 
-from netns import reexec_in_loopback_namespace
+from harness import INTEROP, Failure, Session, enter_loopback_namespace, is_event, markdown_table, peer_command, print_table
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-INTEROP = os.path.join(ROOT, ".interop")
 BULK_BYTES = 20 * 1024 * 1024
 BULK_CHUNK = 64 * 1024
 LOCAL_MAX = 262144
@@ -61,158 +55,11 @@ def stack_command(spec, args):
     """The command line (and environment) that starts one peer of `spec`: a stack name,
     optionally followed by `@` and comma-separated extra flags (`ours@--no-trickle`)."""
     name, _, extra = spec.partition("@")
-    command, env = base_command(name, args)
-    return command + [flag for flag in extra.split(",") if flag], env
-
-
-def base_command(name, args):
-    env = dict(os.environ)
+    command, env = peer_command(name, args.ours_bin)
     if name == "ours":
-        binary = args.ours_bin or os.path.join(ROOT, "target", "release", "webrtc-rs-peer")
         # The engine's connection-level log lines end up in the session's stderr file.
         env.setdefault("RUST_LOG", "webrtc_rs_engine=debug,warn")
-        return [binary], env
-    if name == "aiortc":
-        return [os.path.join(INTEROP, "venv", "bin", "python"), os.path.join(ROOT, "interop", "aiortc_peer.py")], env
-    if name == "ndc":
-        env["NODE_PATH"] = os.path.join(INTEROP, "node", "node_modules")
-        return ["node", os.path.join(ROOT, "interop", "ndc_peer.mjs")], env
-    if name == "chromium":
-        return [sys.executable, os.path.join(ROOT, "interop", "chromium_peer.py")], env
-    raise SystemExit(f"run.py: unknown stack {name!r} (expected ours, aiortc, ndc or chromium)")
-
-
-class Peer:
-    """One peer process; its stdout lines land in the session's queue."""
-
-    def __init__(self, index, name, command, env, flags, log_dir, lines):
-        self.index = index
-        self.name = name
-        self.events = []
-        self.errors = []
-        self.remote_max = None  # the max-message-size this peer advertises
-        os.makedirs(log_dir, exist_ok=True)
-        self.stderr = open(os.path.join(log_dir, f"{index}-{name}.stderr"), "wb")
-        self.transcript = open(os.path.join(log_dir, f"{index}-{name}.lines"), "w")
-        self.proc = subprocess.Popen(
-            command + flags,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            env=env,
-            cwd=ROOT,
-        )
-        threading.Thread(target=self._read, args=(lines,), daemon=True).start()
-
-    def _read(self, lines):
-        for raw in self.proc.stdout:
-            text = raw.decode("utf-8", errors="replace").strip()
-            if not text:
-                continue
-            self.transcript.write(f"{time.monotonic():.3f} < {text[:4000]}\n")
-            self.transcript.flush()
-            try:
-                value = json.loads(text)
-            except ValueError:
-                value = {"event": "error", "message": f"non-JSON output: {text[:200]}"}
-            lines.put((self.index, value))
-        lines.put((self.index, None))
-
-    def send(self, value):
-        text = json.dumps(value)
-        self.transcript.write(f"{time.monotonic():.3f} > {text[:4000]}\n")
-        self.transcript.flush()
-        try:
-            self.proc.stdin.write(text.encode() + b"\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass
-
-    def finish(self, timeout=8.0):
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.stderr.close()
-        self.transcript.close()
-
-
-class Failure(Exception):
-    pass
-
-
-class Session:
-    """Two peers, the signalling relay between them, and waiting for what they print."""
-
-    def __init__(self, peers_spec, log_dir):
-        self.lines = queue.Queue()
-        self.peers = []
-        try:
-            for i, (name, cmd, env, flags) in enumerate(peers_spec):
-                self.peers.append(Peer(i, name, cmd, env, flags, log_dir, self.lines))
-        except OSError:
-            self.finish()
-            raise
-        self.exited = [False, False]
-
-    def mark(self, who):
-        return len(self.peers[who].events)
-
-    def _pump(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        try:
-            who, value = self.lines.get(timeout=left)
-        except queue.Empty:
-            return False
-        if value is None:
-            self.exited[who] = True
-            return True
-        kind = value.get("type")
-        if kind in ("offer", "answer", "candidate", "end-of-candidates"):
-            if kind in ("offer", "answer"):
-                self.peers[who].remote_max = max_message_size(value.get("sdp", ""))
-            self.peers[1 - who].send(value)
-            return True
-        if value.get("event") == "error":
-            self.peers[who].errors.append(value.get("message", ""))
-        self.peers[who].events.append(value)
-        return True
-
-    def wait(self, who, what, predicate, since=0, timeout=STEP_TIMEOUT):
-        """The first event of peer `who` at or after index `since` matching `predicate`."""
-        deadline = time.monotonic() + timeout
-        scanned = since
-        while True:
-            events = self.peers[who].events
-            while scanned < len(events):
-                if predicate(events[scanned]):
-                    return events[scanned]
-                scanned += 1
-            if self.exited[who] and self.lines.empty():
-                raise Failure(f"{self.peers[who].name} exited before {what}{self.error_note(who)}")
-            if not self._pump(deadline) and time.monotonic() >= deadline:
-                raise Failure(f"{self.peers[who].name}: no {what} within {timeout:.0f}s{self.error_note(who)}")
-
-    def settle(self, seconds):
-        deadline = time.monotonic() + seconds
-        while self._pump(deadline) or time.monotonic() < deadline:
-            if time.monotonic() >= deadline:
-                break
-
-    def error_note(self, who):
-        errors = self.peers[who].errors
-        return f" (its errors: {errors[-3:]})" if errors else ""
-
-    def finish(self):
-        for peer in self.peers:
-            peer.finish()
+    return command + [flag for flag in extra.split(",") if flag], env
 
 
 def max_message_size(sdp):
@@ -220,22 +67,13 @@ def max_message_size(sdp):
     return int(found.group(1)) if found else DEFAULT_REMOTE_MAX
 
 
-def is_event(name, label=None):
-    return lambda v: v.get("event") == name and (label is None or v.get("label") == label)
+def advertised_max(peer):
+    """The max-message-size `peer` advertised; None before it printed a description."""
+    return None if peer.description is None else max_message_size(peer.description)
 
 
 def is_message(label, length=None):
     return lambda v: v.get("event") == "message" and v.get("label") == label and (length is None or v.get("len") == length)
-
-
-def stats_reply(v):
-    if v.get("event") != "message" or v.get("binary"):
-        return None
-    try:
-        parsed = json.loads(v.get("text", ""))
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) and parsed.get("type") == "stats" else None
 
 
 class Checks:
@@ -340,13 +178,13 @@ class Checks:
 
     def limit(self):
         """What D may send to P: P's advertised maximum (0 means no limit)."""
-        advertised = self.s.peers[self.p].remote_max
+        advertised = advertised_max(self.s.peers[self.p])
         return DEFAULT_REMOTE_MAX if advertised is None else advertised
 
     def max_size(self):
         limit = self.limit()
         size = LOCAL_MAX if limit == 0 else min(limit, LOCAL_MAX)
-        back_limit = self.s.peers[self.d].remote_max
+        back_limit = advertised_max(self.s.peers[self.d])
         if back_limit not in (None, 0) and back_limit < size:
             size = back_limit
         self.echo_round("data", random.randbytes(size), False)
@@ -412,10 +250,7 @@ class Checks:
         self.echo_round("neg", "negotiated", True)
 
     def stats(self):
-        pmark = self.s.mark(self.p)
-        self.s.peers[self.p].send({"type": "send", "label": "data", "text": "__stats__"})
-        reply = self.s.wait(self.p, "stats reply", lambda v: stats_reply(v) is not None, pmark, STEP_TIMEOUT)
-        return stats_reply(reply)
+        return self.s.ask_stats(self.p)[0]
 
     def bulk(self):
         before = self.stats()
@@ -466,12 +301,12 @@ def run_session(args, subject, other, subject_offers, subject_echoes, log_root):
         if index != p:
             flags += ["--no-echo", "--sink"]
         flags += args.extra.get(name.partition("@")[0], [])
-        specs.append((name, command, env, flags))
+        specs.append((name, command + flags, env))
     tag = f"{subject}-{'offers' if subject_offers else 'answers'}-{'echoes' if subject_echoes else 'drives'}-vs-{other}"
     try:
-        session = Session(specs, os.path.join(log_root, tag))
-    except OSError as e:
-        return {name: (False, f"cannot start the peers: {e}") for name, _ in CHECKS}, {}
+        session = Session(specs, os.path.join(log_root, tag), step_timeout=STEP_TIMEOUT)
+    except Failure as e:
+        return {name: (False, str(e)) for name, _ in CHECKS}, {}
     checks = Checks(session, 1 - p, p, args.only)
     try:
         results = checks.run()
@@ -479,20 +314,6 @@ def run_session(args, subject, other, subject_offers, subject_echoes, log_root):
         session.finish()
     return results, checks.figures
 
-
-def print_table(title, columns, rows, out):
-    widths = [max(len(str(r[i])) for r in [columns] + rows) for i in range(len(columns))]
-    out.write(f"\n{title}\n")
-    line = " | ".join(str(c).ljust(w) for c, w in zip(columns, widths))
-    out.write(line + "\n" + "-+-".join("-" * w for w in widths) + "\n")
-    for row in rows:
-        out.write(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "\n")
-
-
-def in_namespace():
-    """Re-runs this script inside a new network namespace with only `lo` up, if permitted."""
-    reason = reexec_in_loopback_namespace("INTEROP_NETNS")
-    return reason and reason + ": running on 127.0.0.1 only"
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -515,12 +336,13 @@ def parse_args():
 
 def main():
     args = parse_args()
-    note = None if args.no_netns else in_namespace()
-    if os.environ.get("INTEROP_NETNS") == "1":
+    inside, reason = enter_loopback_namespace("INTEROP_NETNS", wanted=not args.no_netns)
+    if inside:
         where = "network namespace with only lo up"
+        print(f"interop: running in a {where}", flush=True)
     else:
-        where = note or "127.0.0.1 only (--no-netns)"
-    print(f"interop: running in a {where}" if os.environ.get("INTEROP_NETNS") == "1" else f"interop: {where}", flush=True)
+        where = f"{reason}: running on 127.0.0.1 only" if reason else "127.0.0.1 only (--no-netns)"
+        print(f"interop: {where}", flush=True)
     run_id = time.strftime("%Y%m%d-%H%M%S")
     log_root = os.path.join(args.logs, run_id)
     passed = failed = 0
@@ -596,16 +418,10 @@ def write_markdown(path, summary_tables, tables, where):
         out.write(f"<!-- generated by interop/run.py; {where} -->\n")
         for subject, columns, rows in summary_tables:
             out.write(f"\n#### Summary: {subject} (each cell: both sessions of that role)\n\n")
-            out.write("| " + " | ".join(columns) + " |\n")
-            out.write("|" + "---|" * len(columns) + "\n")
-            for row in rows:
-                out.write("| " + " | ".join(row) + " |\n")
+            out.write(markdown_table(columns, rows))
         for subject, other, columns, rows, notes in tables:
             out.write(f"\n#### {subject} vs {other}\n\n")
-            out.write("| " + " | ".join(columns) + " |\n")
-            out.write("|" + "---|" * len(columns) + "\n")
-            for row in rows:
-                out.write("| " + " | ".join(str(c) for c in row) + " |\n")
+            out.write(markdown_table(columns, rows))
             for item in notes:
                 out.write(f"\n- {item}")
             out.write("\n")
