@@ -50,7 +50,8 @@ pub enum ChannelState {
     Closed = 3,
 }
 
-/// Session description type.
+/// Session description type (W3C `RTCSdpType`). `Pranswer` and `Rollback` parse, but
+/// [`PeerConnection`](crate::PeerConnection) refuses them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SdpType {
     Offer,
@@ -79,7 +80,8 @@ impl FromStr for SdpType {
             "pranswer" => Ok(SdpType::Pranswer),
             "rollback" => Ok(SdpType::Rollback),
             other => Err(Error::invalid(format!(
-                "unknown session description type {other:?} (expected \"offer\" or \"answer\")"
+                "unknown session description type {other:?} (expected \"offer\", \"answer\", \
+                 \"pranswer\" or \"rollback\")"
             ))),
         }
     }
@@ -196,4 +198,28 @@ pub struct Message {
     pub data: bytes::Bytes,
     /// Sent as a string (PPID 51/56) rather than binary (PPID 53/57).
     pub is_text: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sdp_types_parse_their_w3c_spelling_only() {
+        for t in [
+            SdpType::Offer,
+            SdpType::Answer,
+            SdpType::Pranswer,
+            SdpType::Rollback,
+        ] {
+            assert_eq!(t.as_str().parse::<SdpType>(), Ok(t));
+        }
+        let e = "Offer".parse::<SdpType>().unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+        assert_eq!(
+            e.message(),
+            "unknown session description type \"Offer\" (expected \"offer\", \"answer\", \
+             \"pranswer\" or \"rollback\")"
+        );
+    }
 }

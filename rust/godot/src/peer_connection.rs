@@ -5,7 +5,7 @@ use crate::config::parse_config;
 use crate::data_channel::WebRtcRsDataChannel;
 use crate::godot_error::{engine_failure, invalid};
 use crate::godot_value::dict_entries;
-use crate::mapping::{mline_index, sdp_type};
+use crate::mapping::mline_index;
 use crate::options::parse_channel_options;
 use crate::session::{Session, Signal};
 use godot::classes::web_rtc_peer_connection::{ConnectionState, GatheringState, SignalingState};
@@ -15,7 +15,7 @@ use godot::classes::{
 use godot::global::Error;
 use godot::obj::EngineEnum;
 use godot::prelude::*;
-use webrtc_rs_engine::Config;
+use webrtc_rs_engine::{Config, SdpType};
 
 /// A WebRTC peer connection (data channels only) implemented in Rust by the webrtc_rs
 /// extension. Signals are emitted only from `poll()`, on the thread calling it.
@@ -98,9 +98,9 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
 
     fn set_remote_description(&mut self, p_type: GString, p_sdp: GString) -> Error {
         const WHAT: &str = "WebRTCPeerConnection.set_remote_description";
-        let kind = match sdp_type(&p_type.to_string()) {
+        let kind = match p_type.to_string().parse::<SdpType>() {
             Ok(kind) => kind,
-            Err(message) => return invalid(WHAT, &message),
+            Err(e) => return engine_failure(WHAT, &e),
         };
         match self
             .session
@@ -113,9 +113,9 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
 
     fn set_local_description(&mut self, p_type: GString, p_sdp: GString) -> Error {
         const WHAT: &str = "WebRTCPeerConnection.set_local_description";
-        let kind = match sdp_type(&p_type.to_string()) {
+        let kind = match p_type.to_string().parse::<SdpType>() {
             Ok(kind) => kind,
-            Err(message) => return invalid(WHAT, &message),
+            Err(e) => return engine_failure(WHAT, &e),
         };
         match self.session.set_local_description(kind, &p_sdp.to_string()) {
             Ok(()) => Error::OK,

@@ -6,7 +6,7 @@ use webrtc_rs::mapping::UNSET;
 use webrtc_rs::options::parse_channel_options;
 use webrtc_rs::session::{ChannelCore, Session, Signal, WriteMode};
 use webrtc_rs::value::Value;
-use webrtc_rs_engine::{ChannelOptions, ChannelState, Config, ConnectionState, ErrorKind};
+use webrtc_rs_engine::{ChannelOptions, ChannelState, Config, ConnectionState, ErrorKind, SdpType};
 
 fn loopback() -> Config {
     Config {
@@ -43,7 +43,7 @@ impl Pair {
             for signal in signals {
                 match signal {
                     Signal::SessionDescription { sdp_type, sdp } => {
-                        let kind = webrtc_rs::mapping::sdp_type(sdp_type).expect("our own type");
+                        let kind: SdpType = sdp_type.parse().expect("our own type");
                         me.set_local_description(kind, &sdp)
                             .expect("set_local_description");
                         other
