@@ -1,8 +1,13 @@
-//! Validation of [`Config`]: ICE server URLs (`stun:`, `turn:`, `turns:`) and limits. Every
-//! error names the bad entry, e.g. `iceServers[1].urls[0] "stun:" has no host`.
+//! Validation of [`Config`]: ICE server URLs (`stun:`, `turn:`, `turns:`; `stuns:` is refused),
+//! TURN credentials and limits. This is the only place these rules live: callers (the Godot
+//! glue, the CLI) convert their input and leave the judging to [`validate`]. Every error names
+//! the bad entry, e.g. `iceServers[1].urls[0] "stun:" has no host`.
 
 use crate::error::{Error, Result};
 use crate::types::Config;
+
+/// The URL schemes [`parse_url`] accepts, as error messages list them.
+const EXPECTED_SCHEMES: &str = "expected stun:, turn: or turns:";
 
 /// Which kind of ICE server a URL designates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,15 +87,19 @@ fn parse_url(url: &str) -> std::result::Result<ServerUrl, String> {
     let url = url.trim();
     let (scheme, rest) = url
         .split_once(':')
-        .ok_or_else(|| "has no scheme (expected stun:, turn: or turns:)".to_owned())?;
+        .ok_or_else(|| format!("has no scheme ({EXPECTED_SCHEMES})"))?;
     let kind = match scheme.to_ascii_lowercase().as_str() {
-        "stuns" => return Err("uses stuns:, which is not supported (use stun:)".to_owned()),
+        "stuns" => {
+            return Err(format!(
+                "uses stuns: (STUN over TLS), which is not supported ({EXPECTED_SCHEMES})"
+            ))
+        }
         "stun" => ServerKind::Stun,
         "turn" => ServerKind::Turn,
         "turns" => ServerKind::Turns,
         other => {
             return Err(format!(
-                "has an unknown scheme {other:?} (expected stun:, turn: or turns:)"
+                "has an unsupported scheme {other:?} ({EXPECTED_SCHEMES})"
             ))
         }
     };
@@ -240,17 +249,57 @@ mod tests {
 
     #[test]
     fn bad_urls_name_the_entry() {
-        let e = validate(&cfg(&["stun:"], None, None)).unwrap_err();
-        assert_eq!(e.message(), "iceServers[0].urls[0] \"stun:\" has no host");
-        let e = validate(&cfg(&["stun:h:99999"], None, None)).unwrap_err();
-        assert!(e.message().contains("invalid port"), "{e}");
-        let e = validate(&cfg(&["http://x"], None, None)).unwrap_err();
-        assert!(e.message().contains("unknown scheme"), "{e}");
-        let e = validate(&cfg(&["turn:x"], None, None)).unwrap_err();
-        assert!(e.message().contains("username"), "{e}");
-        let e = validate(&cfg(&["turn:x?transport=sctp"], Some("u"), Some("p"))).unwrap_err();
-        assert!(e.message().contains("unsupported transport"), "{e}");
-        let e = validate(&cfg(&[], None, None)).unwrap_err();
-        assert!(e.message().contains("urls is empty"), "{e}");
+        let message = |urls: &[&str], user: Option<&str>, cred: Option<&str>| {
+            let e = validate(&cfg(urls, user, cred)).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+            e.message().to_owned()
+        };
+        assert_eq!(
+            message(&["stun:"], None, None),
+            "iceServers[0].urls[0] \"stun:\" has no host"
+        );
+        assert_eq!(
+            message(&["stun::3478"], None, None),
+            "iceServers[0].urls[0] \"stun::3478\" has no host"
+        );
+        assert_eq!(
+            message(&["stun:a.example", "http://example.com"], None, None),
+            "iceServers[0].urls[1] \"http://example.com\" has an unsupported scheme \"http\" \
+             (expected stun:, turn: or turns:)"
+        );
+        assert_eq!(
+            message(&["stuns:a.example"], None, None),
+            "iceServers[0].urls[0] \"stuns:a.example\" uses stuns: (STUN over TLS), which is not \
+             supported (expected stun:, turn: or turns:)"
+        );
+        assert_eq!(
+            message(&["a.example"], None, None),
+            "iceServers[0].urls[0] \"a.example\" has no scheme (expected stun:, turn: or turns:)"
+        );
+        assert_eq!(message(&[], None, None), "iceServers[0].urls is empty");
+        let e = message(&["stun:h:99999"], None, None);
+        assert!(e.contains("invalid port"), "{e}");
+        let e = message(&["turn:x?transport=sctp"], Some("u"), Some("p"));
+        assert!(e.contains("unsupported transport"), "{e}");
+    }
+
+    #[test]
+    fn turn_urls_need_a_username_and_a_credential() {
+        for (user, cred, missing) in [
+            (None, None, "username"),
+            (Some(""), Some("p"), "username"),
+            (Some("u"), None, "credential"),
+            (Some("u"), Some(""), "credential"),
+        ] {
+            for url in ["turn:t.example", "TURNS:t.example"] {
+                let e = validate(&cfg(&[url], user, cred)).unwrap_err();
+                assert_eq!(
+                    e.message(),
+                    format!("iceServers[0].{missing} is required for the TURN URL {url:?}")
+                );
+            }
+        }
+        assert!(validate(&cfg(&["stun:s.example"], None, None)).is_ok());
+        assert!(validate(&cfg(&["turn:t.example"], Some("u"), Some("p"))).is_ok());
     }
 }

@@ -90,8 +90,9 @@ impl FromStr for SdpType {
 /// One entry of `iceServers` (W3C `RTCIceServer`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IceServer {
-    /// `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]`, `turns:host[:port]`. Each TURN
-    /// URL yields relay candidates (TURN over UDP, TCP or TLS to the server; UDP relayed).
+    /// `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]`, `turns:host[:port]`
+    /// (`stuns:`, STUN over TLS, is refused). Each TURN URL yields relay candidates (TURN over
+    /// UDP, TCP or TLS to the server; UDP relayed).
     pub urls: Vec<String>,
     /// TURN long-term credential user name (required for `turn:`/`turns:` URLs).
     pub username: Option<String>,

@@ -51,8 +51,9 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
     }
 
     /// Replaces the connection with a fresh one (state NEW). The old connection, its channels
-    /// (they report CLOSED) and its pending signals are dropped. On a malformed configuration
-    /// nothing changes and `ERR_INVALID_PARAMETER` is returned.
+    /// (they report CLOSED) and its pending signals are dropped. If the configuration is
+    /// refused (wrong types here, broken rules in the engine), nothing changes and
+    /// `ERR_INVALID_PARAMETER` is returned.
     fn initialize(&mut self, p_config: VarDictionary) -> Error {
         let entries = dict_entries(&p_config);
         let config = match parse_config(&entries) {

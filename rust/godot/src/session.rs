@@ -69,24 +69,18 @@ impl Session {
     }
 
     /// Drops the current connection, its channels (they report CLOSED) and its pending events,
-    /// and starts a fresh one in state NEW. Returns the engine's error if it refused `config`.
+    /// and starts a fresh one in state NEW. If the engine refuses `config` (it validates it),
+    /// nothing changes and its error is returned.
     pub fn reinitialize(&mut self, config: Config) -> Result<(), Error> {
+        let pc = PeerConnection::new(config)?;
         self.retire();
         self.lazy = None;
+        self.create_error = None;
         self.closed = false;
         self.generation += 1;
         self.link = Arc::new(Link::default());
-        match PeerConnection::new(config) {
-            Ok(pc) => {
-                self.pc = Some(pc);
-                self.create_error = None;
-                Ok(())
-            }
-            Err(e) => {
-                self.create_error = Some(e.message().to_string());
-                Err(e)
-            }
-        }
+        self.pc = Some(pc);
+        Ok(())
     }
 
     /// Changes whenever `initialize()` replaced the connection, so the glue can stop emitting

@@ -270,3 +270,29 @@ fn a_new_session_offers_before_any_reinitialize() {
     assert_eq!(kind, "offer");
     assert!(sdp.contains("m=application"), "{sdp}");
 }
+
+#[test]
+fn a_refused_reinitialize_changes_nothing() {
+    let mut session = Session::new(loopback());
+    let channel = session
+        .create_data_channel("kept", ChannelOptions::default())
+        .expect("channel");
+    let generation = session.generation();
+    let bad = Config {
+        ice_servers: vec![webrtc_rs_engine::IceServer {
+            urls: vec!["turn:t.example".into()],
+            ..Default::default()
+        }],
+        ..loopback()
+    };
+    let err = session
+        .reinitialize(bad)
+        .expect_err("TURN without credentials");
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+    assert!(err.message().starts_with("iceServers[0]."), "{err}");
+    assert_eq!(session.generation(), generation);
+    assert_eq!(channel.ready_state(), ChannelState::Connecting);
+    session
+        .create_offer()
+        .expect("the old connection still works");
+}
