@@ -407,6 +407,9 @@ func test_bad_input() -> bool:
 		[{"negotiated": true, "id": -1}, "\"id\" is -1"],
 		[{"maxRetransmits": -3}, "\"maxRetransmits\" is -3"],
 		[{"maxPacketLifeTime": 100000}, "\"maxPacketLifeTime\" is 100000"],
+		[{"maxPacketLifetime": 70000}, "\"maxPacketLifeTime\" is 70000"],
+		[{"negotiated": true, "id": 65535}, "\"id\" is 65535, outside the allowed range 0..=65534"],
+		[{"maxPacketLifeTime": 1, "maxPacketLifetime": 1}, "give only one of"],
 		[{"protocol": 5}, "\"protocol\" must be a String"],
 	]
 	for case in bad_options:

@@ -1,10 +1,15 @@
-//! Validation of [`Config`]: ICE server URLs (`stun:`, `turn:`, `turns:`; `stuns:` is refused),
-//! TURN credentials and limits. This is the only place these rules live: callers (the Godot
-//! glue, the CLI) convert their input and leave the judging to [`validate`]. Every error names
-//! the bad entry, e.g. `iceServers[1].urls[0] "stun:" has no host`.
+//! The rules on what callers give the engine, and the only place they live: callers (the
+//! Godot glue, the CLI) convert their input and leave the judging to this module.
+//!
+//! - [`Config`] ([`validate`]): ICE server URLs (`stun:`, `turn:`, `turns:`; `stuns:` is
+//!   refused), TURN credentials and limits. Errors name the bad entry, e.g.
+//!   `iceServers[1].urls[0] "stun:" has no host`.
+//! - Channel options ([`channel_options`], [`check_channel`]): id and length ranges, the
+//!   `negotiated`/`id` pairing, at most one reliability limit. Errors name the W3C member, e.g.
+//!   `"id" is 70000, outside the allowed range 0..=65534`.
 
 use crate::error::{Error, Result};
-use crate::types::Config;
+use crate::types::{ChannelOptions, Config, DataChannelInit};
 
 /// The URL schemes [`parse_url`] accepts, as error messages list them.
 const EXPECTED_SCHEMES: &str = "expected stun:, turn: or turns:";
@@ -199,6 +204,80 @@ fn parse_port(p: &str) -> std::result::Result<u16, String> {
     }
 }
 
+/// The largest stream id a channel may use (65535 is reserved, RFC 8831).
+const MAX_CHANNEL_ID: u16 = 65_534;
+/// The largest label or protocol, in bytes (DCEP's length fields are 16-bit, RFC 8832).
+const MAX_LABEL_BYTES: usize = u16::MAX as usize;
+
+/// Turns what a caller stated into options: integer ranges and the `negotiated`/`id` pairing.
+pub(crate) fn channel_options(init: &DataChannelInit) -> Result<ChannelOptions> {
+    let id = init
+        .id
+        .map(|id| in_range("id", id, MAX_CHANNEL_ID))
+        .transpose()?;
+    let negotiated_id =
+        match (init.negotiated.unwrap_or(false), id) {
+            (true, Some(id)) => Some(id),
+            (true, None) => return Err(Error::invalid("\"negotiated\": true requires an \"id\"")),
+            (false, Some(_)) => return Err(Error::invalid(
+                "\"id\" is only allowed together with \"negotiated\": true (in-band channels get \
+                 their id assigned)",
+            )),
+            (false, None) => None,
+        };
+    Ok(ChannelOptions {
+        ordered: init.ordered.unwrap_or(true),
+        max_retransmits: init
+            .max_retransmits
+            .map(|n| in_range("maxRetransmits", n, u16::MAX))
+            .transpose()?,
+        max_packet_lifetime: init
+            .max_packet_life_time
+            .map(|ms| in_range("maxPacketLifeTime", ms, u16::MAX))
+            .transpose()?,
+        protocol: init.protocol.clone().unwrap_or_default(),
+        negotiated_id,
+    })
+}
+
+/// The rules every new channel follows, however its options were made.
+pub(crate) fn check_channel(label: &str, options: &ChannelOptions) -> Result<()> {
+    if options.max_retransmits.is_some() && options.max_packet_lifetime.is_some() {
+        return Err(Error::invalid(
+            "\"maxRetransmits\" and \"maxPacketLifeTime\" are mutually exclusive; give at most one",
+        ));
+    }
+    check_length("label", label)?;
+    check_length("\"protocol\"", &options.protocol)?;
+    match options.negotiated_id {
+        Some(id) if id > MAX_CHANNEL_ID => Err(out_of_range("id", id.into(), MAX_CHANNEL_ID)),
+        _ => Ok(()),
+    }
+}
+
+fn in_range(key: &str, value: i64, max: u16) -> Result<u16> {
+    u16::try_from(value)
+        .ok()
+        .filter(|v| *v <= max)
+        .ok_or_else(|| out_of_range(key, value, max))
+}
+
+fn out_of_range(key: &str, value: i64, max: u16) -> Error {
+    Error::invalid(format!(
+        "\"{key}\" is {value}, outside the allowed range 0..={max}"
+    ))
+}
+
+fn check_length(name: &str, text: &str) -> Result<()> {
+    if text.len() > MAX_LABEL_BYTES {
+        return Err(Error::invalid(format!(
+            "{name} is {} bytes long; at most {MAX_LABEL_BYTES} bytes are allowed",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,5 +380,148 @@ mod tests {
         }
         assert!(validate(&cfg(&["stun:s.example"], None, None)).is_ok());
         assert!(validate(&cfg(&["turn:t.example"], Some("u"), Some("p"))).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod channel_tests {
+    use super::*;
+
+    fn init(f: impl FnOnce(&mut DataChannelInit)) -> Result<ChannelOptions> {
+        let mut init = DataChannelInit::default();
+        f(&mut init);
+        channel_options(&init)
+    }
+
+    fn message(result: Result<impl std::fmt::Debug>) -> String {
+        let e = result.unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+        e.message().to_owned()
+    }
+
+    #[test]
+    fn absent_members_give_a_reliable_ordered_in_band_channel() {
+        assert_eq!(init(|_| {}).unwrap(), ChannelOptions::default());
+        assert!(ChannelOptions::default().ordered);
+    }
+
+    #[test]
+    fn every_member_is_copied() {
+        let o = init(|i| {
+            i.negotiated = Some(true);
+            i.id = Some(7);
+            i.ordered = Some(false);
+            i.max_retransmits = Some(3);
+            i.protocol = Some("proto/1".into());
+        })
+        .unwrap();
+        assert_eq!(
+            o,
+            ChannelOptions {
+                ordered: false,
+                max_retransmits: Some(3),
+                max_packet_lifetime: None,
+                protocol: "proto/1".into(),
+                negotiated_id: Some(7),
+            }
+        );
+        let o = init(|i| i.max_packet_life_time = Some(500)).unwrap();
+        assert_eq!(o.max_packet_lifetime, Some(500));
+    }
+
+    #[test]
+    fn negotiated_and_id_go_together() {
+        assert_eq!(
+            message(init(|i| i.negotiated = Some(true))),
+            "\"negotiated\": true requires an \"id\""
+        );
+        let only_with = "\"id\" is only allowed together with \"negotiated\": true (in-band \
+                         channels get their id assigned)";
+        assert_eq!(message(init(|i| i.id = Some(1))), only_with);
+        assert_eq!(
+            message(init(|i| {
+                i.negotiated = Some(false);
+                i.id = Some(1);
+            })),
+            only_with
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_errors_naming_the_member() {
+        for (key, bad, max) in [
+            ("id", -1, 65_534),
+            ("id", 65_535, 65_534),
+            ("id", i64::MAX, 65_534),
+            ("maxRetransmits", -1, 65_535),
+            ("maxRetransmits", 65_536, 65_535),
+            ("maxPacketLifeTime", -5, 65_535),
+            ("maxPacketLifeTime", 70_000, 65_535),
+        ] {
+            let result = init(|i| match key {
+                "id" => {
+                    i.negotiated = Some(true);
+                    i.id = Some(bad);
+                }
+                "maxRetransmits" => i.max_retransmits = Some(bad),
+                _ => i.max_packet_life_time = Some(bad),
+            });
+            assert_eq!(
+                message(result),
+                format!("\"{key}\" is {bad}, outside the allowed range 0..={max}")
+            );
+        }
+        let o = init(|i| {
+            i.negotiated = Some(true);
+            i.id = Some(65_534);
+        })
+        .unwrap();
+        assert_eq!(o.negotiated_id, Some(65_534));
+        let o = init(|i| i.max_retransmits = Some(65_535)).unwrap();
+        assert_eq!(o.max_retransmits, Some(65_535));
+    }
+
+    #[test]
+    fn both_reliability_limits_are_an_error() {
+        let both = ChannelOptions {
+            max_retransmits: Some(1),
+            max_packet_lifetime: Some(1),
+            ..ChannelOptions::default()
+        };
+        assert_eq!(
+            message(check_channel("chat", &both)),
+            "\"maxRetransmits\" and \"maxPacketLifeTime\" are mutually exclusive; give at most one"
+        );
+    }
+
+    #[test]
+    fn reserved_id_is_refused_however_the_options_were_made() {
+        let reserved = ChannelOptions {
+            negotiated_id: Some(65_535),
+            ..ChannelOptions::default()
+        };
+        assert_eq!(
+            message(check_channel("chat", &reserved)),
+            "\"id\" is 65535, outside the allowed range 0..=65534"
+        );
+    }
+
+    #[test]
+    fn over_long_label_and_protocol_are_errors() {
+        let longest = "x".repeat(MAX_LABEL_BYTES);
+        let long = "x".repeat(MAX_LABEL_BYTES + 1);
+        let protocol = |p: &str| ChannelOptions {
+            protocol: p.to_owned(),
+            ..ChannelOptions::default()
+        };
+        assert!(check_channel(&longest, &protocol(&longest)).is_ok());
+        assert_eq!(
+            message(check_channel(&long, &ChannelOptions::default())),
+            "label is 65536 bytes long; at most 65535 bytes are allowed"
+        );
+        assert_eq!(
+            message(check_channel("chat", &protocol(&long))),
+            "\"protocol\" is 65536 bytes long; at most 65535 bytes are allowed"
+        );
     }
 }

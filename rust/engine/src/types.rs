@@ -193,6 +193,35 @@ impl Default for ChannelOptions {
     }
 }
 
+/// A new channel's options as a script or a JSON message states them (W3C
+/// `RTCDataChannelInit`; `None` means the member is absent), before the engine judges them.
+/// Integers are as wide as the caller's, so an out-of-range value is reported as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataChannelInit {
+    /// Default `true`.
+    pub ordered: Option<bool>,
+    /// Milliseconds, 0..=65535. Exclusive with `max_retransmits`.
+    pub max_packet_life_time: Option<i64>,
+    /// 0..=65535. Exclusive with `max_packet_life_time`.
+    pub max_retransmits: Option<i64>,
+    /// Default empty.
+    pub protocol: Option<String>,
+    /// Default `false`. `true` requires `id`, and `id` requires `true`.
+    pub negotiated: Option<bool>,
+    /// The stream id of a negotiated channel, 0..=65534.
+    pub id: Option<i64>,
+}
+
+impl DataChannelInit {
+    /// The options, or an error naming the offending member (ranges, `negotiated` without
+    /// `id` or `id` without `negotiated`). The rules on the options as a whole (at most one
+    /// reliability limit, label and protocol length) are checked by
+    /// [`PeerConnection::create_data_channel`](crate::PeerConnection::create_data_channel).
+    pub fn to_options(&self) -> Result<ChannelOptions> {
+        crate::config::channel_options(self)
+    }
+}
+
 /// One whole received message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {

@@ -74,7 +74,7 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
         let label = p_label.to_string();
         let entries = dict_entries(&p_config);
         let what = format!("WebRTCPeerConnection.create_data_channel(\"{label}\")");
-        let options = match parse_channel_options(&label, &entries) {
+        let options = match parse_channel_options(&entries) {
             Ok(options) => options,
             Err(message) => {
                 invalid(&what, &message);

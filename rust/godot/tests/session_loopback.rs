@@ -94,7 +94,7 @@ fn options(entries: &[(&str, Value)]) -> ChannelOptions {
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    parse_channel_options("x", &owned).expect("valid options")
+    parse_channel_options(&owned).expect("valid options")
 }
 
 fn drain(channel: &mut ChannelCore) -> Vec<(Vec<u8>, bool)> {
