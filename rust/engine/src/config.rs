@@ -311,22 +311,6 @@ mod tests {
     }
 
     #[test]
-    fn ice_transport_policy_parses_w3c_values() {
-        use crate::types::IceTransportPolicy;
-        assert_eq!(
-            "all".parse::<IceTransportPolicy>().unwrap(),
-            IceTransportPolicy::All
-        );
-        assert_eq!(
-            "relay".parse::<IceTransportPolicy>().unwrap(),
-            IceTransportPolicy::Relay
-        );
-        assert_eq!(IceTransportPolicy::default(), IceTransportPolicy::All);
-        let e = "none".parse::<IceTransportPolicy>().unwrap_err();
-        assert!(e.message().contains("iceTransportPolicy \"none\""), "{e}");
-    }
-
-    #[test]
     fn bad_urls_name_the_entry() {
         let message = |urls: &[&str], user: Option<&str>, cred: Option<&str>| {
             let e = validate(&cfg(urls, user, cred)).unwrap_err();

@@ -235,6 +235,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ice_transport_policy_parses_w3c_values() {
+        assert_eq!(
+            "all".parse::<IceTransportPolicy>().unwrap(),
+            IceTransportPolicy::All
+        );
+        assert_eq!(
+            "relay".parse::<IceTransportPolicy>().unwrap(),
+            IceTransportPolicy::Relay
+        );
+        assert_eq!(IceTransportPolicy::default(), IceTransportPolicy::All);
+        let e = "none".parse::<IceTransportPolicy>().unwrap_err();
+        assert!(e.message().contains("iceTransportPolicy \"none\""), "{e}");
+    }
+
+    #[test]
     fn sdp_types_parse_their_w3c_spelling_only() {
         for t in [
             SdpType::Offer,
