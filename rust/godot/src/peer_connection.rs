@@ -82,7 +82,7 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
             }
         };
         match self.session.create_data_channel(&label, options) {
-            Ok(core) => Some(WebRtcRsDataChannel::wrap(core)),
+            Ok(channel) => Some(WebRtcRsDataChannel::wrap(channel)),
             Err(e) => {
                 engine_failure(&what, &e);
                 None
@@ -171,8 +171,8 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
                         &[mid.to_variant(), index.to_variant(), candidate.to_variant()],
                     );
                 }
-                Signal::DataChannel(core) => {
-                    let channel = WebRtcRsDataChannel::wrap(core);
+                Signal::DataChannel(channel) => {
+                    let channel = WebRtcRsDataChannel::wrap(channel);
                     self.base_mut()
                         .emit_signal("data_channel_received", &[channel.to_variant()]);
                 }

@@ -1,10 +1,10 @@
-//! The glue's Godot-free core (`Session`, `ChannelCore`) driving two real engine connections
+//! The glue's Godot-free core (`Session`, `SessionChannel`) driving two real engine connections
 //! over loopback UDP in one process: real ICE, DTLS and SCTP, nothing mocked.
 
 use std::time::{Duration, Instant};
 use webrtc_rs::mapping::UNSET;
 use webrtc_rs::options::parse_channel_options;
-use webrtc_rs::session::{ChannelCore, Session, Signal, WriteMode};
+use webrtc_rs::session::{Session, SessionChannel, Signal, WriteMode};
 use webrtc_rs::value::Value;
 use webrtc_rs_engine::{ChannelOptions, ChannelState, Config, ConnectionState, ErrorKind, SdpType};
 
@@ -19,8 +19,8 @@ fn loopback() -> Config {
 struct Pair {
     a: Session,
     b: Session,
-    received_a: Vec<ChannelCore>,
-    received_b: Vec<ChannelCore>,
+    received_a: Vec<SessionChannel>,
+    received_b: Vec<SessionChannel>,
 }
 
 impl Pair {
@@ -97,7 +97,7 @@ fn options(entries: &[(&str, Value)]) -> ChannelOptions {
     parse_channel_options(&owned).expect("valid options")
 }
 
-fn drain(channel: &mut ChannelCore) -> Vec<(Vec<u8>, bool)> {
+fn drain(channel: &mut SessionChannel) -> Vec<(Vec<u8>, bool)> {
     let mut out = Vec::new();
     for _ in 0..channel.available() {
         let bytes = channel
