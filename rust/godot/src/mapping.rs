@@ -1,5 +1,5 @@
-//! Godot-free mappings between the engine's values and what Godot's API reports: error codes,
-//! enum ordinals, sentinels and packet sizes.
+//! Godot-free mappings between the engine's values and Godot's API: error codes, enum
+//! ordinals, sentinels, packet sizes and the m-line index scripts pass.
 
 use webrtc_rs_engine::ErrorKind;
 
