@@ -215,16 +215,16 @@ pub(crate) fn channel_options(init: &DataChannelInit) -> Result<ChannelOptions> 
         .id
         .map(|id| in_range("id", id, MAX_CHANNEL_ID))
         .transpose()?;
-    let negotiated_id =
-        match (init.negotiated.unwrap_or(false), id) {
-            (true, Some(id)) => Some(id),
-            (true, None) => return Err(Error::invalid("\"negotiated\": true requires an \"id\"")),
-            (false, Some(_)) => return Err(Error::invalid(
-                "\"id\" is only allowed together with \"negotiated\": true (in-band channels get \
-                 their id assigned)",
-            )),
-            (false, None) => None,
-        };
+    let negotiated = init.negotiated.unwrap_or(false);
+    if negotiated && id.is_none() {
+        return Err(Error::invalid("\"negotiated\": true requires an \"id\""));
+    }
+    if !negotiated && id.is_some() {
+        return Err(Error::invalid(
+            "\"id\" is only allowed together with \"negotiated\": true (in-band channels get their \
+             id assigned)",
+        ));
+    }
     Ok(ChannelOptions {
         ordered: init.ordered.unwrap_or(true),
         max_retransmits: init
@@ -236,7 +236,7 @@ pub(crate) fn channel_options(init: &DataChannelInit) -> Result<ChannelOptions> 
             .map(|ms| in_range("maxPacketLifeTime", ms, u16::MAX))
             .transpose()?,
         protocol: init.protocol.clone().unwrap_or_default(),
-        negotiated_id,
+        negotiated_id: id,
     })
 }
 
@@ -244,7 +244,8 @@ pub(crate) fn channel_options(init: &DataChannelInit) -> Result<ChannelOptions> 
 pub(crate) fn check_channel(label: &str, options: &ChannelOptions) -> Result<()> {
     if options.max_retransmits.is_some() && options.max_packet_lifetime.is_some() {
         return Err(Error::invalid(
-            "\"maxRetransmits\" and \"maxPacketLifeTime\" are mutually exclusive; give at most one",
+            "\"maxRetransmits\" and \"maxPacketLifeTime\" are mutually exclusive; give at most \
+             one",
         ));
     }
     check_length("label", label)?;
