@@ -376,8 +376,11 @@ func test_bad_input() -> bool:
 		[{"iceServers": [{"urls": 3}]}, "iceServers[0].urls must be a String or an Array"],
 		[{"iceServers": [{"urls": ["stun:127.0.0.1:3478", 3]}]}, "iceServers[0].urls[1] must be a String"],
 		[{"iceServers": [{}]}, "iceServers[0].urls is missing"],
-		[{"iceServers": [{"urls": "http://127.0.0.1"}]}, "unsupported scheme"],
-		[{"iceServers": [{"urls": "turn:127.0.0.1:3478"}]}, "needs both \"username\" and \"credential\""],
+		[{"iceServers": [{"urls": []}]}, "iceServers[0].urls is empty"],
+		[{"iceServers": [{"urls": "http://127.0.0.1"}]}, "iceServers[0].urls[0] \"http://127.0.0.1\" has an unsupported scheme"],
+		[{"iceServers": [{"urls": "stuns:127.0.0.1"}]}, "stuns: (STUN over TLS), which is not supported"],
+		[{"iceServers": [{"urls": "turn:127.0.0.1:3478"}]}, "iceServers[0].username is required for the TURN URL"],
+		[{"iceServers": [{"urls": "turn:127.0.0.1:3478", "username": "u"}]}, "iceServers[0].credential is required"],
 		[{"iceServers": [{"urls": "stun:127.0.0.1:3478", "username": 1}]}, "iceServers[0].username must be a String"],
 		[{"bindAddress": "not an address"}, "bindAddress"],
 		[{"bindAddress": 127}, "bindAddress must be a String"],
@@ -389,6 +392,11 @@ func test_bad_input() -> bool:
 	check(pc.initialize({"iceServers": [{"urls": ["stun:127.0.0.1:3478"]},
 		{"urls": "turn:127.0.0.1:3478", "username": "u", "credential": "c"}], "bindAddress": "127.0.0.1"}) == OK,
 		"documented configuration accepted")
+	var kept = pc.create_data_channel("kept", {})
+	check(pc.initialize({"iceServers": [{"urls": "stun:"}]}) == ERR_INVALID_PARAMETER,
+		"initialize() with a URL without host -> ERR_INVALID_PARAMETER")
+	check_error_logged("iceServers[0].urls[0] \"stun:\" has no host")
+	check(kept.get_ready_state() != CLOSED, "a refused configuration leaves the connection and its channels alone")
 	var bad_options = [
 		[{"negotiated": true}, "requires an \"id\""],
 		[{"id": 3}, "\"id\" is only allowed"],
@@ -399,6 +407,9 @@ func test_bad_input() -> bool:
 		[{"negotiated": true, "id": -1}, "\"id\" is -1"],
 		[{"maxRetransmits": -3}, "\"maxRetransmits\" is -3"],
 		[{"maxPacketLifeTime": 100000}, "\"maxPacketLifeTime\" is 100000"],
+		[{"maxPacketLifetime": 70000}, "\"maxPacketLifeTime\" is 70000"],
+		[{"negotiated": true, "id": 65535}, "\"id\" is 65535, outside the allowed range 0..=65534"],
+		[{"maxPacketLifeTime": 1, "maxPacketLifetime": 1}, "give only one of"],
 		[{"protocol": 5}, "\"protocol\" must be a String"],
 	]
 	for case in bad_options:

@@ -202,27 +202,8 @@ impl PeerConnection {
         options: ChannelOptions,
     ) -> Result<DataChannel> {
         self.check_open()?;
-        if options.max_retransmits.is_some() && options.max_packet_lifetime.is_some() {
-            return Err(Error::invalid(
-                "maxRetransmits and maxPacketLifeTime are mutually exclusive",
-            ));
-        }
-        if label.len() > u16::MAX as usize {
-            return Err(Error::invalid(
-                "the channel label is longer than 65535 bytes",
-            ));
-        }
-        if options.protocol.len() > u16::MAX as usize {
-            return Err(Error::invalid(
-                "the channel protocol is longer than 65535 bytes",
-            ));
-        }
+        crate::config::check_channel(label, &options)?;
         if let Some(id) = options.negotiated_id {
-            if id == u16::MAX {
-                return Err(Error::invalid(
-                    "negotiated channel id 65535 is out of range (0..=65534)",
-                ));
-            }
             let taken = self
                 .channels
                 .values()

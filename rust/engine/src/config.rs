@@ -1,8 +1,18 @@
-//! Validation of [`Config`]: ICE server URLs (`stun:`, `turn:`, `turns:`) and limits. Every
-//! error names the bad entry, e.g. `iceServers[1].urls[0] "stun:" has no host`.
+//! The rules on what callers give the engine, and the only place they live: callers (the
+//! Godot glue, the CLI) convert their input and leave the judging to this module.
+//!
+//! - [`Config`] ([`validate`]): ICE server URLs (`stun:`, `turn:`, `turns:`; `stuns:` is
+//!   refused), TURN credentials and limits. Errors name the bad entry, e.g.
+//!   `iceServers[1].urls[0] "stun:" has no host`.
+//! - Channel options ([`channel_options`], [`check_channel`]): id and length ranges, the
+//!   `negotiated`/`id` pairing, at most one reliability limit. Errors name the W3C member, e.g.
+//!   `"id" is 70000, outside the allowed range 0..=65534`.
 
 use crate::error::{Error, Result};
-use crate::types::Config;
+use crate::types::{ChannelOptions, Config, DataChannelInit};
+
+/// The URL schemes [`parse_url`] accepts, as error messages list them.
+const EXPECTED_SCHEMES: &str = "expected stun:, turn: or turns:";
 
 /// Which kind of ICE server a URL designates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,15 +123,19 @@ fn parse_url(url: &str) -> std::result::Result<ServerUrl, String> {
     let url = url.trim();
     let (scheme, rest) = url
         .split_once(':')
-        .ok_or_else(|| "has no scheme (expected stun:, turn: or turns:)".to_owned())?;
+        .ok_or_else(|| format!("has no scheme ({EXPECTED_SCHEMES})"))?;
     let kind = match scheme.to_ascii_lowercase().as_str() {
-        "stuns" => return Err("uses stuns:, which is not supported (use stun:)".to_owned()),
+        "stuns" => {
+            return Err(format!(
+                "uses stuns: (STUN over TLS), which is not supported ({EXPECTED_SCHEMES})"
+            ))
+        }
         "stun" => ServerKind::Stun,
         "turn" => ServerKind::Turn,
         "turns" => ServerKind::Turns,
         other => {
             return Err(format!(
-                "has an unknown scheme {other:?} (expected stun:, turn: or turns:)"
+                "has an unsupported scheme {other:?} ({EXPECTED_SCHEMES})"
             ))
         }
     };
@@ -221,6 +235,81 @@ fn parse_port(p: &str) -> std::result::Result<u16, String> {
     }
 }
 
+/// The largest stream id a channel may use (65535 is reserved, RFC 8831).
+const MAX_CHANNEL_ID: u16 = 65_534;
+/// The largest label or protocol, in bytes (DCEP's length fields are 16-bit, RFC 8832).
+const MAX_LABEL_BYTES: usize = u16::MAX as usize;
+
+/// Turns what a caller stated into options: integer ranges and the `negotiated`/`id` pairing.
+pub(crate) fn channel_options(init: &DataChannelInit) -> Result<ChannelOptions> {
+    let id = init
+        .id
+        .map(|id| in_range("id", id, MAX_CHANNEL_ID))
+        .transpose()?;
+    let negotiated = init.negotiated.unwrap_or(false);
+    if negotiated && id.is_none() {
+        return Err(Error::invalid("\"negotiated\": true requires an \"id\""));
+    }
+    if !negotiated && id.is_some() {
+        return Err(Error::invalid(
+            "\"id\" is only allowed together with \"negotiated\": true (in-band channels get their \
+             id assigned)",
+        ));
+    }
+    Ok(ChannelOptions {
+        ordered: init.ordered.unwrap_or(true),
+        max_retransmits: init
+            .max_retransmits
+            .map(|n| in_range("maxRetransmits", n, u16::MAX))
+            .transpose()?,
+        max_packet_lifetime: init
+            .max_packet_life_time
+            .map(|ms| in_range("maxPacketLifeTime", ms, u16::MAX))
+            .transpose()?,
+        protocol: init.protocol.clone().unwrap_or_default(),
+        negotiated_id: id,
+    })
+}
+
+/// The rules every new channel follows, however its options were made.
+pub(crate) fn check_channel(label: &str, options: &ChannelOptions) -> Result<()> {
+    if options.max_retransmits.is_some() && options.max_packet_lifetime.is_some() {
+        return Err(Error::invalid(
+            "\"maxRetransmits\" and \"maxPacketLifeTime\" are mutually exclusive; give at most \
+             one",
+        ));
+    }
+    check_length("label", label)?;
+    check_length("\"protocol\"", &options.protocol)?;
+    match options.negotiated_id {
+        Some(id) if id > MAX_CHANNEL_ID => Err(out_of_range("id", id.into(), MAX_CHANNEL_ID)),
+        _ => Ok(()),
+    }
+}
+
+fn in_range(key: &str, value: i64, max: u16) -> Result<u16> {
+    u16::try_from(value)
+        .ok()
+        .filter(|v| *v <= max)
+        .ok_or_else(|| out_of_range(key, value, max))
+}
+
+fn out_of_range(key: &str, value: i64, max: u16) -> Error {
+    Error::invalid(format!(
+        "\"{key}\" is {value}, outside the allowed range 0..={max}"
+    ))
+}
+
+fn check_length(name: &str, text: &str) -> Result<()> {
+    if text.len() > MAX_LABEL_BYTES {
+        return Err(Error::invalid(format!(
+            "{name} is {} bytes long; at most {MAX_LABEL_BYTES} bytes are allowed",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,34 +343,201 @@ mod tests {
     }
 
     #[test]
-    fn ice_transport_policy_parses_w3c_values() {
-        use crate::types::IceTransportPolicy;
+    fn bad_urls_name_the_entry() {
+        let message = |urls: &[&str], user: Option<&str>, cred: Option<&str>| {
+            let e = validate(&cfg(urls, user, cred)).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+            e.message().to_owned()
+        };
         assert_eq!(
-            "all".parse::<IceTransportPolicy>().unwrap(),
-            IceTransportPolicy::All
+            message(&["stun:"], None, None),
+            "iceServers[0].urls[0] \"stun:\" has no host"
         );
         assert_eq!(
-            "relay".parse::<IceTransportPolicy>().unwrap(),
-            IceTransportPolicy::Relay
+            message(&["stun::3478"], None, None),
+            "iceServers[0].urls[0] \"stun::3478\" has no host"
         );
-        assert_eq!(IceTransportPolicy::default(), IceTransportPolicy::All);
-        let e = "none".parse::<IceTransportPolicy>().unwrap_err();
-        assert!(e.message().contains("iceTransportPolicy \"none\""), "{e}");
+        assert_eq!(
+            message(&["stun:a.example", "http://example.com"], None, None),
+            "iceServers[0].urls[1] \"http://example.com\" has an unsupported scheme \"http\" \
+             (expected stun:, turn: or turns:)"
+        );
+        assert_eq!(
+            message(&["stuns:a.example"], None, None),
+            "iceServers[0].urls[0] \"stuns:a.example\" uses stuns: (STUN over TLS), which is not \
+             supported (expected stun:, turn: or turns:)"
+        );
+        assert_eq!(
+            message(&["a.example"], None, None),
+            "iceServers[0].urls[0] \"a.example\" has no scheme (expected stun:, turn: or turns:)"
+        );
+        assert_eq!(message(&[], None, None), "iceServers[0].urls is empty");
+        let e = message(&["stun:h:99999"], None, None);
+        assert!(e.contains("invalid port"), "{e}");
+        let e = message(&["turn:x?transport=sctp"], Some("u"), Some("p"));
+        assert!(e.contains("unsupported transport"), "{e}");
     }
 
     #[test]
-    fn bad_urls_name_the_entry() {
-        let e = validate(&cfg(&["stun:"], None, None)).unwrap_err();
-        assert_eq!(e.message(), "iceServers[0].urls[0] \"stun:\" has no host");
-        let e = validate(&cfg(&["stun:h:99999"], None, None)).unwrap_err();
-        assert!(e.message().contains("invalid port"), "{e}");
-        let e = validate(&cfg(&["http://x"], None, None)).unwrap_err();
-        assert!(e.message().contains("unknown scheme"), "{e}");
-        let e = validate(&cfg(&["turn:x"], None, None)).unwrap_err();
-        assert!(e.message().contains("username"), "{e}");
-        let e = validate(&cfg(&["turn:x?transport=sctp"], Some("u"), Some("p"))).unwrap_err();
-        assert!(e.message().contains("unsupported transport"), "{e}");
-        let e = validate(&cfg(&[], None, None)).unwrap_err();
-        assert!(e.message().contains("urls is empty"), "{e}");
+    fn turn_urls_need_a_username_and_a_credential() {
+        for (user, cred, missing) in [
+            (None, None, "username"),
+            (Some(""), Some("p"), "username"),
+            (Some("u"), None, "credential"),
+            (Some("u"), Some(""), "credential"),
+        ] {
+            for url in ["turn:t.example", "TURNS:t.example"] {
+                let e = validate(&cfg(&[url], user, cred)).unwrap_err();
+                assert_eq!(
+                    e.message(),
+                    format!("iceServers[0].{missing} is required for the TURN URL {url:?}")
+                );
+            }
+        }
+        assert!(validate(&cfg(&["stun:s.example"], None, None)).is_ok());
+        assert!(validate(&cfg(&["turn:t.example"], Some("u"), Some("p"))).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod channel_tests {
+    use super::*;
+
+    fn init(f: impl FnOnce(&mut DataChannelInit)) -> Result<ChannelOptions> {
+        let mut init = DataChannelInit::default();
+        f(&mut init);
+        channel_options(&init)
+    }
+
+    fn message(result: Result<impl std::fmt::Debug>) -> String {
+        let e = result.unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+        e.message().to_owned()
+    }
+
+    #[test]
+    fn absent_members_give_a_reliable_ordered_in_band_channel() {
+        assert_eq!(init(|_| {}).unwrap(), ChannelOptions::default());
+        assert!(ChannelOptions::default().ordered);
+    }
+
+    #[test]
+    fn every_member_is_copied() {
+        let o = init(|i| {
+            i.negotiated = Some(true);
+            i.id = Some(7);
+            i.ordered = Some(false);
+            i.max_retransmits = Some(3);
+            i.protocol = Some("proto/1".into());
+        })
+        .unwrap();
+        assert_eq!(
+            o,
+            ChannelOptions {
+                ordered: false,
+                max_retransmits: Some(3),
+                max_packet_lifetime: None,
+                protocol: "proto/1".into(),
+                negotiated_id: Some(7),
+            }
+        );
+        let o = init(|i| i.max_packet_life_time = Some(500)).unwrap();
+        assert_eq!(o.max_packet_lifetime, Some(500));
+    }
+
+    #[test]
+    fn negotiated_and_id_go_together() {
+        assert_eq!(
+            message(init(|i| i.negotiated = Some(true))),
+            "\"negotiated\": true requires an \"id\""
+        );
+        let only_with = "\"id\" is only allowed together with \"negotiated\": true (in-band \
+                         channels get their id assigned)";
+        assert_eq!(message(init(|i| i.id = Some(1))), only_with);
+        assert_eq!(
+            message(init(|i| {
+                i.negotiated = Some(false);
+                i.id = Some(1);
+            })),
+            only_with
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_errors_naming_the_member() {
+        for (key, bad, max) in [
+            ("id", -1, 65_534),
+            ("id", 65_535, 65_534),
+            ("id", i64::MAX, 65_534),
+            ("maxRetransmits", -1, 65_535),
+            ("maxRetransmits", 65_536, 65_535),
+            ("maxPacketLifeTime", -5, 65_535),
+            ("maxPacketLifeTime", 70_000, 65_535),
+        ] {
+            let result = init(|i| match key {
+                "id" => {
+                    i.negotiated = Some(true);
+                    i.id = Some(bad);
+                }
+                "maxRetransmits" => i.max_retransmits = Some(bad),
+                _ => i.max_packet_life_time = Some(bad),
+            });
+            assert_eq!(
+                message(result),
+                format!("\"{key}\" is {bad}, outside the allowed range 0..={max}")
+            );
+        }
+        let o = init(|i| {
+            i.negotiated = Some(true);
+            i.id = Some(65_534);
+        })
+        .unwrap();
+        assert_eq!(o.negotiated_id, Some(65_534));
+        let o = init(|i| i.max_retransmits = Some(65_535)).unwrap();
+        assert_eq!(o.max_retransmits, Some(65_535));
+    }
+
+    #[test]
+    fn both_reliability_limits_are_an_error() {
+        let both = ChannelOptions {
+            max_retransmits: Some(1),
+            max_packet_lifetime: Some(1),
+            ..ChannelOptions::default()
+        };
+        assert_eq!(
+            message(check_channel("chat", &both)),
+            "\"maxRetransmits\" and \"maxPacketLifeTime\" are mutually exclusive; give at most one"
+        );
+    }
+
+    #[test]
+    fn reserved_id_is_refused_however_the_options_were_made() {
+        let reserved = ChannelOptions {
+            negotiated_id: Some(65_535),
+            ..ChannelOptions::default()
+        };
+        assert_eq!(
+            message(check_channel("chat", &reserved)),
+            "\"id\" is 65535, outside the allowed range 0..=65534"
+        );
+    }
+
+    #[test]
+    fn over_long_label_and_protocol_are_errors() {
+        let longest = "x".repeat(MAX_LABEL_BYTES);
+        let long = "x".repeat(MAX_LABEL_BYTES + 1);
+        let protocol = |p: &str| ChannelOptions {
+            protocol: p.to_owned(),
+            ..ChannelOptions::default()
+        };
+        assert!(check_channel(&longest, &protocol(&longest)).is_ok());
+        assert_eq!(
+            message(check_channel(&long, &ChannelOptions::default())),
+            "label is 65536 bytes long; at most 65535 bytes are allowed"
+        );
+        assert_eq!(
+            message(check_channel("chat", &protocol(&long))),
+            "\"protocol\" is 65536 bytes long; at most 65535 bytes are allowed"
+        );
     }
 }

@@ -50,7 +50,8 @@ pub enum ChannelState {
     Closed = 3,
 }
 
-/// Session description type.
+/// Session description type (W3C `RTCSdpType`). `Pranswer` and `Rollback` parse, but
+/// [`PeerConnection`](crate::PeerConnection) refuses them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SdpType {
     Offer,
@@ -79,7 +80,8 @@ impl FromStr for SdpType {
             "pranswer" => Ok(SdpType::Pranswer),
             "rollback" => Ok(SdpType::Rollback),
             other => Err(Error::invalid(format!(
-                "unknown session description type {other:?} (expected \"offer\" or \"answer\")"
+                "unknown session description type {other:?} (expected \"offer\", \"answer\", \
+                 \"pranswer\" or \"rollback\")"
             ))),
         }
     }
@@ -88,8 +90,9 @@ impl FromStr for SdpType {
 /// One entry of `iceServers` (W3C `RTCIceServer`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IceServer {
-    /// `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]`, `turns:host[:port]`. Each TURN
-    /// URL yields relay candidates (TURN over UDP, TCP or TLS to the server; UDP relayed).
+    /// `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]`, `turns:host[:port]`
+    /// (`stuns:`, STUN over TLS, is refused). Each TURN URL yields relay candidates (TURN over
+    /// UDP, TCP or TLS to the server; UDP relayed).
     pub urls: Vec<String>,
     /// TURN long-term credential user name (required for `turn:`/`turns:` URLs).
     pub username: Option<String>,
@@ -226,10 +229,78 @@ impl Default for ChannelOptions {
     }
 }
 
+/// A new channel's options as a script or a JSON message states them (W3C
+/// `RTCDataChannelInit`; `None` means the member is absent), before the engine judges them.
+/// Integers are as wide as the caller's, so an out-of-range value is reported as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataChannelInit {
+    /// Default `true`.
+    pub ordered: Option<bool>,
+    /// Milliseconds, 0..=65535. Exclusive with `max_retransmits`.
+    pub max_packet_life_time: Option<i64>,
+    /// 0..=65535. Exclusive with `max_packet_life_time`.
+    pub max_retransmits: Option<i64>,
+    /// Default empty.
+    pub protocol: Option<String>,
+    /// Default `false`. `true` requires `id`, and `id` requires `true`.
+    pub negotiated: Option<bool>,
+    /// The stream id of a negotiated channel, 0..=65534.
+    pub id: Option<i64>,
+}
+
+impl DataChannelInit {
+    /// The options, or an error naming the offending member (ranges, `negotiated` without
+    /// `id` or `id` without `negotiated`). The rules on the options as a whole (at most one
+    /// reliability limit, label and protocol length) are checked by
+    /// [`PeerConnection::create_data_channel`](crate::PeerConnection::create_data_channel).
+    pub fn to_options(&self) -> Result<ChannelOptions> {
+        crate::config::channel_options(self)
+    }
+}
+
 /// One whole received message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub data: bytes::Bytes,
     /// Sent as a string (PPID 51/56) rather than binary (PPID 53/57).
     pub is_text: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ice_transport_policy_parses_w3c_values() {
+        assert_eq!(
+            "all".parse::<IceTransportPolicy>().unwrap(),
+            IceTransportPolicy::All
+        );
+        assert_eq!(
+            "relay".parse::<IceTransportPolicy>().unwrap(),
+            IceTransportPolicy::Relay
+        );
+        assert_eq!(IceTransportPolicy::default(), IceTransportPolicy::All);
+        let e = "none".parse::<IceTransportPolicy>().unwrap_err();
+        assert!(e.message().contains("iceTransportPolicy \"none\""), "{e}");
+    }
+
+    #[test]
+    fn sdp_types_parse_their_w3c_spelling_only() {
+        for t in [
+            SdpType::Offer,
+            SdpType::Answer,
+            SdpType::Pranswer,
+            SdpType::Rollback,
+        ] {
+            assert_eq!(t.as_str().parse::<SdpType>(), Ok(t));
+        }
+        let e = "Offer".parse::<SdpType>().unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+        assert_eq!(
+            e.message(),
+            "unknown session description type \"Offer\" (expected \"offer\", \"answer\", \
+             \"pranswer\" or \"rollback\")"
+        );
+    }
 }

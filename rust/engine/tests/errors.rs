@@ -22,7 +22,7 @@ fn malformed_configuration_is_refused_naming_the_entry() {
     assert_eq!(e.kind(), ErrorKind::InvalidParameter);
     assert_eq!(e.message(), "iceServers[1].urls[0] \"stun:\" has no host");
     for (urls, user, needle) in [
-        (&["bogus:host"][..], None, "unknown scheme"),
+        (&["bogus:host"][..], None, "unsupported scheme"),
         (&["stun:host:0"][..], None, "invalid port"),
         (&["stun:[::1"][..], None, "unterminated"),
         (&["turn:host"][..], None, "username"),

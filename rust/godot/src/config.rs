@@ -6,13 +6,14 @@
 //! `RTCConfiguration`). One non-standard key: `bindAddress` (String IP address): gather host
 //! candidates on that address only, e.g. `"127.0.0.1"` to keep a test on loopback.
 //! Other keys are ignored, as browsers ignore unknown `RTCConfiguration` members.
+//!
+//! Only types are checked here. Whether a URL, a TURN credential or a policy is acceptable is
+//! the engine's rule: it judges the [`Config`] when the connection is created, naming the entry
+//! (`iceServers[1].urls[0] "http://x" has an unsupported scheme ...`).
 
 use crate::value::{lookup, Value};
 use std::net::IpAddr;
 use webrtc_rs_engine::{Config, IceServer, IceTransportPolicy};
-
-/// URL schemes accepted in `urls`.
-const SCHEMES: [&str; 4] = ["stun:", "stuns:", "turn:", "turns:"];
 
 /// Parses the configuration dictionary. Errors name the offending entry, e.g.
 /// `iceServers[1].urls must be a String or an Array, got int`.
@@ -66,7 +67,7 @@ fn parse_ice_server(index: usize, server: &Value) -> Result<IceServer, String> {
     };
     let urls = match lookup(fields, "urls") {
         None => return Err(format!("{at}.urls is missing")),
-        Some(Value::Str(url)) => vec![check_url(&format!("{at}.urls"), url)?],
+        Some(Value::Str(url)) => vec![url.clone()],
         Some(Value::Array(items)) => {
             let mut urls = Vec::with_capacity(items.len());
             for (j, item) in items.iter().enumerate() {
@@ -76,10 +77,7 @@ fn parse_ice_server(index: usize, server: &Value) -> Result<IceServer, String> {
                         item.type_name()
                     ));
                 };
-                urls.push(check_url(&format!("{at}.urls[{j}]"), url)?);
-            }
-            if urls.is_empty() {
-                return Err(format!("{at}.urls is empty"));
+                urls.push(url.clone());
             }
             urls
         }
@@ -90,18 +88,10 @@ fn parse_ice_server(index: usize, server: &Value) -> Result<IceServer, String> {
             ))
         }
     };
-    let username = optional_string(fields, "username", &at)?;
-    let credential = optional_string(fields, "credential", &at)?;
-    let needs_credentials = urls.iter().any(|u| u.starts_with("turn"));
-    if needs_credentials && (username.is_none() || credential.is_none()) {
-        return Err(format!(
-            "{at} is a TURN server and needs both \"username\" and \"credential\""
-        ));
-    }
     Ok(IceServer {
         urls,
-        username,
-        credential,
+        username: optional_string(fields, "username", &at)?,
+        credential: optional_string(fields, "credential", &at)?,
     })
 }
 
@@ -118,24 +108,6 @@ fn optional_string(
             other.type_name()
         )),
     }
-}
-
-/// A light syntax check (scheme and a host); the engine validates the rest.
-fn check_url(at: &str, url: &str) -> Result<String, String> {
-    let url = url.trim();
-    let Some(scheme) = SCHEMES.iter().find(|s| {
-        url.get(..s.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(s))
-    }) else {
-        return Err(format!(
-            "{at} {url:?} has an unsupported scheme (expected stun:, stuns:, turn: or turns:)"
-        ));
-    };
-    let rest = &url[scheme.len()..];
-    if rest.is_empty() || rest.starts_with(':') || rest.starts_with('?') {
-        return Err(format!("{at} {url:?} has no host"));
-    }
-    Ok(url.to_string())
 }
 
 #[cfg(test)]
@@ -217,7 +189,10 @@ mod tests {
     fn errors_name_the_bad_entry() {
         let good = dict(&[("urls", s("stun:a.example"))]);
         let cases: Vec<(Value, &str)> = vec![
-            (s("nope"), "iceServers must be an Array of Dictionaries, got String"),
+            (
+                s("nope"),
+                "iceServers must be an Array of Dictionaries, got String",
+            ),
             (
                 Value::Array(vec![good.clone(), s("stun:x")]),
                 "iceServers[1] must be a Dictionary, got String",
@@ -231,10 +206,6 @@ mod tests {
                 "iceServers[0].urls is missing",
             ),
             (
-                Value::Array(vec![dict(&[("urls", Value::Array(vec![]))])]),
-                "iceServers[0].urls is empty",
-            ),
-            (
                 Value::Array(vec![dict(&[(
                     "urls",
                     Value::Array(vec![s("stun:a"), Value::Int(2)]),
@@ -242,26 +213,44 @@ mod tests {
                 "iceServers[0].urls[1] must be a String, got int",
             ),
             (
-                Value::Array(vec![dict(&[("urls", s("stun:a")), ("username", Value::Int(2))])]),
+                Value::Array(vec![dict(&[
+                    ("urls", s("stun:a")),
+                    ("username", Value::Int(2)),
+                ])]),
                 "iceServers[0].username must be a String, got int",
-            ),
-            (
-                Value::Array(vec![dict(&[("urls", s("http://example.com"))])]),
-                "iceServers[0].urls \"http://example.com\" has an unsupported scheme (expected stun:, stuns:, turn: or turns:)",
-            ),
-            (
-                Value::Array(vec![dict(&[("urls", s("stun:"))])]),
-                "iceServers[0].urls \"stun:\" has no host",
-            ),
-            (
-                Value::Array(vec![dict(&[("urls", s("turn:t.example"))])]),
-                "iceServers[0] is a TURN server and needs both \"username\" and \"credential\"",
             ),
         ];
         for (servers, expected) in cases {
             let err = parse(&[("iceServers", servers)]).unwrap_err();
             assert_eq!(err, expected);
         }
+    }
+
+    /// URLs and credentials pass through as given: the engine judges them.
+    #[test]
+    fn urls_and_credentials_are_passed_to_the_engine_unjudged() {
+        let config = parse(&[(
+            "iceServers",
+            Value::Array(vec![dict(&[
+                ("urls", Value::Array(vec![s("http://x"), s(" turn:t ")])),
+                ("credential", s("")),
+            ])]),
+        )])
+        .unwrap();
+        assert_eq!(
+            config.ice_servers,
+            vec![IceServer {
+                urls: vec!["http://x".into(), " turn:t ".into()],
+                username: None,
+                credential: Some(String::new()),
+            }]
+        );
+        let config = parse(&[(
+            "iceServers",
+            Value::Array(vec![dict(&[("urls", s("stuns:s"))])]),
+        )])
+        .unwrap();
+        assert_eq!(config.ice_servers[0].urls, vec!["stuns:s"]);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `WebRtcRsDataChannel`: the `WebRTCDataChannel` objects our connections hand out.
 
 use crate::godot_error::engine_failure;
-use crate::session::{ChannelCore, WriteMode as CoreWriteMode};
+use crate::session::{self, SessionChannel};
 use godot::classes::web_rtc_data_channel::{ChannelState, WriteMode};
 use godot::classes::{IWebRtcDataChannelExtension, WebRtcDataChannel, WebRtcDataChannelExtension};
 use godot::global::{godot_error, Error};
@@ -15,14 +15,14 @@ use godot_core::meta::RawPtr;
 #[derive(GodotClass)]
 #[class(tool, no_init, base = WebRtcDataChannelExtension)]
 pub struct WebRtcRsDataChannel {
-    core: ChannelCore,
+    channel: SessionChannel,
     base: Base<WebRtcDataChannelExtension>,
 }
 
 impl WebRtcRsDataChannel {
-    /// Wraps an engine channel in a new Godot object.
-    pub fn wrap(core: ChannelCore) -> Gd<WebRtcDataChannel> {
-        Gd::from_init_fn(|base| WebRtcRsDataChannel { core, base }).upcast()
+    /// Wraps a channel of a session in a new Godot object.
+    pub fn wrap(channel: SessionChannel) -> Gd<WebRtcDataChannel> {
+        Gd::from_init_fn(|base| WebRtcRsDataChannel { channel, base }).upcast()
     }
 }
 
@@ -34,7 +34,7 @@ impl WebRtcRsDataChannel {
     /// `get_max_packet_size()` to scripts, so this makes the real limit readable.
     #[func(rename = get_max_packet_size)]
     fn script_max_packet_size(&self) -> i32 {
-        self.core.max_packet_size()
+        self.channel.max_packet_size()
     }
 }
 
@@ -52,7 +52,7 @@ impl IWebRtcDataChannelExtension for WebRtcRsDataChannel {
             return Error::ERR_INVALID_PARAMETER;
         }
         // An empty queue is a normal condition (like the browser implementation, no log line).
-        let Some(bytes) = self.core.next_packet() else {
+        let Some(bytes) = self.channel.next_packet() else {
             return Error::ERR_UNAVAILABLE;
         };
         let Ok(size) = i32::try_from(bytes.len()) else {
@@ -62,7 +62,7 @@ impl IWebRtcDataChannelExtension for WebRtcRsDataChannel {
             );
             return Error::ERR_OUT_OF_MEMORY;
         };
-        // SAFETY: Godot passes valid out-pointers; the bytes live in `self.core` until the next
+        // SAFETY: Godot passes valid out-pointers; the bytes live in `self.channel` until the next
         // get_packet call, which is the PacketPeer contract.
         unsafe {
             *out_buffer = bytes.as_ptr();
@@ -91,23 +91,26 @@ impl IWebRtcDataChannelExtension for WebRtcRsDataChannel {
             // the engine copies what it keeps.
             unsafe { std::slice::from_raw_parts(ptr, len) }
         };
-        match self.core.send(data) {
+        match self.channel.send(data) {
             Ok(()) => Error::OK,
             Err(e) => engine_failure(
-                &format!("WebRTCDataChannel.put_packet on \"{}\"", self.core.label()),
+                &format!(
+                    "WebRTCDataChannel.put_packet on \"{}\"",
+                    self.channel.label()
+                ),
                 &e,
             ),
         }
     }
 
     fn get_available_packet_count(&self) -> i32 {
-        self.core.available()
+        self.channel.available()
     }
 
     /// The largest message this channel can send: the limit negotiated with the remote
     /// (`a=max-message-size`), or our local default before that.
     fn get_max_packet_size(&self) -> i32 {
-        self.core.max_packet_size()
+        self.channel.max_packet_size()
     }
 
     /// Nothing to do: the channel advances with its connection's `poll()`.
@@ -116,62 +119,63 @@ impl IWebRtcDataChannelExtension for WebRtcRsDataChannel {
     }
 
     fn close(&mut self) {
-        self.core.close();
+        self.channel.close();
     }
 
     fn set_write_mode(&mut self, p_write_mode: WriteMode) {
         let mode = if p_write_mode == WriteMode::TEXT {
-            CoreWriteMode::Text
+            session::WriteMode::Text
         } else {
-            CoreWriteMode::Binary
+            session::WriteMode::Binary
         };
-        self.core.set_write_mode(mode);
+        self.channel.set_write_mode(mode);
     }
 
     fn get_write_mode(&self) -> WriteMode {
-        match self.core.write_mode() {
-            CoreWriteMode::Text => WriteMode::TEXT,
-            CoreWriteMode::Binary => WriteMode::BINARY,
+        match self.channel.write_mode() {
+            session::WriteMode::Text => WriteMode::TEXT,
+            session::WriteMode::Binary => WriteMode::BINARY,
         }
     }
 
     fn was_string_packet(&self) -> bool {
-        self.core.was_string_packet()
+        self.channel.was_string_packet()
     }
 
     fn get_ready_state(&self) -> ChannelState {
-        ChannelState::try_from_ord(self.core.ready_state() as i32).unwrap_or(ChannelState::CLOSED)
+        ChannelState::try_from_ord(self.channel.ready_state() as i32)
+            .unwrap_or(ChannelState::CLOSED)
     }
 
     fn get_label(&self) -> GString {
-        GString::from(self.core.label().as_str())
+        GString::from(self.channel.label().as_str())
     }
 
     fn is_ordered(&self) -> bool {
-        self.core.is_ordered()
+        self.channel.is_ordered()
     }
 
     fn get_id(&self) -> i32 {
-        self.core.id()
+        self.channel.id()
     }
 
     fn get_max_packet_life_time(&self) -> i32 {
-        self.core.max_packet_life_time()
+        self.channel.max_packet_life_time()
     }
 
     fn get_max_retransmits(&self) -> i32 {
-        self.core.max_retransmits()
+        self.channel.max_retransmits()
     }
 
     fn get_protocol(&self) -> GString {
-        GString::from(self.core.protocol().as_str())
+        GString::from(self.channel.protocol().as_str())
     }
 
     fn is_negotiated(&self) -> bool {
-        self.core.is_negotiated()
+        self.channel.is_negotiated()
     }
 
     fn get_buffered_amount(&self) -> i32 {
-        self.core.buffered_amount()
+        self.channel.buffered_amount()
     }
 }

@@ -1,9 +1,10 @@
 //! webrtc_rs: a Godot 4 GDExtension that makes `WebRTCPeerConnection.new()` (and therefore
 //! `WebRTCMultiplayerPeer`) use the Rust engine `webrtc-rs-engine` on native platforms.
 //!
-//! Everything that does not need Godot (option and configuration parsing, state and error
-//! mapping, signal conversion, logging) lives in plain modules with unit tests; the
-//! `godot_*`, `peer_connection`, `data_channel`, `docs` and `init` modules are the thin glue.
+//! Everything that does not need Godot (converting option and configuration dictionaries into
+//! engine types, state and error mapping, signal conversion, logging) lives in plain modules
+//! with unit tests; the `godot_*`, `peer_connection`, `data_channel`, `docs` and `init` modules
+//! are the thin glue. The rules those values must follow are the engine's, which reports them.
 
 pub mod config;
 pub mod log_bridge;

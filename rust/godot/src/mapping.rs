@@ -1,7 +1,7 @@
-//! Godot-free mappings between the engine's values and what Godot's API reports: error codes,
-//! enum ordinals, sentinels and packet sizes.
+//! Godot-free mappings between the engine's values and Godot's API: error codes, enum
+//! ordinals, sentinels, packet sizes and the m-line index scripts pass.
 
-use webrtc_rs_engine::{ErrorKind, SdpType};
+use webrtc_rs_engine::ErrorKind;
 
 /// Godot `Error` codes we return (`core/error/error_list.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,20 +56,6 @@ pub fn or_unset(value: Option<u16>) -> i32 {
 /// A byte count reported through Godot's 32-bit `int` return values, saturating.
 pub fn clamp_i32(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-/// Parses the `type` argument of `set_local_description`/`set_remote_description`.
-pub fn sdp_type(text: &str) -> Result<SdpType, String> {
-    match text {
-        "offer" => Ok(SdpType::Offer),
-        "answer" => Ok(SdpType::Answer),
-        "pranswer" => Ok(SdpType::Pranswer),
-        "rollback" => Ok(SdpType::Rollback),
-        other => Err(format!(
-            "unknown session description type {other:?} (expected \"offer\", \"answer\", \
-             \"pranswer\" or \"rollback\")"
-        )),
-    }
 }
 
 /// A candidate's m-line index from Godot's `int`, which can be anything a script passes.
@@ -143,14 +129,6 @@ mod tests {
     fn sizes_saturate() {
         assert_eq!(clamp_i32(262_144), 262_144);
         assert_eq!(clamp_i32(usize::MAX), i32::MAX);
-    }
-
-    #[test]
-    fn description_types() {
-        assert_eq!(sdp_type("offer"), Ok(SdpType::Offer));
-        assert_eq!(sdp_type("answer"), Ok(SdpType::Answer));
-        let err = sdp_type("Offer").unwrap_err();
-        assert!(err.contains("\"Offer\""), "{err}");
     }
 
     #[test]

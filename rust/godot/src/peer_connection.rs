@@ -5,7 +5,7 @@ use crate::config::parse_config;
 use crate::data_channel::WebRtcRsDataChannel;
 use crate::godot_error::{engine_failure, invalid};
 use crate::godot_value::dict_entries;
-use crate::mapping::{mline_index, sdp_type};
+use crate::mapping::mline_index;
 use crate::options::parse_channel_options;
 use crate::session::{Session, Signal};
 use godot::classes::web_rtc_peer_connection::{ConnectionState, GatheringState, SignalingState};
@@ -15,7 +15,7 @@ use godot::classes::{
 use godot::global::Error;
 use godot::obj::EngineEnum;
 use godot::prelude::*;
-use webrtc_rs_engine::Config;
+use webrtc_rs_engine::{Config, SdpType};
 
 /// A WebRTC peer connection (data channels only) implemented in Rust by the webrtc_rs
 /// extension. Signals are emitted only from `poll()`, on the thread calling it.
@@ -51,8 +51,9 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
     }
 
     /// Replaces the connection with a fresh one (state NEW). The old connection, its channels
-    /// (they report CLOSED) and its pending signals are dropped. On a malformed configuration
-    /// nothing changes and `ERR_INVALID_PARAMETER` is returned.
+    /// (they report CLOSED) and its pending signals are dropped. If the configuration is
+    /// refused (wrong types here, broken rules in the engine), nothing changes and
+    /// `ERR_INVALID_PARAMETER` is returned.
     fn initialize(&mut self, p_config: VarDictionary) -> Error {
         let entries = dict_entries(&p_config);
         let config = match parse_config(&entries) {
@@ -73,7 +74,7 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
         let label = p_label.to_string();
         let entries = dict_entries(&p_config);
         let what = format!("WebRTCPeerConnection.create_data_channel(\"{label}\")");
-        let options = match parse_channel_options(&label, &entries) {
+        let options = match parse_channel_options(&entries) {
             Ok(options) => options,
             Err(message) => {
                 invalid(&what, &message);
@@ -81,7 +82,7 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
             }
         };
         match self.session.create_data_channel(&label, options) {
-            Ok(core) => Some(WebRtcRsDataChannel::wrap(core)),
+            Ok(channel) => Some(WebRtcRsDataChannel::wrap(channel)),
             Err(e) => {
                 engine_failure(&what, &e);
                 None
@@ -98,9 +99,9 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
 
     fn set_remote_description(&mut self, p_type: GString, p_sdp: GString) -> Error {
         const WHAT: &str = "WebRTCPeerConnection.set_remote_description";
-        let kind = match sdp_type(&p_type.to_string()) {
+        let kind = match p_type.to_string().parse::<SdpType>() {
             Ok(kind) => kind,
-            Err(message) => return invalid(WHAT, &message),
+            Err(e) => return engine_failure(WHAT, &e),
         };
         match self
             .session
@@ -113,9 +114,9 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
 
     fn set_local_description(&mut self, p_type: GString, p_sdp: GString) -> Error {
         const WHAT: &str = "WebRTCPeerConnection.set_local_description";
-        let kind = match sdp_type(&p_type.to_string()) {
+        let kind = match p_type.to_string().parse::<SdpType>() {
             Ok(kind) => kind,
-            Err(message) => return invalid(WHAT, &message),
+            Err(e) => return engine_failure(WHAT, &e),
         };
         match self.session.set_local_description(kind, &p_sdp.to_string()) {
             Ok(()) => Error::OK,
@@ -170,8 +171,8 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
                         &[mid.to_variant(), index.to_variant(), candidate.to_variant()],
                     );
                 }
-                Signal::DataChannel(core) => {
-                    let channel = WebRtcRsDataChannel::wrap(core);
+                Signal::DataChannel(channel) => {
+                    let channel = WebRtcRsDataChannel::wrap(channel);
                     self.base_mut()
                         .emit_signal("data_channel_received", &[channel.to_variant()]);
                 }

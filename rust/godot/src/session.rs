@@ -1,6 +1,7 @@
-//! The Godot-free core of one `WebRTCPeerConnection` object: the engine connection of the
-//! current "generation" (replaced by each `initialize()`), the conversion of engine events into
-//! the signals the glue emits from `poll()`, and the per-channel state the glue reads.
+//! The Godot-free core of one `WebRTCPeerConnection` object ([`Session`]): the engine
+//! connection of the current "generation" (replaced by each `initialize()`), the conversion of
+//! engine events into the signals the glue emits from `poll()`, and the state behind each
+//! `WebRTCDataChannel` object ([`SessionChannel`]).
 
 use crate::mapping::{clamp_i32, or_unset};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,19 +11,18 @@ use webrtc_rs_engine::{
     GatheringState, Message, PeerConnection, SdpType, SignalingState,
 };
 
-/// Shared between a connection generation and the channels created in it: once set, those
-/// channels belong to a connection that was closed, re-initialized or freed, and report CLOSED.
+/// Set when a connection generation is retired (closed, re-initialized or freed). The session
+/// and every channel created in that generation share one flag; once it is set, those channels
+/// report CLOSED and refuse to send, whatever the engine still says about them.
 #[derive(Debug, Default)]
-pub struct Link {
-    detached: AtomicBool,
-}
+pub struct RetiredFlag(AtomicBool);
 
-impl Link {
-    fn detach(&self) {
-        self.detached.store(true, Ordering::Release);
+impl RetiredFlag {
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
     }
-    fn is_detached(&self) -> bool {
-        self.detached.load(Ordering::Acquire)
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
     }
 }
 
@@ -38,7 +38,7 @@ pub enum Signal {
         candidate: String,
     },
     /// `data_channel_received(channel)`: the glue wraps this in a channel object.
-    DataChannel(ChannelCore),
+    DataChannel(SessionChannel),
 }
 
 /// One peer connection as the Godot object sees it.
@@ -49,7 +49,7 @@ pub struct Session {
     lazy: Option<Config>,
     /// Why `pc` is missing, when the engine refused to create it.
     create_error: Option<String>,
-    link: Arc<Link>,
+    retired: Arc<RetiredFlag>,
     generation: u64,
     closed: bool,
 }
@@ -62,31 +62,25 @@ impl Session {
             pc: None,
             lazy: Some(config),
             create_error: None,
-            link: Arc::new(Link::default()),
+            retired: Arc::new(RetiredFlag::default()),
             generation: 0,
             closed: false,
         }
     }
 
     /// Drops the current connection, its channels (they report CLOSED) and its pending events,
-    /// and starts a fresh one in state NEW. Returns the engine's error if it refused `config`.
+    /// and starts a fresh one in state NEW. If the engine refuses `config` (it validates it),
+    /// nothing changes and its error is returned.
     pub fn reinitialize(&mut self, config: Config) -> Result<(), Error> {
+        let pc = PeerConnection::new(config)?;
         self.retire();
         self.lazy = None;
+        self.create_error = None;
         self.closed = false;
         self.generation += 1;
-        self.link = Arc::new(Link::default());
-        match PeerConnection::new(config) {
-            Ok(pc) => {
-                self.pc = Some(pc);
-                self.create_error = None;
-                Ok(())
-            }
-            Err(e) => {
-                self.create_error = Some(e.message().to_string());
-                Err(e)
-            }
-        }
+        self.retired = Arc::new(RetiredFlag::default());
+        self.pc = Some(pc);
+        Ok(())
     }
 
     /// Changes whenever `initialize()` replaced the connection, so the glue can stop emitting
@@ -97,7 +91,7 @@ impl Session {
 
     /// Closes and drops the current connection; its channels report CLOSED from now on.
     fn retire(&mut self) {
-        self.link.detach();
+        self.retired.set();
         if let Some(mut pc) = self.pc.take() {
             pc.close();
         }
@@ -158,10 +152,10 @@ impl Session {
         &mut self,
         label: &str,
         options: ChannelOptions,
-    ) -> Result<ChannelCore, Error> {
-        let link = self.link.clone();
+    ) -> Result<SessionChannel, Error> {
+        let retired = self.retired.clone();
         let handle = self.pc()?.create_data_channel(label, options)?;
-        Ok(ChannelCore::new(handle, link))
+        Ok(SessionChannel::new(handle, retired))
     }
 
     /// Starts an offer; it arrives as a `SessionDescription` signal from `poll()`.
@@ -197,10 +191,10 @@ impl Session {
         let Some(pc) = self.pc.as_mut() else {
             return Vec::new();
         };
-        let link = &self.link;
+        let retired = &self.retired;
         pc.poll()
             .into_iter()
-            .filter_map(|event| Signal::from_event(event, link))
+            .filter_map(|event| Signal::from_event(event, retired))
             .collect()
     }
 
@@ -213,7 +207,7 @@ impl Session {
     /// remote. Pending events are discarded.
     pub fn close(&mut self) {
         self.lazy = None;
-        self.link.detach();
+        self.retired.set();
         if let Some(pc) = self.pc.as_mut() {
             pc.close();
         }
@@ -229,7 +223,7 @@ impl Drop for Session {
 
 impl Signal {
     /// Converts one engine event; `None` for events with no Godot signal.
-    pub fn from_event(event: Event, link: &Arc<Link>) -> Option<Signal> {
+    pub fn from_event(event: Event, retired: &Arc<RetiredFlag>) -> Option<Signal> {
         match event {
             Event::SessionDescription { sdp_type, sdp } => Some(Signal::SessionDescription {
                 sdp_type: sdp_type.as_str(),
@@ -245,9 +239,10 @@ impl Signal {
                 candidate,
             }),
             Event::GatheringComplete => None,
-            Event::DataChannel(handle) => {
-                Some(Signal::DataChannel(ChannelCore::new(handle, link.clone())))
-            }
+            Event::DataChannel(handle) => Some(Signal::DataChannel(SessionChannel::new(
+                handle,
+                retired.clone(),
+            ))),
         }
     }
 }
@@ -259,21 +254,22 @@ pub enum WriteMode {
     Binary,
 }
 
-/// The Godot-free state of one `WebRTCDataChannel` object.
+/// The Godot-free state behind one `WebRTCDataChannel` object: the engine channel, the
+/// packet being read, the write mode, and its generation's [`RetiredFlag`].
 #[derive(Debug)]
-pub struct ChannelCore {
+pub struct SessionChannel {
     handle: DataChannel,
-    link: Arc<Link>,
+    retired: Arc<RetiredFlag>,
     /// The message `get_packet` returned last; its bytes must stay valid until the next call.
     current: Option<Message>,
     write_mode: WriteMode,
 }
 
-impl ChannelCore {
-    fn new(handle: DataChannel, link: Arc<Link>) -> Self {
-        ChannelCore {
+impl SessionChannel {
+    fn new(handle: DataChannel, retired: Arc<RetiredFlag>) -> Self {
+        SessionChannel {
             handle,
-            link,
+            retired,
             current: None,
             write_mode: WriteMode::Binary,
         }
@@ -318,7 +314,7 @@ impl ChannelCore {
 
     /// The channel state; CLOSED once its connection was closed, re-initialized or freed.
     pub fn ready_state(&self) -> ChannelState {
-        if self.link.is_detached() {
+        if self.retired.is_set() {
             ChannelState::Closed
         } else {
             self.handle.ready_state()
@@ -352,7 +348,7 @@ impl ChannelCore {
 
     /// Sends one message in the current write mode (text mode keeps every byte, NULs included).
     pub fn send(&self, data: &[u8]) -> Result<(), Error> {
-        if self.link.is_detached() {
+        if self.retired.is_set() {
             return Err(Error::new(
                 ErrorKind::Closed,
                 "the channel's connection was closed or re-initialized",
@@ -373,13 +369,13 @@ mod tests {
 
     #[test]
     fn description_and_candidate_events_become_signals() {
-        let link = Arc::new(Link::default());
+        let retired = Arc::new(RetiredFlag::default());
         let signal = Signal::from_event(
             Event::SessionDescription {
                 sdp_type: SdpType::Answer,
                 sdp: "v=0".into(),
             },
-            &link,
+            &retired,
         );
         assert!(matches!(
             signal,
@@ -391,7 +387,7 @@ mod tests {
                 mline_index: 0,
                 candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
             },
-            &link,
+            &retired,
         );
         assert!(matches!(
             signal,
@@ -402,20 +398,20 @@ mod tests {
 
     #[test]
     fn gathering_complete_has_no_signal() {
-        let link = Arc::new(Link::default());
-        assert!(Signal::from_event(Event::GatheringComplete, &link).is_none());
+        let retired = Arc::new(RetiredFlag::default());
+        assert!(Signal::from_event(Event::GatheringComplete, &retired).is_none());
     }
 
     #[test]
     fn huge_mline_index_saturates() {
-        let link = Arc::new(Link::default());
+        let retired = Arc::new(RetiredFlag::default());
         let signal = Signal::from_event(
             Event::IceCandidate {
                 mid: String::new(),
                 mline_index: u32::MAX,
                 candidate: String::new(),
             },
-            &link,
+            &retired,
         );
         assert!(matches!(
             signal,

@@ -1,6 +1,6 @@
-//! A Godot-free picture of a `Variant`, so option and configuration parsing can be unit-tested
-//! without an engine. The glue converts `Dictionary`/`Array` contents into this once, during
-//! the call (Godot dictionaries are shared and may be mutated afterwards).
+//! A Godot-free picture of a `Variant`, so option and configuration conversion can be
+//! unit-tested without Godot. The glue converts `Dictionary`/`Array` contents into this once,
+//! during the call (Godot dictionaries are shared and may be mutated afterwards).
 
 /// One value read out of a Godot `Variant`.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,12 +1,12 @@
-//! The glue's Godot-free core (`Session`, `ChannelCore`) driving two real engine connections
+//! The glue's Godot-free core (`Session`, `SessionChannel`) driving two real engine connections
 //! over loopback UDP in one process: real ICE, DTLS and SCTP, nothing mocked.
 
 use std::time::{Duration, Instant};
 use webrtc_rs::mapping::UNSET;
 use webrtc_rs::options::parse_channel_options;
-use webrtc_rs::session::{ChannelCore, Session, Signal, WriteMode};
+use webrtc_rs::session::{Session, SessionChannel, Signal, WriteMode};
 use webrtc_rs::value::Value;
-use webrtc_rs_engine::{ChannelOptions, ChannelState, Config, ConnectionState, ErrorKind};
+use webrtc_rs_engine::{ChannelOptions, ChannelState, Config, ConnectionState, ErrorKind, SdpType};
 
 fn loopback() -> Config {
     Config {
@@ -19,8 +19,8 @@ fn loopback() -> Config {
 struct Pair {
     a: Session,
     b: Session,
-    received_a: Vec<ChannelCore>,
-    received_b: Vec<ChannelCore>,
+    received_a: Vec<SessionChannel>,
+    received_b: Vec<SessionChannel>,
 }
 
 impl Pair {
@@ -43,7 +43,7 @@ impl Pair {
             for signal in signals {
                 match signal {
                     Signal::SessionDescription { sdp_type, sdp } => {
-                        let kind = webrtc_rs::mapping::sdp_type(sdp_type).expect("our own type");
+                        let kind: SdpType = sdp_type.parse().expect("our own type");
                         me.set_local_description(kind, &sdp)
                             .expect("set_local_description");
                         other
@@ -94,10 +94,10 @@ fn options(entries: &[(&str, Value)]) -> ChannelOptions {
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    parse_channel_options("x", &owned).expect("valid options")
+    parse_channel_options(&owned).expect("valid options")
 }
 
-fn drain(channel: &mut ChannelCore) -> Vec<(Vec<u8>, bool)> {
+fn drain(channel: &mut SessionChannel) -> Vec<(Vec<u8>, bool)> {
     let mut out = Vec::new();
     for _ in 0..channel.available() {
         let bytes = channel
@@ -269,4 +269,30 @@ fn a_new_session_offers_before_any_reinitialize() {
     let (kind, sdp) = offer.expect("offer signal from poll()");
     assert_eq!(kind, "offer");
     assert!(sdp.contains("m=application"), "{sdp}");
+}
+
+#[test]
+fn a_refused_reinitialize_changes_nothing() {
+    let mut session = Session::new(loopback());
+    let channel = session
+        .create_data_channel("kept", ChannelOptions::default())
+        .expect("channel");
+    let generation = session.generation();
+    let bad = Config {
+        ice_servers: vec![webrtc_rs_engine::IceServer {
+            urls: vec!["turn:t.example".into()],
+            ..Default::default()
+        }],
+        ..loopback()
+    };
+    let err = session
+        .reinitialize(bad)
+        .expect_err("TURN without credentials");
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+    assert!(err.message().starts_with("iceServers[0]."), "{err}");
+    assert_eq!(session.generation(), generation);
+    assert_eq!(channel.ready_state(), ChannelState::Connecting);
+    session
+        .create_offer()
+        .expect("the old connection still works");
 }
