@@ -4,13 +4,16 @@
 //! optional `username` and `credential` (Strings)), as documented for
 //! `WebRTCPeerConnection.initialize`, and `iceTransportPolicy` (`"all"` or `"relay"`, W3C
 //! `RTCConfiguration`). One non-standard key: `bindAddress` (String IP address): gather host
-//! candidates on that address only, e.g. `"127.0.0.1"` to keep a test on loopback.
+//! candidates on that address only, e.g. `"127.0.0.1"` to keep a test on loopback. The
+//! engine's caps (whole numbers): `channelReceiveBudget`, `connectionReceiveBudget`,
+//! `channelSendBudget` (bytes), `maxRemoteCandidates`, `maxRemoteChannels`, `maxNameLookups`.
 //! Other keys are ignored, as browsers ignore unknown `RTCConfiguration` members.
 //!
 //! Only types are checked here. Whether a URL, a TURN credential or a policy is acceptable is
 //! the engine's rule: it judges the [`Config`] when the connection is created, naming the entry
 //! (`iceServers[1].urls[0] "http://x" has an unsupported scheme ...`).
 
+use crate::options::int_value;
 use crate::value::{lookup, Value};
 use std::net::IpAddr;
 use webrtc_rs_engine::{Config, IceServer, IceTransportPolicy};
@@ -54,7 +57,32 @@ pub fn parse_config(entries: &[(String, Value)]) -> Result<Config, String> {
             .map_err(|_| format!("bindAddress {text:?} is not an IP address"))?;
         config.bind_address = Some(ip);
     }
+    parse_limits(entries, &mut config)?;
     Ok(config)
+}
+
+/// The engine's caps, each an optional whole number of its own key (the engine refuses 0).
+fn parse_limits(entries: &[(String, Value)], config: &mut Config) -> Result<(), String> {
+    let limits = &mut config.limits;
+    let fields: [(&str, &mut usize); 6] = [
+        ("channelReceiveBudget", &mut config.channel_receive_budget),
+        (
+            "connectionReceiveBudget",
+            &mut limits.connection_receive_budget,
+        ),
+        ("channelSendBudget", &mut limits.channel_send_budget),
+        ("maxRemoteCandidates", &mut limits.max_remote_candidates),
+        ("maxRemoteChannels", &mut limits.max_remote_channels),
+        ("maxNameLookups", &mut limits.max_name_lookups),
+    ];
+    for (key, field) in fields {
+        if let Some(v) = lookup(entries, key) {
+            let n = int_value(key, v)?;
+            *field = usize::try_from(n)
+                .map_err(|_| format!("\"{key}\" must not be negative, got {n}"))?;
+        }
+    }
+    Ok(())
 }
 
 fn parse_ice_server(index: usize, server: &Value) -> Result<IceServer, String> {
@@ -266,6 +294,27 @@ mod tests {
             err.starts_with("iceTransportPolicy must be a String"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn limits_are_passed_to_the_engine() {
+        let c = parse(&[
+            ("maxRemoteCandidates", Value::Int(7)),
+            ("channelSendBudget", Value::Float(65536.0)),
+            ("channelReceiveBudget", Value::Int(4096)),
+        ])
+        .unwrap();
+        assert_eq!(c.limits.max_remote_candidates, 7);
+        assert_eq!(c.limits.channel_send_budget, 65536);
+        assert_eq!(c.channel_receive_budget, 4096);
+        assert_eq!(
+            c.limits.max_remote_channels,
+            Config::default().limits.max_remote_channels
+        );
+        let err = parse(&[("maxRemoteChannels", Value::Int(-1))]).unwrap_err();
+        assert_eq!(err, "\"maxRemoteChannels\" must not be negative, got -1");
+        let err = parse(&[("maxNameLookups", Value::Str("8".into()))]).unwrap_err();
+        assert_eq!(err, "\"maxNameLookups\" must be an int, got String");
     }
 
     #[test]

@@ -61,7 +61,7 @@ fn bool_value(key: &str, v: &Value) -> Result<bool, String> {
 }
 
 /// Whole floats (`3.0`, e.g. from JSON) are accepted; fractions are not.
-fn int_value(key: &str, v: &Value) -> Result<i64, String> {
+pub(crate) fn int_value(key: &str, v: &Value) -> Result<i64, String> {
     match v {
         Value::Int(n) => Ok(*n),
         // Saturates outside i64, which the engine then reports as out of range.
