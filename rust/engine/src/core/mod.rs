@@ -7,6 +7,7 @@ mod channels;
 mod dtls;
 mod ice;
 mod sctp;
+mod sctp_guard;
 
 pub(crate) use dtls::local_fingerprint;
 
@@ -24,6 +25,7 @@ use ice::{IceLayer, IceOutput, Source};
 use rtc_dtls::crypto::Certificate;
 use rtc_ice::state::ConnectionState as IceState;
 use sctp::{SctpLayer, SctpOutput};
+use sctp_guard::{SctpGuard, Verdict};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -61,6 +63,7 @@ pub(crate) struct Core {
     ice: IceLayer,
     dtls: DtlsLayer,
     sctp: SctpLayer,
+    sctp_guard: SctpGuard,
     channels: Channels,
 
     local_max_message_size: u32,
@@ -89,6 +92,7 @@ impl Core {
             ice,
             dtls: DtlsLayer::new(p.provider, p.certificate),
             sctp: SctpLayer::new(p.receive_budget),
+            sctp_guard: SctpGuard::new(size_limit(p.local_max_message_size)),
             channels: Channels::new(p.receive_budget, p.connection_budget, p.max_remote_channels),
             local_max_message_size: p.local_max_message_size,
             mid: "0".to_owned(),
@@ -415,7 +419,14 @@ impl Core {
         for output in outputs {
             match output {
                 DtlsOutput::Connected => self.start_sctp(now),
-                DtlsOutput::Data(d) => self.sctp.feed(now, d),
+                DtlsOutput::Data(d) => match self.sctp_guard.check(&d) {
+                    Verdict::Accept => self.sctp.feed(now, d),
+                    Verdict::Drop => self.junk_datagrams += 1,
+                    Verdict::Abort(why) => {
+                        warn!("{why}; closing the connection");
+                        return self.fail(now);
+                    }
+                },
                 DtlsOutput::PeerClosed => return self.remote_closed(now),
             }
             if self.finished {
