@@ -104,6 +104,8 @@ mod driver;
 pub mod error;
 mod relay;
 mod sdp;
+#[cfg(test)]
+mod sim;
 mod stream;
 pub mod types;
 
