@@ -17,6 +17,7 @@
 mod net;
 mod side;
 
+mod data;
 mod deadlines;
 mod lifecycle;
 
@@ -78,6 +79,7 @@ pub(crate) struct Wire {
     pub from: Who,
     pub sent: Duration,
     pub kind: Kind,
+    pub len: usize,
     /// What the path did with it.
     pub fate: Fate,
     /// When it (and any copy) reached the other core; empty when the path dropped it.
@@ -385,6 +387,7 @@ impl Sim {
             from,
             sent: at,
             kind,
+            len: data.len(),
             fate,
             delivered: Vec::new(),
         });

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 /// DTLS record content types (RFC 6347 §4.1).
 pub(crate) const DTLS_ALERT: u8 = 21;
+pub(crate) const DTLS_HANDSHAKE: u8 = 22;
 pub(crate) const DTLS_APPLICATION_DATA: u8 = 23;
 const DTLS_RECORD_HEADER: usize = 13;
 
