@@ -21,6 +21,9 @@ mod side;
 mod data;
 mod deadlines;
 mod lifecycle;
+mod relay;
+mod turn_server;
+mod turn_sim;
 
 pub(crate) use net::*;
 pub(crate) use side::*;
@@ -106,7 +109,7 @@ struct Flight {
 
 /// More handling than this at one virtual instant means a core asks for a timeout it does
 /// not clear: a busy loop in the real driver.
-const STEPS_PER_INSTANT: usize = 10_000;
+pub(super) const STEPS_PER_INSTANT: usize = 10_000;
 
 pub(crate) struct Sim {
     start: Instant,
