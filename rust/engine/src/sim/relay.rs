@@ -272,7 +272,11 @@ fn data_from_a_peer_is_unwrapped() {
 
 #[test]
 fn allocation_and_permissions_are_refreshed_on_time() {
-    for (lifetime, every) in [(600, REFRESH_CAP), (100, Duration::from_secs(50))] {
+    for (lifetime, every) in [
+        (600, REFRESH_CAP),
+        (100, Duration::from_secs(50)),
+        (4, Duration::from_secs(2)),
+    ] {
         let mut sim = TurnSim::new();
         sim.server.lifetime = Duration::from_secs(lifetime);
         sim.allocate(UDP);
