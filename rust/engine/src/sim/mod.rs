@@ -109,7 +109,7 @@ struct Flight {
 
 /// More handling than this at one virtual instant means a core asks for a timeout it does
 /// not clear: a busy loop in the real driver.
-pub(super) const STEPS_PER_INSTANT: usize = 10_000;
+const STEPS_PER_INSTANT: usize = 10_000;
 
 pub(crate) struct Sim {
     start: Instant,
