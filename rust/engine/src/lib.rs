@@ -87,7 +87,8 @@
 //!
 //! What a connection reports when the other side does not do its part (measured on loopback;
 //! `tests/deadlines.rs` and `tests/lifecycle.rs` check each row except the fatal alert after
-//! connecting, which two engine peers never send each other):
+//! connecting, which two engine peers never send each other; the `sim` tests check the same
+//! rows to the millisecond on a virtual clock, two cores exchanging datagrams in memory):
 //!
 //! | situation | what is reported |
 //! |---|---|
@@ -119,6 +120,8 @@ mod gather;
 mod mailbox;
 mod relay;
 mod sdp;
+#[cfg(test)]
+mod sim;
 mod stream;
 pub mod types;
 

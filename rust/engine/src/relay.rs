@@ -18,12 +18,12 @@ use tracing::{debug, error, trace, warn};
 
 /// Refresh the allocation at least this often, whatever lifetime the server grants: a refresh
 /// answered with 438 (stale nonce) only updates the nonce, so the retry comes one step later.
-const REFRESH_CAP: Duration = Duration::from_secs(60);
+pub(crate) const REFRESH_CAP: Duration = Duration::from_secs(60);
 /// Datagrams kept per peer while its permission is being created (ICE retransmits anyway).
-const WAITING_LIMIT: usize = 16;
+pub(crate) const WAITING_LIMIT: usize = 16;
 /// An allocation not answered by then is given up, so gathering completes (over TCP rtc-turn
 /// would wait 39.5 s; over UDP its retransmissions end after about 8 s).
-const ALLOCATE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const ALLOCATE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Retries of a permission refused with 438 (stale nonce) before giving up on that peer.
 const PERMISSION_RETRIES: u8 = 3;
 

@@ -1,0 +1,235 @@
+//! Data over a bad path: loss, duplication and reordering from the first datagram on
+//! (handshakes included), seeded so every run loses the same datagrams.
+
+use super::*;
+use crate::types::{ChannelState, ConnectionState};
+
+/// Message `i` of a run: its index, then a pattern, `len` bytes in all.
+fn message(i: usize, len: usize) -> Vec<u8> {
+    let mut m = format!("{i:06}:").into_bytes();
+    m.extend((0..len.saturating_sub(m.len())).map(|j| (i + j) as u8));
+    m.truncate(len.max(7));
+    m
+}
+
+/// Lengths of `n` messages: mostly under one datagram, every 25th spread over many (20 kB).
+fn lengths(seed: u64, n: usize) -> Vec<usize> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|i| {
+            if i % 25 == 24 {
+                20_000
+            } else {
+                7 + rng.below(1200) as usize
+            }
+        })
+        .collect()
+}
+
+/// Signals, waits until `x` (on A) is open on both sides; returns B's end of it.
+fn open(sim: &mut Sim, x: ChannelKey, label: &str, limit: Duration) -> ChannelKey {
+    let opened = sim.run_until(limit, |s| {
+        s.a().channel_state(x) == ChannelState::Open
+            && s.b().remote_channels().iter().any(|(_, l)| l == label)
+    });
+    assert!(
+        opened,
+        "{label} not open: a {:?} b {:?}",
+        sim.a().states(),
+        sim.b().states()
+    );
+    let remote = sim.b().remote_channels();
+    remote
+        .iter()
+        .find(|(_, l)| l == label)
+        .map(|(k, _)| *k)
+        .expect("remote channel")
+}
+
+/// Sends `lens.len()` messages each way on (`x` on A, `y` on B), ten every 20 ms.
+fn send_both_ways(sim: &mut Sim, x: ChannelKey, y: ChannelKey, lens: &[usize]) {
+    for (i, len) in lens.iter().enumerate() {
+        sim.send(A, x, &message(i, *len), i % 2 == 0);
+        sim.send(B, y, &message(i, *len), i % 3 == 0);
+        if i % 10 == 9 {
+            sim.run_for(Duration::from_millis(20));
+        }
+    }
+}
+
+fn received(side: &Side, key: ChannelKey) -> Vec<(Vec<u8>, bool)> {
+    side.messages(key)
+        .into_iter()
+        .map(|(_, m)| (m.data.to_vec(), m.is_text))
+        .collect()
+}
+
+fn expected(lens: &[usize], text: impl Fn(usize) -> bool) -> Vec<(Vec<u8>, bool)> {
+    lens.iter()
+        .enumerate()
+        .map(|(i, len)| (message(i, *len), text(i)))
+        .collect()
+}
+
+#[test]
+fn reliable_channel_delivers_everything_in_order_through_ten_percent_loss() {
+    let mut sim = Sim::new(SimConfig::default());
+    sim.set_filter(A, loss(1, 10));
+    sim.set_filter(B, loss(2, 10));
+    let x = sim.create_channel(A, "reliable", None);
+    sim.signal();
+    let y = open(&mut sim, x, "reliable", Duration::from_secs(30));
+    let lens = lengths(3, 300);
+    send_both_ways(&mut sim, x, y, &lens);
+    let done = sim.run_until(Duration::from_secs(120), |s| {
+        s.b().messages(y).len() >= lens.len()
+            && s.a().messages(x).len() >= lens.len()
+            && s.a().buffered(x) == 0
+            && s.b().buffered(y) == 0
+    });
+    assert!(
+        done,
+        "after {:?}: b got {}, a got {}, buffered {} / {}",
+        sim.elapsed(),
+        sim.b().messages(y).len(),
+        sim.a().messages(x).len(),
+        sim.a().buffered(x),
+        sim.b().buffered(y)
+    );
+    // Every message, whole, once, in order, with its type.
+    assert!(received(sim.b(), y) == expected(&lens, |i| i % 2 == 0));
+    assert!(received(sim.a(), x) == expected(&lens, |i| i % 3 == 0));
+    // SCTP packets are sized so a datagram fits the IPv6 minimum MTU (1280) with IPv6 + UDP
+    // headers (48) and a TURN ChannelData header (4); 20 kB messages are split to fit.
+    let largest = sim.wire.iter().map(|w| w.len).max().unwrap_or(0);
+    assert!(largest + 48 + 4 <= 1280, "a {largest}-byte datagram");
+    let lost = sim.wire.iter().filter(|w| w.fate == Fate::Dropped).count();
+    let share = lost * 100 / sim.wire.len();
+    assert!(
+        (5..=15).contains(&share),
+        "{lost} of {} lost",
+        sim.wire.len()
+    );
+    for who in [A, B] {
+        assert_eq!(
+            sim.side(who).state_names(),
+            [ConnectionState::Connecting, ConnectionState::Connected],
+            "{who:?}"
+        );
+    }
+}
+
+#[test]
+fn duplicated_and_reordered_datagrams_are_harmless() {
+    let mut sim = Sim::new(SimConfig::default());
+    // A fifth of the datagrams duplicated, another fifth up to 30 ms late (three times the
+    // latency, so later datagrams overtake them); every DTLS handshake datagram duplicated.
+    for (who, seed) in [(A, 4), (B, 5)] {
+        let mut random = duplicate_and_reorder(seed, 20, 20, Duration::from_millis(30));
+        sim.set_filter(who, move |d: &Datagram<'_>| {
+            if d.kind == Kind::Dtls(DTLS_HANDSHAKE) {
+                Verdict::Duplicate(Duration::from_millis(15))
+            } else {
+                random.verdict(d)
+            }
+        });
+    }
+    let x = sim.create_channel(A, "ordered", None);
+    let u = sim.create_channel_with(A, "unordered", false, None);
+    sim.signal();
+    let y = open(&mut sim, x, "ordered", Duration::from_secs(5));
+    let v = open(&mut sim, u, "unordered", Duration::from_secs(5));
+    let lens = lengths(6, 200);
+    send_both_ways(&mut sim, x, y, &lens);
+    send_both_ways(&mut sim, u, v, &lens);
+    let done = sim.run_until(Duration::from_secs(60), |s| {
+        s.b().messages(y).len() >= lens.len()
+            && s.a().messages(x).len() >= lens.len()
+            && s.b().messages(v).len() >= lens.len()
+            && s.a().messages(u).len() >= lens.len()
+    });
+    assert!(done, "not everything arrived by {:?}", sim.elapsed());
+    sim.run_for(Duration::from_secs(5));
+    // Ordered: each message once, in order. Unordered: each message once.
+    assert!(received(sim.b(), y) == expected(&lens, |i| i % 2 == 0));
+    assert!(received(sim.a(), x) == expected(&lens, |i| i % 3 == 0));
+    let mut got = received(sim.b(), v);
+    got.sort();
+    let mut want = expected(&lens, |i| i % 2 == 0);
+    want.sort();
+    assert!(
+        got == want,
+        "unordered a->b: {} of {}",
+        got.len(),
+        want.len()
+    );
+    let mut got = received(sim.a(), u);
+    got.sort();
+    let mut want = expected(&lens, |i| i % 3 == 0);
+    want.sort();
+    assert!(
+        got == want,
+        "unordered b->a: {} of {}",
+        got.len(),
+        want.len()
+    );
+    // The path really did duplicate and reorder, handshakes included.
+    let dup = |pred: fn(Kind) -> bool| {
+        sim.wire
+            .iter()
+            .filter(|w| pred(w.kind) && w.delivered.len() == 2)
+            .count()
+    };
+    assert!(dup(Kind::is_stun) > 0 && dup(|k| k == Kind::Dtls(DTLS_HANDSHAKE)) > 0);
+    let overtaken = sim.wire.windows(2).any(|w| {
+        w[0].from == w[1].from
+            && matches!((w[0].delivered.first(), w[1].delivered.first()), (Some(a), Some(b)) if a > b)
+    });
+    assert!(overtaken, "nothing was reordered");
+    for who in [A, B] {
+        assert_eq!(
+            sim.side(who).state_names(),
+            [ConnectionState::Connecting, ConnectionState::Connected],
+            "{who:?}"
+        );
+        assert_eq!(sim.side(who).buffered(if who == A { x } else { y }), 0);
+    }
+}
+
+#[test]
+fn short_outage_changes_no_state_and_loses_nothing() {
+    let mut sim = Sim::connected();
+    let x = sim.create_channel(A, "c", None);
+    let y = open(&mut sim, x, "c", Duration::from_secs(1));
+    // Both directions down for 2.5 s. ICE reports DISCONNECTED after 5 s without a packet,
+    // and the last keepalive before the outage may be 2 s older than the outage.
+    let from = sim.elapsed() + Duration::from_secs(1);
+    let to = from + Duration::from_millis(2500);
+    sim.set_filter(A, cut(from, to));
+    sim.set_filter(B, cut(from, to));
+    let mut sent = Vec::new();
+    for i in 0..60 {
+        sent.push(sim.elapsed());
+        sim.send(A, x, &message(i, 100), false);
+        sim.run_for(Duration::from_millis(100));
+    }
+    assert!(sim.run_until(Duration::from_secs(30), |s| s.b().messages(y).len() >= 60));
+    let got = sim.b().messages(y);
+    for (i, (at, m)) in got.iter().enumerate() {
+        assert_eq!(m.data.as_ref(), message(i, 100), "message {i}");
+        if (from..to).contains(&sent[i]) {
+            assert!(
+                *at >= to,
+                "message {i}, sent in the outage, arrived at {at:?}"
+            );
+        }
+    }
+    for who in [A, B] {
+        assert_eq!(
+            sim.side(who).state_names(),
+            [ConnectionState::Connecting, ConnectionState::Connected],
+            "{who:?}"
+        );
+    }
+    assert_eq!(sim.a().buffered(x), 0);
+}

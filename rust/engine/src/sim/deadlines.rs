@@ -1,0 +1,294 @@
+//! Connections that cannot finish or lose their remote end must end, never hang, at the times
+//! the Timings table of `lib.rs` gives; on the virtual clock, so each case runs in
+//! milliseconds and every time is exact. (The real-UDP versions are `tests/deadlines.rs`.)
+
+use super::*;
+use crate::core::SETUP_TIMEOUT;
+use crate::types::{ChannelState, ConnectionState};
+use ConnectionState::{Closed, Connected, Connecting, Disconnected, Failed};
+
+/// rtc-ice: DISCONNECTED once nothing arrived for 5 s, FAILED 25 s later.
+const DISCONNECTED_AFTER: Duration = Duration::from_secs(5);
+const FAILED_AFTER: Duration = Duration::from_secs(30);
+/// rtc-ice checks the selected pair this often once connected...
+const KEEPALIVE: Duration = Duration::from_secs(2);
+/// ...and checks candidates this often while connecting.
+const CHECK_INTERVAL: Duration = Duration::from_millis(200);
+
+fn ended(s: &Side) -> bool {
+    matches!(s.state(), Failed | Closed)
+}
+
+fn both_ended(sim: &Sim) -> bool {
+    ended(sim.a()) && ended(sim.b())
+}
+
+fn both(state: ConnectionState) -> impl Fn(&Sim) -> bool {
+    move |sim| sim.a().state() == state && sim.b().state() == state
+}
+
+/// When each side's ICE agent selected the pair: the controlled side (B) when A's nominating
+/// check reaches it, the controlling side (A) when B's answer to that check reaches it.
+fn selected_at(sim: &Sim) -> (Duration, Duration) {
+    let i = sim
+        .wire
+        .iter()
+        .position(|w| w.from == A && w.kind == Kind::StunRequest { nominate: true })
+        .expect("A never nominated a pair");
+    let at_b = sim.wire[i].delivered[0];
+    let answer = sim.wire[i..]
+        .iter()
+        .find(|w| w.from == B && w.kind == Kind::StunOther && w.sent >= at_b)
+        .expect("B never answered the nomination");
+    (answer.delivered[0], at_b)
+}
+
+/// A setup that cannot complete: each side went CONNECTING -> `end` exactly at its setup
+/// deadline, and the channel created beforehand reports closed with it.
+fn assert_ended_at_deadline(
+    sim: &Sim,
+    who: Who,
+    end: &[ConnectionState],
+    deadline: Duration,
+    channel: Option<ChannelKey>,
+) {
+    let side = sim.side(who);
+    let (at, state) = *side.states().last().expect("states");
+    assert!(end.contains(&state), "{who:?}: {:?}", side.states());
+    assert_eq!(side.state_names(), [Connecting, state], "{who:?}");
+    assert_eq!(at, deadline, "{who:?}: {:?}", side.states());
+    if let Some(key) = channel {
+        assert_eq!(
+            side.channel_states(key),
+            [(at, ChannelState::Closed)],
+            "{who:?}'s channel"
+        );
+    }
+}
+
+#[test]
+fn dtls_handshake_nobody_starts_fails_at_the_setup_deadline() {
+    // Both are told the other is the DTLS client (a=setup:active both ways), so both wait as
+    // DTLS servers for a ClientHello that never comes. ICE connects.
+    let mut sim = Sim::new(SimConfig::default());
+    let ch = sim.create_channel(A, "data", None);
+    sim.signal_with(|_, d| d.setup = Setup::Active);
+    assert!(sim.run_until(SETUP_TIMEOUT + KEEPALIVE, both(Failed)));
+    let (a_sel, b_sel) = selected_at(&sim);
+    assert_ended_at_deadline(&sim, A, &[Failed], a_sel + SETUP_TIMEOUT, Some(ch));
+    assert_ended_at_deadline(&sim, B, &[Failed], b_sel + SETUP_TIMEOUT, None);
+    assert!(
+        sim.wire.iter().all(|w| !w.kind.is_dtls()),
+        "somebody spoke DTLS"
+    );
+    assert!(sim.b().remote_channels().is_empty());
+}
+
+#[test]
+fn sctp_association_never_answered_fails_at_the_setup_deadline() {
+    // DTLS completes, but every application data record (SCTP) is lost: what aiortc did when
+    // it refused the handshake after finishing it.
+    let mut sim = Sim::new(SimConfig::default());
+    let ch = sim.create_channel(A, "data", None);
+    sim.set_filter(A, drop_application_data());
+    sim.set_filter(B, drop_application_data());
+    sim.signal();
+    assert!(sim.run_until(SETUP_TIMEOUT + KEEPALIVE, both_ended));
+    assert!(
+        sim.wire
+            .iter()
+            .any(|w| matches!(w.fate, Fate::Dropped | Fate::Replaced)),
+        "DTLS never carried SCTP, so this did not test the SCTP deadline"
+    );
+    let (a_sel, b_sel) = selected_at(&sim);
+    // B selected first, so its deadline fires first: FAILED, and its close_notify (which the
+    // path passes) reaches A exactly when A's own deadline is due. A ends then, CLOSED by the
+    // close_notify or FAILED by its deadline.
+    assert_ended_at_deadline(&sim, B, &[Failed], b_sel + SETUP_TIMEOUT, None);
+    assert_ended_at_deadline(&sim, A, &[Closed, Failed], a_sel + SETUP_TIMEOUT, Some(ch));
+}
+
+#[test]
+fn connectivity_checks_never_answered_fail() {
+    let mut sim = Sim::new(SimConfig::default());
+    let ch = sim.create_channel(A, "data", None);
+    sim.cut_path();
+    sim.signal();
+    assert!(sim.run_until(FAILED_AFTER + KEEPALIVE, both(Failed)));
+    // rtc-ice gives up once it has been checking for longer than 5 s + 25 s; it looks every
+    // check interval.
+    for who in [A, B] {
+        let side = sim.side(who);
+        let failed = side.reached(Failed).expect("FAILED");
+        assert!(
+            failed > FAILED_AFTER && failed <= FAILED_AFTER + CHECK_INTERVAL,
+            "{who:?}: {:?}",
+            side.states()
+        );
+        assert_eq!(side.state_names(), [Connecting, Failed], "{who:?}");
+    }
+    assert_eq!(
+        sim.a().channel_states(ch),
+        [(
+            sim.a().reached(Failed).expect("FAILED"),
+            ChannelState::Closed
+        )]
+    );
+}
+
+/// Connected, with a channel from A open on both sides and one message delivered.
+fn connected_with_channel() -> (Sim, ChannelKey, ChannelKey) {
+    let mut sim = Sim::connected();
+    let x = sim.create_channel(A, "data", None);
+    assert!(sim.run_until(Duration::from_secs(1), |s| {
+        s.a().channel_state(x) == ChannelState::Open && !s.b().remote_channels().is_empty()
+    }));
+    let y = sim.b().remote_channels()[0].0;
+    sim.send(A, x, b"before", true);
+    assert!(sim.run_until(Duration::from_secs(1), |s| !s.b().messages(y).is_empty()));
+    (sim, x, y)
+}
+
+#[test]
+fn remote_that_vanishes_is_disconnected_then_failed_and_channels_close() {
+    let (mut sim, x, y) = connected_with_channel();
+    sim.run_for(Duration::from_millis(1500));
+    // The remote is gone: nothing arrives any more, no close, no alert.
+    let cut = sim.elapsed();
+    sim.cut_path();
+    // Data sent into the void is accepted and simply never acknowledged.
+    sim.send(A, x, b"into the void", true);
+    assert!(sim.run_until(FAILED_AFTER + KEEPALIVE, both(Failed)));
+    for (who, key) in [(A, x), (B, y)] {
+        let side = sim.side(who);
+        // ICE's clock starts at the last packet that arrived (STUN: DTLS does not count).
+        let last = sim.last_delivered(who, Kind::is_stun).expect("STUN");
+        assert!(
+            last <= cut && cut - last <= KEEPALIVE,
+            "{who:?}: last {last:?}"
+        );
+        let disconnected = side.reached_after(Disconnected, cut).expect("DISCONNECTED");
+        let failed = side.reached_after(Failed, cut).expect("FAILED");
+        assert!(
+            disconnected > last + DISCONNECTED_AFTER
+                && disconnected <= last + DISCONNECTED_AFTER + KEEPALIVE,
+            "{who:?}: last packet {last:?}, {:?}",
+            side.states()
+        );
+        assert!(
+            failed > last + FAILED_AFTER && failed <= last + FAILED_AFTER + KEEPALIVE,
+            "{who:?}: last packet {last:?}, {:?}",
+            side.states()
+        );
+        assert_eq!(
+            side.state_names(),
+            [Connecting, Connected, Disconnected, Failed],
+            "{who:?}"
+        );
+        // The channel stays open while DISCONNECTED and closes with FAILED.
+        assert_eq!(
+            side.channel_states(key).last(),
+            Some(&(failed, ChannelState::Closed)),
+            "{who:?}"
+        );
+        assert_eq!(side.buffered(key), 0);
+    }
+    assert_eq!(
+        sim.b().messages(y).len(),
+        1,
+        "only the message before the cut"
+    );
+}
+
+#[test]
+fn path_that_comes_back_before_the_failure_recovers() {
+    let (mut sim, x, y) = connected_with_channel();
+    let cut = sim.elapsed();
+    sim.cut_path();
+    assert!(sim.run_until(DISCONNECTED_AFTER + KEEPALIVE, both(Disconnected)));
+    // Sent while the path is down: SCTP retransmits it once the path is back.
+    sim.send(A, x, b"while down", true);
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(sim.a().channel_state(x), ChannelState::Open);
+    let restored = sim.elapsed();
+    sim.restore_path();
+    assert!(sim.run_until(FAILED_AFTER, |s| {
+        both(Connected)(s) && s.b().messages(y).len() == 2
+    }));
+    for who in [A, B] {
+        let side = sim.side(who);
+        let back = side.reached_after(Connected, cut).expect("CONNECTED again");
+        // The next keepalive exchange after the path is back.
+        assert!(
+            back > restored && back <= restored + KEEPALIVE + 2 * sim.latency(),
+            "{who:?}: restored at {restored:?}: {:?}",
+            side.states()
+        );
+        assert_eq!(
+            side.state_names(),
+            [Connecting, Connected, Disconnected, Connected],
+            "{who:?}"
+        );
+    }
+    let (at, m) = &sim.b().messages(y)[1];
+    assert_eq!(m.data.as_ref(), b"while down");
+    // Delivered by the first SCTP retransmission after the path is back.
+    let first = sim
+        .wire
+        .iter()
+        .find(|w| w.from == A && w.sent >= restored && w.kind == Kind::Dtls(DTLS_APPLICATION_DATA))
+        .expect("A sent nothing after the path came back");
+    assert_eq!(first.delivered, [*at]);
+    // Nothing fails later either.
+    sim.run_for(FAILED_AFTER + KEEPALIVE);
+    assert_eq!(sim.a().state(), Connected);
+    assert_eq!(sim.b().state(), Connected);
+    assert_eq!(sim.a().buffered(x), 0);
+}
+
+#[test]
+fn path_lost_in_one_direction_fails_the_side_that_hears_nothing_first() {
+    // A's datagrams are lost from now on; B's still arrive.
+    let (mut sim, x, y) = connected_with_channel();
+    let cut = sim.elapsed();
+    sim.set_filter(A, drop_after(cut));
+    assert!(sim.run_until(2 * (FAILED_AFTER + KEEPALIVE), both(Failed)));
+    // B hears nothing: DISCONNECTED and FAILED as for a vanished remote. A still hears B's
+    // checks (rtc-ice counts any STUN from the remote as a sign of life, not only answers to
+    // its own checks) until B gives up; B sends nothing after that (no close either: consent
+    // is gone, RFC 7675), so A's clock starts at B's last check.
+    let b_failed = sim.b().reached(Failed).expect("B FAILED");
+    for (who, key) in [(B, y), (A, x)] {
+        let side = sim.side(who);
+        let last = sim.last_delivered(who, Kind::is_stun).expect("STUN");
+        let disconnected = side.reached(Disconnected).expect("DISCONNECTED");
+        let failed = side.reached(Failed).expect("FAILED");
+        assert!(
+            disconnected > last + DISCONNECTED_AFTER
+                && disconnected <= last + DISCONNECTED_AFTER + KEEPALIVE,
+            "{who:?}: last packet {last:?}, {:?}",
+            side.states()
+        );
+        assert!(
+            failed > last + FAILED_AFTER && failed <= last + FAILED_AFTER + KEEPALIVE,
+            "{who:?}: last packet {last:?}, {:?}",
+            side.states()
+        );
+        assert_eq!(
+            side.state_names(),
+            [Connecting, Connected, Disconnected, Failed],
+            "{who:?}"
+        );
+        assert_eq!(
+            side.channel_states(key).last(),
+            Some(&(failed, ChannelState::Closed)),
+            "{who:?}"
+        );
+    }
+    let last_to_a = sim.last_delivered(A, Kind::is_stun).expect("STUN");
+    assert!(last_to_a > b_failed - KEEPALIVE && last_to_a <= b_failed);
+    assert!(
+        sim.wire.iter().all(|w| w.from != B || w.sent < b_failed),
+        "B sent after FAILED"
+    );
+}
