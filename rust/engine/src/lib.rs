@@ -24,13 +24,15 @@
 //! | `core/ice.rs` | rtc-ice agent: local and remote candidates, checks, selection, consent, DTLS that arrives early |
 //! | `core/dtls.rs` | rtc-dtls endpoint: handshake in the negotiated role, fingerprint check, records |
 //! | `core/sctp.rs` | rtc-sctp association and its streams, DCEP messages |
+//! | `core/sctp_guard.rs` | bounds on what the remote's SCTP packets can make rtc-sctp hold |
 //! | `core/channels.rs` | the data channel state machine (one `set_state`), stream ids, reading within the receive budget |
 //! | `gather.rs` | gathering, sans-IO: host, STUN (server-reflexive) and TURN (relay) candidates, their transactions, "is gathering complete" |
 //! | `relay.rs` | TURN allocations, sans-IO: allocate, permissions, Send/ChannelData, refresh, release |
 //! | `driver.rs` (+ `driver/net.rs`) | the per-connection task on the one network thread: sockets, DNS, timers; moves bytes and time |
 //! | `stream.rs` | TCP/TLS connections to TURN servers |
 //! | `config.rs`, `sdp.rs`, `candidate.rs` | parsing and validating what the application gives us |
-//! | `channel.rs` | what a channel's handle and the network thread share; the message size limit |
+//! | `channel.rs` | what a channel's handle and the network thread share (buffered amount, receive budgets); the message size limit |
+//! | `sim/` (tests only) | two cores on a virtual clock exchanging datagrams in memory; a scripted TURN server for `relay.rs` |
 //!
 //! **Threading.** One network thread for the whole process (`webrtc-rs-net`, a tokio
 //! current-thread runtime started on the first [`PeerConnection::new`]). Each connection is one
@@ -85,10 +87,11 @@
 //!
 //! # Timings
 //!
-//! What a connection reports when the other side does not do its part (measured on loopback;
-//! `tests/deadlines.rs` and `tests/lifecycle.rs` check each row except the fatal alert after
-//! connecting, which two engine peers never send each other; the `sim` tests check the same
-//! rows to the millisecond on a virtual clock, two cores exchanging datagrams in memory):
+//! What a connection reports when the other side does not do its part. The `sim` tests
+//! (`src/sim/`: two cores exchanging datagrams in memory on a virtual clock, with hooks to
+//! drop, delay, duplicate or rewrite datagrams) check each row to the millisecond except the
+//! fatal alert after connecting, which two engine peers never send each other;
+//! `tests/lifecycle.rs` checks the close and fingerprint rows over real UDP:
 //!
 //! | situation | what is reported |
 //! |---|---|

@@ -29,6 +29,7 @@ pub(crate) use net::*;
 pub(crate) use side::*;
 
 use crate::channel::ChannelKey;
+use crate::gather::CandidateKind;
 use crate::sdp::{RemoteDescription, Setup};
 use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;
@@ -218,7 +219,8 @@ impl Sim {
         let now = self.now;
         for side in self.sides.iter_mut() {
             side.core.start_gathering("0".to_owned(), 0);
-            side.core.add_host_candidate(side.addr);
+            side.core
+                .add_local_candidate(CandidateKind::Host, side.addr, None);
             side.core.finish_gathering();
         }
         let mut offer = self.a().description(Setup::ActPass);

@@ -2,8 +2,9 @@
 //! [`Update`] with the virtual time it came at), and the channel links an application would
 //! hold.
 
-use crate::channel::{ChannelInfo, ChannelKey, ChannelLink, Update};
+use crate::channel::{ChannelInfo, ChannelKey, ChannelLink, ReceiveBudget};
 use crate::core::{local_fingerprint, Core, CoreParams};
+use crate::mailbox::Update;
 use crate::sdp::{Fingerprint, RemoteDescription, Setup};
 use crate::types::{ChannelState, ConnectionState, Message};
 use std::collections::HashMap;
@@ -34,6 +35,8 @@ impl Default for SideConfig {
 
 pub(crate) struct Side {
     pub core: Core,
+    /// Unread bytes across the side's channels.
+    connection_budget: Arc<ReceiveBudget>,
     /// The address of its one host candidate (invented; nothing goes to a network).
     pub addr: SocketAddr,
     ufrag: String,
@@ -58,6 +61,9 @@ impl Side {
         // ICE wants at least 4 ufrag and 22 password characters.
         let ufrag = format!("sim{name}ufrag");
         let pwd = format!("sim{name}password0123456789abcdef");
+        let connection_budget = Arc::new(ReceiveBudget::new(
+            crate::Limits::default().connection_receive_budget,
+        ));
         let core = Core::new(
             start,
             CoreParams {
@@ -67,12 +73,15 @@ impl Side {
                 pwd: pwd.clone(),
                 local_max_message_size: config.local_max_message_size,
                 receive_budget: config.receive_budget,
+                connection_budget: connection_budget.clone(),
+                max_remote_channels: crate::Limits::default().max_remote_channels,
                 relay_only: false,
             },
         )
         .expect("core");
         Self {
             core,
+            connection_budget,
             addr,
             ufrag,
             pwd,
@@ -119,7 +128,11 @@ impl Side {
             max_packet_lifetime: None,
             negotiated: negotiated.is_some(),
         };
-        let link = ChannelLink::new(self.config.local_max_message_size as usize);
+        let link = ChannelLink::new(
+            self.config.local_max_message_size as usize,
+            self.config.receive_budget,
+            self.connection_budget.clone(),
+        );
         self.links.insert(key, link.clone());
         (key, info, link)
     }
@@ -153,8 +166,7 @@ impl Side {
                     Update::Candidate { candidate, .. } => candidates.push(candidate.clone()),
                     Update::ChannelMessage { key, message } if self.config.auto_read => {
                         if let Some(link) = self.links.get(key) {
-                            link.sub_unread(message.data.len());
-                            if link.paused.swap(false, Ordering::AcqRel) {
+                            if link.release_unread(message.data.len()) {
                                 resume.push(*key);
                             }
                         }
