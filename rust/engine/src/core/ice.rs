@@ -358,3 +358,126 @@ fn make_candidate(
         .new_candidate_relay(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc_stun::message::{MessageType, TransactionId, CLASS_ERROR_RESPONSE};
+    use rtc_stun::message::{Setter, BINDING_REQUEST, BINDING_SUCCESS};
+
+    const LOCAL_PWD: &str = "local-password-0123456789";
+    const REMOTE_PWD: &str = "remote-password-0123456789";
+
+    fn layer(now: Instant) -> IceLayer {
+        let provider = rtc_crypto::default_provider().expect("crypto provider");
+        let mut ice = IceLayer::new(now, provider, "locl".into(), LOCAL_PWD.into(), false)
+            .expect("ice layer");
+        ice.start(now, true, "remt".into(), REMOTE_PWD.into())
+            .expect("start");
+        ice
+    }
+
+    /// A Binding message of `typ` with `username` (if any), signed with `key` (if any).
+    fn message(typ: MessageType, username: Option<&str>, key: Option<&str>) -> BytesMut {
+        let provider = rtc_crypto::default_provider().expect("crypto provider");
+        let crypto = provider.crypto();
+        let mut setters: Vec<Box<dyn Setter + '_>> =
+            vec![Box::new(typ), Box::new(TransactionId::new())];
+        if let Some(name) = username {
+            setters.push(Box::new(Username::new(
+                rtc_stun::attributes::ATTR_USERNAME,
+                name.to_owned(),
+            )));
+        }
+        if let Some(key) = key {
+            setters.push(Box::new(
+                MessageIntegrity::new_short_term_integrity_with_provider(key.to_owned(), crypto),
+            ));
+        }
+        let mut m = StunMessage::new();
+        m.build(&setters).expect("build STUN message");
+        BytesMut::from(&m.raw[..])
+    }
+
+    fn peer() -> SocketAddr {
+        "127.0.0.9:4000".parse().expect("address")
+    }
+
+    #[test]
+    fn only_checks_with_our_credentials_are_authentic() {
+        let now = Instant::now();
+        let mut ice = layer(now);
+        let good = message(BINDING_REQUEST, Some("locl:remt"), Some(LOCAL_PWD));
+        let wrong_key = message(BINDING_REQUEST, Some("locl:remt"), Some(REMOTE_PWD));
+        let wrong_user = message(BINDING_REQUEST, Some("locl:evil"), Some(LOCAL_PWD));
+        let unsigned = message(BINDING_REQUEST, Some("locl:remt"), None);
+        for (what, bad) in [
+            ("key", wrong_key),
+            ("user", wrong_user),
+            ("unsigned", unsigned),
+        ] {
+            assert!(!ice.authentic(peer(), &bad), "wrong {what} accepted");
+            assert_eq!(ice.source(peer(), peer()), Source::Stranger);
+        }
+        assert!(ice.authentic(peer(), &good));
+        assert_eq!(ice.source(peer(), peer()), Source::Validated);
+    }
+
+    #[test]
+    fn answers_must_be_signed_with_the_remote_password() {
+        let now = Instant::now();
+        let mut ice = layer(now);
+        let forged = message(BINDING_SUCCESS, None, Some(LOCAL_PWD));
+        assert!(!ice.authentic(peer(), &forged));
+        let real = message(BINDING_SUCCESS, None, Some(REMOTE_PWD));
+        assert!(ice.authentic(peer(), &real));
+        let error = MessageType::new(rtc_stun::message::METHOD_BINDING, CLASS_ERROR_RESPONSE);
+        assert!(!ice.authentic(peer(), &message(error, None, Some(REMOTE_PWD))));
+    }
+
+    #[test]
+    fn a_forged_role_conflict_never_reaches_the_agent() {
+        let now = Instant::now();
+        let mut ice = layer(now);
+        // Claims the controlling role (we are controlling too) with the largest tie-breaker,
+        // signed with a guessed password.
+        let mut m = StunMessage::new();
+        m.build(&[
+            Box::new(BINDING_REQUEST),
+            Box::new(TransactionId::new()),
+            Box::new(Username::new(
+                rtc_stun::attributes::ATTR_USERNAME,
+                "locl:remt".to_owned(),
+            )),
+        ])
+        .expect("build");
+        m.add(
+            rtc_stun::attributes::ATTR_ICE_CONTROLLING,
+            &u64::MAX.to_be_bytes(),
+        );
+        let provider = rtc_crypto::default_provider().expect("crypto provider");
+        let guess = MessageIntegrity::new_short_term_integrity_with_provider(
+            "guessed-password-0123456789".to_owned(),
+            provider.crypto(),
+        );
+        guess.add_to(&mut m).expect("integrity");
+        ice.handle_stun(now, peer(), peer(), BytesMut::from(&m.raw[..]));
+        assert!(ice.agent.role(), "still controlling");
+        assert_eq!(ice.rejected(), 1);
+        let mut transmits = VecDeque::new();
+        ice.drain(&mut transmits);
+        assert!(
+            transmits.iter().all(|t| t.peer != peer()),
+            "no answer (a 487 role conflict or a success) went to the forger"
+        );
+    }
+
+    #[test]
+    fn garbage_is_not_authentic() {
+        let now = Instant::now();
+        let mut ice = layer(now);
+        for junk in [&[][..], &[0, 1, 0, 0][..], &[0u8; 20][..], &[0xff; 64][..]] {
+            assert!(!ice.authentic(peer(), junk));
+        }
+    }
+}
