@@ -26,7 +26,7 @@
 //! | `core/sctp.rs` | rtc-sctp association and its streams, DCEP messages |
 //! | `core/sctp_guard.rs` | bounds on what the remote's SCTP packets can make rtc-sctp hold |
 //! | `core/channels.rs` | the data channel state machine (one `set_state`), stream ids, reading within the receive budget |
-//! | `gather.rs` | gathering, sans-IO: host, STUN (server-reflexive) and TURN (relay) candidates, their transactions, "is gathering complete" |
+//! | `gather/` | gathering, sans-IO: host, STUN (server-reflexive) and TURN (relay) candidates, their transactions, "is gathering complete" |
 //! | `relay.rs` | TURN allocations, sans-IO: allocate, permissions, Send/ChannelData, refresh, release |
 //! | `driver.rs` (+ `driver/net.rs`) | the per-connection task on the one network thread: sockets, DNS, timers; moves bytes and time |
 //! | `stream.rs` | TCP/TLS connections to TURN servers |

@@ -1,6 +1,6 @@
 //! Connections that cannot finish or lose their remote end must end, never hang, at the times
 //! the Timings table of `lib.rs` gives; on the virtual clock, so each case runs in
-//! milliseconds and every time is exact. (The real-UDP versions are `tests/deadlines.rs`.)
+//! milliseconds and every time is exact.
 
 use super::*;
 use crate::core::SETUP_TIMEOUT;
