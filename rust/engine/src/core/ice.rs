@@ -62,6 +62,9 @@ pub(super) struct IceLayer {
     /// The remote's (ufrag, pwd), once its description is applied.
     remote: Option<(String, String)>,
     selected: bool,
+    /// The selected pair as (local socket, remote address), kept from the agent's last
+    /// selection event (looked at for every datagram).
+    pair: Option<(SocketAddr, SocketAddr)>,
     validated: Vec<SocketAddr>,
     early_dtls: VecDeque<BytesMut>,
     outputs: VecDeque<IceOutput>,
@@ -104,6 +107,7 @@ impl IceLayer {
             local_pwd: pwd,
             remote: None,
             selected: false,
+            pair: None,
             validated: Vec::new(),
             early_dtls: VecDeque::new(),
             outputs: VecDeque::new(),
@@ -286,6 +290,7 @@ impl IceLayer {
                 }
                 IceEvent::SelectedCandidatePairChange(local, remote) => {
                     debug!("ICE selected {} <-> {}", local.addr(), remote.addr());
+                    self.pair = Some((local.base_addr(), remote.addr()));
                     if !self.selected {
                         self.selected = true;
                         self.outputs.push_back(IceOutput::Selected);
@@ -309,9 +314,8 @@ impl IceLayer {
 
     /// The selected pair as (local socket, remote address).
     pub fn selected_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
-        self.agent
-            .get_selected_candidate_pair()
-            .map(|(l, r)| (l.base_addr(), r.addr()))
+        // The agent clears its selection (failure, close) without an event.
+        self.agent.get_selected_candidate_pair().and(self.pair)
     }
 
     pub fn close(&mut self) {
