@@ -5,9 +5,10 @@
 //!
 //! A test wraps its peer type in a [`Side`] (the engine's `PeerConnection`, the glue's
 //! `Session`), then drives a pair with [`Pump`] or the shorthands [`pump_until`], [`signal`] and
-//! [`connect`]. Hooks on [`Pump`] rewrite or drop candidates and rewrite descriptions in flight
-//! (to point candidates at a relay, to tamper with an SDP attribute). Nothing here knows the
-//! engine: it has no dependencies, so both crates can use it as a dev-dependency.
+//! [`connect`]. Hooks on [`Pump`] rewrite or drop candidates and rewrite the offer or the answer
+//! in flight (to point candidates at a relay, to tamper with an SDP attribute). Nothing here
+//! knows the engine: with no dependencies, the engine can take it as a dev-dependency without
+//! linking a second copy of itself.
 
 mod pump;
 mod side;
@@ -15,4 +16,4 @@ mod wait;
 
 pub use pump::{connect, pump_until, signal, Pump, TIMEOUT};
 pub use side::{Candidate, Description, Origin, SdpKind, Side};
-pub use wait::{retry_until, INTERVAL};
+pub use wait::INTERVAL;

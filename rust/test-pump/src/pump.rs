@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
 type CandidateHook<'h> = Box<dyn FnMut(Origin, &str) -> Option<String> + 'h>;
-type DescriptionHook<'h> = Box<dyn FnMut(Origin, &str) -> String + 'h>;
+type DescriptionHook<'h> = Box<dyn FnMut(&str) -> String + 'h>;
 
 /// Carries signals between two [`Side`]s the way an application's signaling channel would: each
 /// round polls both sides, then hands each one's trickled candidates to the other. Every call
@@ -18,7 +18,8 @@ type DescriptionHook<'h> = Box<dyn FnMut(Origin, &str) -> String + 'h>;
 pub struct Pump<'h> {
     limit: Duration,
     candidate_hook: Option<CandidateHook<'h>>,
-    description_hook: Option<DescriptionHook<'h>>,
+    offer_hook: Option<DescriptionHook<'h>>,
+    answer_hook: Option<DescriptionHook<'h>>,
 }
 
 impl Default for Pump<'_> {
@@ -33,7 +34,8 @@ impl<'h> Pump<'h> {
         Self {
             limit: TIMEOUT,
             candidate_hook: None,
-            description_hook: None,
+            offer_hook: None,
+            answer_hook: None,
         }
     }
 
@@ -54,10 +56,17 @@ impl<'h> Pump<'h> {
         self
     }
 
-    /// Passes each session description's SDP through `hook`, with the side it came from, on its
-    /// way to the other side (the side that yielded it applies it unchanged).
-    pub fn rewrite_descriptions(mut self, hook: impl FnMut(Origin, &str) -> String + 'h) -> Self {
-        self.description_hook = Some(Box::new(hook));
+    /// Passes the offer's SDP through `hook` on its way to the answerer (the offerer applies it
+    /// unchanged).
+    pub fn rewrite_offer(mut self, hook: impl FnMut(&str) -> String + 'h) -> Self {
+        self.offer_hook = Some(Box::new(hook));
+        self
+    }
+
+    /// Passes the answer's SDP through `hook` on its way to the offerer (the answerer applies it
+    /// unchanged).
+    pub fn rewrite_answer(mut self, hook: impl FnMut(&str) -> String + 'h) -> Self {
+        self.answer_hook = Some(Box::new(hook));
         self
     }
 
@@ -204,14 +213,14 @@ impl<'h> Pump<'h> {
         self.run_or_panic(a, b, deadline, "offer", |a, _| a.has_description());
         let offer = take_kind(a, SdpKind::Offer);
         a.apply_local(&offer);
-        b.apply_remote(&self.carry_description(Origin::A, offer));
+        b.apply_remote(&self.carry_description(offer));
     }
 
     fn answer_by<A: Side, B: Side>(&mut self, a: &mut A, b: &mut B, deadline: Instant) {
         self.run_or_panic(a, b, deadline, "answer", |_, b| b.has_description());
         let answer = take_kind(b, SdpKind::Answer);
         b.apply_local(&answer);
-        a.apply_remote(&self.carry_description(Origin::B, answer));
+        a.apply_remote(&self.carry_description(answer));
     }
 
     fn carry_candidate(&mut self, from: Origin, candidate: Candidate, to: &mut impl Side) {
@@ -225,10 +234,14 @@ impl<'h> Pump<'h> {
         }
     }
 
-    fn carry_description(&mut self, from: Origin, description: Description) -> Description {
-        match self.description_hook.as_mut() {
+    fn carry_description(&mut self, description: Description) -> Description {
+        let hook = match description.kind {
+            SdpKind::Offer => self.offer_hook.as_mut(),
+            SdpKind::Answer => self.answer_hook.as_mut(),
+        };
+        match hook {
             Some(hook) => Description {
-                sdp: hook(from, &description.sdp),
+                sdp: hook(&description.sdp),
                 ..description
             },
             None => description,

@@ -9,6 +9,26 @@ pub enum SdpKind {
     Answer,
 }
 
+impl SdpKind {
+    /// The W3C name (`RTCSdpType`): `"offer"` or `"answer"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SdpKind::Offer => "offer",
+            SdpKind::Answer => "answer",
+        }
+    }
+
+    /// The kind with the W3C name `name`; `None` for any other name (the pump carries no
+    /// `"pranswer"` or `"rollback"`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "offer" => Some(SdpKind::Offer),
+            "answer" => Some(SdpKind::Answer),
+            _ => None,
+        }
+    }
+}
+
 /// A session description one side yielded, on its way to the other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Description {
@@ -27,7 +47,7 @@ pub struct Candidate {
     pub line: String,
 }
 
-/// Which argument of the pump something came from: `A` is the first (the offerer in
+/// Which argument of the pump a candidate came from: `A` is the first (the offerer in
 /// [`crate::Pump::signal`]), `B` the second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {

@@ -105,17 +105,18 @@ fn the_candidate_hook_rewrites_and_drops_knowing_the_origin() {
 }
 
 #[test]
-fn connect_runs_offer_and_answer_through_the_description_hook() {
+fn connect_runs_offer_and_answer_through_their_hooks() {
     let mut a = Scripted::default();
     let mut b = Scripted::default();
     Pump::new()
-        .rewrite_descriptions(|from, sdp| format!("{sdp} from {from:?}"))
+        .rewrite_offer(|sdp| format!("{sdp}, edited"))
+        .rewrite_answer(|sdp| format!("{sdp}, changed"))
         .connect(&mut a, &mut b);
     let sdp = |d: &Option<Description>| d.as_ref().map(|d| d.sdp.clone());
     assert_eq!(sdp(&a.local).as_deref(), Some("offer sdp"));
-    assert_eq!(sdp(&b.remote).as_deref(), Some("offer sdp from A"));
+    assert_eq!(sdp(&b.remote).as_deref(), Some("offer sdp, edited"));
     assert_eq!(sdp(&b.local).as_deref(), Some("answer sdp"));
-    assert_eq!(sdp(&a.remote).as_deref(), Some("answer sdp from B"));
+    assert_eq!(sdp(&a.remote).as_deref(), Some("answer sdp, changed"));
 }
 
 #[test]
