@@ -5,11 +5,10 @@
 //! half a minute; they run in parallel.
 
 mod common;
-#[path = "common/udp_proxy.rs"]
-mod udp_proxy;
+use common::udp_proxy::{Mode, UdpProxy};
 use common::*;
+use std::fmt;
 use std::time::{Duration, Instant};
-use udp_proxy::{Mode, UdpProxy};
 use webrtc_rs_engine::*;
 
 /// The engine's setup deadline (DTLS + SCTP after ICE selected a pair).
@@ -19,10 +18,11 @@ const SLACK: Duration = Duration::from_secs(8);
 /// rtc-ice's keepalive (and state check) interval: how long before a cut the last packet may be.
 const KEEPALIVE: Duration = Duration::from_secs(2);
 
-/// Connection states a peer went through, with when it was first seen in them.
+/// Connection states a peer went through, with when it was first seen in them (since `clock`).
 struct Watched {
     peer: Peer,
     states: Vec<(ConnectionState, Duration)>,
+    clock: Instant,
 }
 
 impl Watched {
@@ -30,14 +30,7 @@ impl Watched {
         Self {
             peer: Peer::new(config()),
             states: Vec::new(),
-        }
-    }
-
-    fn poll(&mut self, since: Instant) {
-        self.peer.poll();
-        let s = self.peer.pc.connection_state();
-        if self.states.last().map(|(last, _)| *last) != Some(s) {
-            self.states.push((s, since.elapsed()));
+            clock: Instant::now(),
         }
     }
 
@@ -53,97 +46,144 @@ impl Watched {
     }
 }
 
-/// Polls both peers and hands each one's candidates to the other, through `proxy` if any.
-fn pump(a: &mut Watched, b: &mut Watched, proxy: Option<&UdpProxy>, since: Instant) {
-    a.poll(since);
-    b.poll(since);
-    for c in a.peer.candidates.drain(..) {
-        let c = proxy.map_or(c.clone(), |p| p.candidate_from_a(&c));
-        b.peer
+impl fmt::Debug for Watched {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?}, {:?} on the clock, states {:?}",
+            self.peer,
+            self.clock.elapsed(),
+            self.states
+        )
+    }
+}
+
+/// The peer's side, recording each state change; every candidate must be accepted.
+impl Side for Watched {
+    fn poll_signals(&mut self) {
+        self.peer.poll();
+        let s = self.state();
+        if self.states.last().map(|(last, _)| *last) != Some(s) {
+            self.states.push((s, self.clock.elapsed()));
+        }
+    }
+    fn drain_candidates(&mut self) -> Vec<Candidate> {
+        self.peer.drain_candidates()
+    }
+    fn add_remote_candidate(&mut self, c: &Candidate) {
+        self.peer
             .pc
-            .add_ice_candidate("0", 0, &c)
+            .add_ice_candidate(&c.mid, c.index, &c.line)
             .expect("add candidate");
     }
-    for c in b.peer.candidates.drain(..) {
-        let c = proxy.map_or(c.clone(), |p| p.candidate_from_b(&c));
-        a.peer
+    fn start_offer(&mut self) {
+        self.peer.start_offer();
+    }
+    fn has_description(&self) -> bool {
+        self.peer.has_description()
+    }
+    fn take_description(&mut self) -> Option<Description> {
+        self.peer.take_description()
+    }
+    fn apply_local(&mut self, d: &Description) {
+        self.peer.apply_local(d);
+    }
+    fn apply_remote(&mut self, d: &Description) {
+        self.peer.apply_remote(d);
+    }
+    fn is_connected(&self) -> bool {
+        self.peer.is_connected()
+    }
+}
+
+/// Two watched peers and the path between them: direct, or through a relay.
+struct Pair<'p> {
+    a: Watched,
+    b: Watched,
+    proxy: Option<&'p UdpProxy>,
+}
+
+impl<'p> Pair<'p> {
+    /// Offer/answer over the path, each description through `edit` on its way, `a` with a
+    /// channel created beforehand; the clocks start when signalling ends.
+    fn signalled(proxy: Option<&'p UdpProxy>, edit: fn(&str) -> String) -> (Self, DataChannel) {
+        let mut pair = Pair {
+            a: Watched::new(),
+            b: Watched::new(),
+            proxy,
+        };
+        let channel = pair
+            .a
+            .peer
             .pc
-            .add_ice_candidate("0", 0, &c)
-            .expect("add candidate");
+            .create_data_channel("data", ChannelOptions::default())
+            .expect("create channel");
+        pair.pump()
+            .rewrite_offer(edit)
+            .rewrite_answer(edit)
+            .signal(&mut pair.a, &mut pair.b);
+        pair.restart_clocks();
+        (pair, channel)
+    }
+
+    /// A pump whose candidates point at the relay, if any, instead of at the other peer.
+    fn pump(&self) -> Pump<'p> {
+        let pump = Pump::new();
+        let Some(proxy) = self.proxy else {
+            return pump;
+        };
+        pump.rewrite_candidates(move |from, c| {
+            Some(match from {
+                Origin::A => proxy.candidate_from_a(c),
+                Origin::B => proxy.candidate_from_b(c),
+            })
+        })
+    }
+
+    /// Pumps until `cond`; panics after `limit`, naming `what`.
+    fn until(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        cond: impl FnMut(&mut Watched, &mut Watched) -> bool,
+    ) {
+        self.pump()
+            .with_limit(limit)
+            .until(&mut self.a, &mut self.b, what, cond);
+    }
+
+    /// Times the states of both sides from now on.
+    fn restart_clocks(&mut self) {
+        let now = Instant::now();
+        self.a.clock = now;
+        self.b.clock = now;
+    }
+
+    /// Times the states of both sides from now on, forgetting those seen so far.
+    fn start_over(&mut self) {
+        self.restart_clocks();
+        self.a.states.clear();
+        self.b.states.clear();
     }
 }
 
-/// Runs offer/answer (`a` offers), passing each description through its edit.
-fn signal_edited(
-    a: &mut Watched,
-    b: &mut Watched,
-    proxy: Option<&UdpProxy>,
-    edit_offer: impl Fn(&str) -> String,
-    edit_answer: impl Fn(&str) -> String,
-) {
-    let start = Instant::now();
-    a.peer.pc.create_offer().expect("create offer");
-    let offer = loop {
-        pump(a, b, proxy, start);
-        if let Some((_, sdp)) = a.peer.take_description() {
-            break sdp;
-        }
-        assert!(start.elapsed() < TIMEOUT, "no offer");
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    a.peer
-        .pc
-        .set_local_description(SdpType::Offer, &offer)
-        .expect("set local offer");
-    b.peer
-        .pc
-        .set_remote_description(SdpType::Offer, &edit_offer(&offer))
-        .expect("set remote offer");
-    let answer = loop {
-        pump(a, b, proxy, start);
-        if let Some((_, sdp)) = b.peer.take_description() {
-            break sdp;
-        }
-        assert!(start.elapsed() < TIMEOUT, "no answer");
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    b.peer
-        .pc
-        .set_local_description(SdpType::Answer, &answer)
-        .expect("set local answer");
-    a.peer
-        .pc
-        .set_remote_description(SdpType::Answer, &edit_answer(&answer))
-        .expect("set remote answer");
+/// A description as it was sent.
+fn unedited(sdp: &str) -> String {
+    sdp.to_owned()
 }
 
-/// Pumps until `cond` or `limit`; returns whether `cond` held.
-fn pump_for(
-    a: &mut Watched,
-    b: &mut Watched,
-    proxy: Option<&UdpProxy>,
-    since: Instant,
-    limit: Duration,
-    mut cond: impl FnMut(&Watched, &Watched) -> bool,
-) -> bool {
-    let start = Instant::now();
-    loop {
-        pump(a, b, proxy, since);
-        if cond(a, b) {
-            return true;
-        }
-        if start.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+/// A description that tells the other side this one is the DTLS client.
+fn to_active(sdp: &str) -> String {
+    assert!(sdp.contains("a=setup:"), "no a=setup in {sdp}");
+    sdp.replace("a=setup:actpass", "a=setup:active")
+        .replace("a=setup:passive", "a=setup:active")
 }
 
-fn both_failed(a: &Watched, b: &Watched) -> bool {
+fn both_failed(a: &mut Watched, b: &mut Watched) -> bool {
     a.state() == ConnectionState::Failed && b.state() == ConnectionState::Failed
 }
 
-fn both_ended(a: &Watched, b: &Watched) -> bool {
+fn both_ended(a: &mut Watched, b: &mut Watched) -> bool {
     let ended =
         |w: &Watched| matches!(w.state(), ConnectionState::Failed | ConnectionState::Closed);
     ended(a) && ended(b)
@@ -191,36 +231,9 @@ fn assert_setup_failed(
 fn dtls_handshake_nobody_starts_fails_at_the_setup_deadline() {
     // Both sides are told the other is the DTLS client (a=setup:active both ways), so both
     // wait as DTLS servers for a ClientHello that never comes. ICE connects.
-    let mut a = Watched::new();
-    let mut b = Watched::new();
-    let channel = a
-        .peer
-        .pc
-        .create_data_channel("data", ChannelOptions::default())
-        .expect("create channel");
-    let to_active = |sdp: &str| {
-        assert!(sdp.contains("a=setup:"), "no a=setup in {sdp}");
-        sdp.replace("a=setup:actpass", "a=setup:active")
-            .replace("a=setup:passive", "a=setup:active")
-    };
-    signal_edited(&mut a, &mut b, None, to_active, to_active);
-    let since = Instant::now();
-    let ended = pump_for(
-        &mut a,
-        &mut b,
-        None,
-        since,
-        SETUP_TIMEOUT + SLACK,
-        both_ended,
-    );
-    assert!(
-        ended,
-        "still not FAILED {:?} after signalling: a={:?} b={:?}",
-        since.elapsed(),
-        a.states,
-        b.states
-    );
-    assert_setup_failed(&a, &b, &channel, "DTLS never started", false);
+    let (mut p, channel) = Pair::signalled(None, to_active);
+    p.until(SETUP_TIMEOUT + SLACK, "both ended", both_ended);
+    assert_setup_failed(&p.a, &p.b, &channel, "DTLS never started", false);
 }
 
 #[test]
@@ -228,90 +241,40 @@ fn sctp_association_never_answered_fails_at_the_setup_deadline() {
     // DTLS completes through the relay but every application data record (SCTP) is dropped:
     // what aiortc did when it refused the handshake after finishing it.
     let proxy = UdpProxy::start(Mode::DropApplicationData);
-    let mut a = Watched::new();
-    let mut b = Watched::new();
-    let channel = a
-        .peer
-        .pc
-        .create_data_channel("data", ChannelOptions::default())
-        .expect("create channel");
-    let same = |sdp: &str| sdp.to_owned();
-    signal_edited(&mut a, &mut b, Some(&proxy), same, same);
-    let since = Instant::now();
-    let ended = pump_for(
-        &mut a,
-        &mut b,
-        Some(&proxy),
-        since,
-        SETUP_TIMEOUT + SLACK,
-        both_ended,
-    );
-    assert!(
-        ended,
-        "still not ended {:?} after signalling: a={:?} b={:?}",
-        since.elapsed(),
-        a.states,
-        b.states
-    );
+    let (mut p, channel) = Pair::signalled(Some(&proxy), unedited);
+    p.until(SETUP_TIMEOUT + SLACK, "both ended", both_ended);
     assert!(
         proxy.dropped_application_records() > 0,
         "DTLS never carried SCTP, so this did not test the SCTP deadline"
     );
     // DTLS is up, so the side that gives up first sends close_notify, which the relay passes.
-    assert_setup_failed(&a, &b, &channel, "SCTP never answered", true);
+    assert_setup_failed(&p.a, &p.b, &channel, "SCTP never answered", true);
 }
 
 #[test]
 fn remote_that_vanishes_is_disconnected_then_failed_and_channels_close() {
     let proxy = UdpProxy::start(Mode::Forward);
-    let mut a = Watched::new();
-    let mut b = Watched::new();
-    let x = a
-        .peer
-        .pc
-        .create_data_channel("data", ChannelOptions::default())
-        .expect("create channel");
-    let same = |sdp: &str| sdp.to_owned();
-    signal_edited(&mut a, &mut b, Some(&proxy), same, same);
-    let start = Instant::now();
-    let up = pump_for(&mut a, &mut b, Some(&proxy), start, TIMEOUT, |a, b| {
+    let (mut p, x) = Pair::signalled(Some(&proxy), unedited);
+    p.until(TIMEOUT, "connected", |a, b| {
         a.state() == ConnectionState::Connected
             && b.state() == ConnectionState::Connected
             && x.ready_state() == ChannelState::Open
             && !b.peer.incoming.is_empty()
     });
-    assert!(up, "not connected: a={:?} b={:?}", a.states, b.states);
-    let y = b.peer.incoming[0].clone();
+    let y = p.b.peer.incoming[0].clone();
     x.send(b"before", true).expect("send");
-    let got = pump_for(&mut a, &mut b, Some(&proxy), start, TIMEOUT, |_, _| {
+    p.until(TIMEOUT, "the message before the cut", |_, _| {
         y.available() > 0
     });
-    assert!(got, "message before the cut did not arrive");
 
     // The remote is gone: nothing arrives any more, no close, no alert.
     proxy.set_mode(Mode::Drop);
-    let cut = Instant::now();
-    a.states.clear();
-    b.states.clear();
+    p.start_over();
     // Data sent into the void is accepted and simply never acknowledged.
     x.send(b"into the void", true).expect("send after the cut");
-    let ended = pump_for(
-        &mut a,
-        &mut b,
-        Some(&proxy),
-        cut,
-        Duration::from_secs(30) + SLACK,
-        both_failed,
-    );
-    assert!(
-        ended,
-        "not FAILED {:?} after the cut: a={:?} b={:?}",
-        cut.elapsed(),
-        a.states,
-        b.states
-    );
-    eprintln!("after the cut: a {:?}, b {:?}", a.states, b.states);
-    for (name, w, ch) in [("a", &a, &x), ("b", &b, &y)] {
+    p.until(Duration::from_secs(30) + SLACK, "both FAILED", both_failed);
+    eprintln!("after the cut: a {:?}, b {:?}", p.a.states, p.b.states);
+    for (name, w, ch) in [("a", &p.a, &x), ("b", &p.b, &y)] {
         let disconnected = w
             .reached(ConnectionState::Disconnected)
             .unwrap_or_else(|| panic!("{name} never reported DISCONNECTED: {:?}", w.states));
@@ -353,32 +316,19 @@ fn remote_that_vanishes_is_disconnected_then_failed_and_channels_close() {
 #[test]
 fn path_that_comes_back_before_the_failure_recovers() {
     let proxy = UdpProxy::start(Mode::Forward);
-    let mut a = Watched::new();
-    let mut b = Watched::new();
-    let x = a
-        .peer
-        .pc
-        .create_data_channel("data", ChannelOptions::default())
-        .expect("create channel");
-    let same = |sdp: &str| sdp.to_owned();
-    signal_edited(&mut a, &mut b, Some(&proxy), same, same);
-    let start = Instant::now();
-    let up = pump_for(&mut a, &mut b, Some(&proxy), start, TIMEOUT, |a, b| {
+    let (mut p, x) = Pair::signalled(Some(&proxy), unedited);
+    p.until(TIMEOUT, "connected", |a, b| {
         a.state() == ConnectionState::Connected
             && b.state() == ConnectionState::Connected
             && !b.peer.incoming.is_empty()
     });
-    assert!(up, "not connected: a={:?} b={:?}", a.states, b.states);
-    let y = b.peer.incoming[0].clone();
+    let y = p.b.peer.incoming[0].clone();
 
     proxy.set_mode(Mode::Drop);
-    let cut = Instant::now();
-    a.states.clear();
-    b.states.clear();
-    let down = pump_for(&mut a, &mut b, Some(&proxy), cut, TIMEOUT, |a, b| {
+    p.start_over();
+    p.until(TIMEOUT, "DISCONNECTED", |a, b| {
         a.state() == ConnectionState::Disconnected && b.state() == ConnectionState::Disconnected
     });
-    assert!(down, "not DISCONNECTED: a={:?} b={:?}", a.states, b.states);
     // Sent while the path is down: SCTP retransmits it once the path is back.
     x.send(b"while down", true)
         .expect("send while disconnected");
@@ -389,48 +339,24 @@ fn path_that_comes_back_before_the_failure_recovers() {
     );
 
     proxy.set_mode(Mode::Forward);
-    let back = pump_for(&mut a, &mut b, Some(&proxy), cut, TIMEOUT, |a, b| {
+    p.until(TIMEOUT, "recovery", |a, b| {
         a.state() == ConnectionState::Connected
             && b.state() == ConnectionState::Connected
             && y.available() > 0
     });
-    assert!(back, "did not recover: a={:?} b={:?}", a.states, b.states);
-    eprintln!("cut and restored: a {:?}, b {:?}", a.states, b.states);
+    eprintln!("cut and restored: a {:?}, b {:?}", p.a.states, p.b.states);
     let m = y.recv().expect("message");
     assert_eq!(m.data.as_ref(), b"while down");
-    assert!(a.reached(ConnectionState::Failed).is_none());
-    assert!(b.reached(ConnectionState::Failed).is_none());
+    assert!(p.a.reached(ConnectionState::Failed).is_none());
+    assert!(p.b.reached(ConnectionState::Failed).is_none());
 }
 
 #[test]
 fn connectivity_checks_never_answered_fail() {
     // Candidates point at the relay, which swallows everything: ICE never gets a response.
     let proxy = UdpProxy::start(Mode::Drop);
-    let mut a = Watched::new();
-    let mut b = Watched::new();
-    let channel = a
-        .peer
-        .pc
-        .create_data_channel("data", ChannelOptions::default())
-        .expect("create channel");
-    let same = |sdp: &str| sdp.to_owned();
-    signal_edited(&mut a, &mut b, Some(&proxy), same, same);
-    let since = Instant::now();
-    let ended = pump_for(
-        &mut a,
-        &mut b,
-        Some(&proxy),
-        since,
-        Duration::from_secs(30) + SLACK,
-        both_failed,
-    );
-    assert!(
-        ended,
-        "still not FAILED {:?} after signalling: a={:?} b={:?}",
-        since.elapsed(),
-        a.states,
-        b.states
-    );
+    let (mut p, channel) = Pair::signalled(Some(&proxy), unedited);
+    p.until(Duration::from_secs(30) + SLACK, "both FAILED", both_failed);
     // rtc-ice gives up after its disconnected + failed timeouts (5 s + 25 s) in checking.
-    assert_setup_failed(&a, &b, &channel, "ICE never answered", false);
+    assert_setup_failed(&p.a, &p.b, &channel, "ICE never answered", false);
 }
