@@ -126,6 +126,20 @@ impl<'p> Pair<'p> {
         (pair, channel)
     }
 
+    /// [`Pair::signalled`] through `proxy`, then pumps until both sides are CONNECTED and the
+    /// channel is open at both ends; returns the pair and both ends.
+    fn connected(proxy: &'p UdpProxy) -> (Self, DataChannel, DataChannel) {
+        let (mut pair, x) = Pair::signalled(Some(proxy), unedited);
+        pair.until(TIMEOUT, "connected", |a, b| {
+            a.state() == ConnectionState::Connected
+                && b.state() == ConnectionState::Connected
+                && x.ready_state() == ChannelState::Open
+                && !b.peer.incoming.is_empty()
+        });
+        let y = pair.b.peer.incoming[0].clone();
+        (pair, x, y)
+    }
+
     /// A pump whose candidates point at the relay, if any, instead of at the other peer.
     fn pump(&self) -> Pump<'p> {
         let pump = Pump::new();
@@ -254,14 +268,7 @@ fn sctp_association_never_answered_fails_at_the_setup_deadline() {
 #[test]
 fn remote_that_vanishes_is_disconnected_then_failed_and_channels_close() {
     let proxy = UdpProxy::start(Mode::Forward);
-    let (mut p, x) = Pair::signalled(Some(&proxy), unedited);
-    p.until(TIMEOUT, "connected", |a, b| {
-        a.state() == ConnectionState::Connected
-            && b.state() == ConnectionState::Connected
-            && x.ready_state() == ChannelState::Open
-            && !b.peer.incoming.is_empty()
-    });
-    let y = p.b.peer.incoming[0].clone();
+    let (mut p, x, y) = Pair::connected(&proxy);
     x.send(b"before", true).expect("send");
     p.until(TIMEOUT, "the message before the cut", |_, _| {
         y.available() > 0
@@ -316,13 +323,7 @@ fn remote_that_vanishes_is_disconnected_then_failed_and_channels_close() {
 #[test]
 fn path_that_comes_back_before_the_failure_recovers() {
     let proxy = UdpProxy::start(Mode::Forward);
-    let (mut p, x) = Pair::signalled(Some(&proxy), unedited);
-    p.until(TIMEOUT, "connected", |a, b| {
-        a.state() == ConnectionState::Connected
-            && b.state() == ConnectionState::Connected
-            && !b.peer.incoming.is_empty()
-    });
-    let y = p.b.peer.incoming[0].clone();
+    let (mut p, x, y) = Pair::connected(&proxy);
 
     proxy.set_mode(Mode::Drop);
     p.start_over();
