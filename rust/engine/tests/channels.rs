@@ -141,29 +141,16 @@ fn channel_created_after_connection_and_several_channels() {
 fn dtls_client_role_on_the_offerer() {
     // Offer says a=setup:active, so the answerer must be the DTLS server: the offerer's
     // in-band channels then use even ids.
-    let mut a = Peer::new(config());
-    let mut b = Peer::new(config());
-    let ch =
-        a.pc.create_data_channel("role", ChannelOptions::default())
-            .unwrap();
-    a.pc.create_offer().unwrap();
-    pump_until(&mut a, &mut b, "offer", |a, _| a.description.is_some());
-    let (_, offer) = a.take_description().unwrap();
-    a.pc.set_local_description(SdpType::Offer, &offer).unwrap();
-    let offer = offer.replace("a=setup:actpass", "a=setup:active");
-    b.pc.set_remote_description(SdpType::Offer, &offer).unwrap();
-    pump_until(&mut a, &mut b, "answer", |_, b| b.description.is_some());
-    let (_, answer) = b.take_description().unwrap();
-    assert!(answer.contains("a=setup:passive"));
-    b.pc.set_local_description(SdpType::Answer, &answer)
-        .unwrap();
-    a.pc.set_remote_description(SdpType::Answer, &answer)
-        .unwrap();
-    pump_until(&mut a, &mut b, "open", |_, b| {
-        ch.ready_state() == ChannelState::Open && !b.incoming.is_empty()
-    });
+    let (mut a, mut b, ch) = peers_with_channel("role");
+    Pump::new()
+        .rewrite_offer(|sdp| sdp.replace("a=setup:actpass", "a=setup:active"))
+        .rewrite_answer(|sdp| {
+            assert!(sdp.contains("a=setup:passive"));
+            sdp.to_owned()
+        })
+        .signal(&mut a, &mut b);
+    let remote = until_open(&mut a, &mut b, &ch);
     assert_eq!(ch.id().unwrap() % 2, 0);
-    let remote = b.incoming[0].clone();
     ch.send(b"x", false).unwrap();
     assert_eq!(recv_n(&mut a, &mut b, &remote, 1)[0].data.as_ref(), b"x");
 }

@@ -4,17 +4,10 @@ use webrtc_rs_engine::*;
 
 #[test]
 fn in_band_channel_text_and_binary() {
-    let mut a = Peer::new(config());
-    let mut b = Peer::new(config());
-    let ch =
-        a.pc.create_data_channel("chat", ChannelOptions::default())
-            .unwrap();
+    let (mut a, mut b, ch) = peers_with_channel("chat");
     assert_eq!(a.pc.connection_state(), ConnectionState::New);
     signal(&mut a, &mut b);
-    pump_until(&mut a, &mut b, "channel open", |_, b| {
-        ch.ready_state() == ChannelState::Open && !b.incoming.is_empty()
-    });
-    let remote = b.incoming[0].clone();
+    let remote = until_open(&mut a, &mut b, &ch);
     assert_eq!(remote.label(), "chat");
     assert_eq!(remote.ready_state(), ChannelState::Open);
     ch.send(b"hello", true).unwrap();

@@ -1,7 +1,7 @@
 //! Its own test binary: it counts the process's threads and file descriptors.
 mod common;
 use common::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use webrtc_rs_engine::*;
 
 fn fds() -> usize {
@@ -37,29 +37,20 @@ fn drop_without_close_tears_down_and_reaches_the_remote() {
         let (x, y) = open_in_band(&mut a, &mut b, "c", ChannelOptions::default());
         drop(a);
         let _ = x.send(b"after drop", true);
-        let start = Instant::now();
-        while !(b.pc.connection_state() == ConnectionState::Closed
-            && y.ready_state() == ChannelState::Closed)
-        {
-            b.poll();
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "remote did not see the drop"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let seen = Pump::new()
+            .with_limit(Duration::from_secs(5))
+            .try_until_one(&mut b, |b| {
+                b.pc.connection_state() == ConnectionState::Closed
+                    && y.ready_state() == ChannelState::Closed
+            });
+        assert!(seen, "remote did not see the drop");
         drop(b);
     }
     // Sockets are released shortly after.
-    let start = Instant::now();
-    while fds() > base_fds {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "leaked fds: {} > {base_fds}",
-            fds()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let released = Pump::new()
+        .with_limit(Duration::from_secs(5))
+        .try_wait(|| fds() <= base_fds);
+    assert!(released, "leaked fds: {} > {base_fds}", fds());
     assert_eq!(net_threads(), 1, "one network thread for the whole process");
     // A new connection still works.
     let (mut a, mut b) = connect_pair();

@@ -141,13 +141,13 @@ fn malformed_sdp_is_refused() {
     pump_until(&mut me, &mut other, "offers", |a, b| {
         a.description.is_some() && b.description.is_some()
     });
-    let (_, foreign) = other.take_description().unwrap();
+    let foreign = other.take_description().expect("the other offer").sdp;
     let e = me
         .pc
         .set_local_description(SdpType::Offer, &foreign)
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidParameter);
-    let (_, mine) = me.take_description().unwrap();
+    let mine = me.take_description().expect("my offer").sdp;
     assert_eq!(
         me.pc
             .set_local_description(SdpType::Answer, &mine)
@@ -165,7 +165,7 @@ fn offer_with_media_sections_is_answered_with_them_rejected() {
     let mut b = Peer::new(config());
     a.pc.create_offer().unwrap();
     pump_until(&mut a, &mut b, "offer", |a, _| a.description.is_some());
-    let (_, offer) = a.take_description().unwrap();
+    let offer = a.take_description().expect("offer").sdp;
     let (head, app) = offer.split_at(offer.find("m=application").unwrap());
     let with_media = format!(
         "{head}m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:audio\r\n{}m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:video\r\n",
@@ -174,7 +174,7 @@ fn offer_with_media_sections_is_answered_with_them_rejected() {
     b.pc.set_remote_description(SdpType::Offer, &with_media)
         .unwrap();
     pump_until(&mut a, &mut b, "answer", |_, b| b.description.is_some());
-    let (_, answer) = b.take_description().unwrap();
+    let answer = b.take_description().expect("answer").sdp;
     let mlines: Vec<&str> = answer.lines().filter(|l| l.starts_with("m=")).collect();
     assert_eq!(mlines.len(), 3);
     assert!(mlines[0].starts_with("m=audio 0 "));

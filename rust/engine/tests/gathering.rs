@@ -59,12 +59,7 @@ fn server_reflexive_candidate_from_a_stun_server() {
         a.pc.create_data_channel("c", ChannelOptions::default())
             .unwrap();
     a.pc.create_offer().unwrap();
-    let start = std::time::Instant::now();
-    while !a.gathering_complete {
-        a.poll();
-        assert!(start.elapsed() < TIMEOUT);
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    Pump::new().until_one(&mut a, "gathering to complete", |a| a.gathering_complete);
     let seen = a.candidates.clone();
     stop.store(true, Ordering::Relaxed);
     assert!(answered.load(Ordering::Relaxed) >= 1);
@@ -107,11 +102,8 @@ fn notify_callback_runs_when_something_is_ready() {
     })));
     a.pc.create_offer().unwrap();
     // The first candidate is announced from the network thread.
-    let start = std::time::Instant::now();
-    while count.load(Ordering::Relaxed) == 0 {
-        assert!(start.elapsed() < TIMEOUT);
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let notified = Pump::new().try_wait(|| count.load(Ordering::Relaxed) > 0);
+    assert!(notified, "the notify callback never ran");
     a.poll();
     assert!(a.description.is_some());
     assert!(!a.candidates.is_empty() || a.gathering_complete);

@@ -5,7 +5,9 @@
 
 mod common;
 use common::*;
+use std::cell::RefCell;
 use std::net::{SocketAddr, UdpSocket};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 use webrtc_rs_engine::*;
 
@@ -66,122 +68,85 @@ fn junk(round: u32) -> Vec<Vec<u8>> {
     ]
 }
 
-/// Pumps both peers, forwarding candidates and sending junk from `stranger` to every host
-/// candidate either side announced, until `cond` holds.
-fn pump_under_attack(
-    a: &mut Peer,
-    b: &mut Peer,
-    stranger: &UdpSocket,
-    targets: &mut Vec<SocketAddr>,
-    what: &str,
-    mut cond: impl FnMut(&mut Peer, &mut Peer) -> bool,
-) {
-    let start = Instant::now();
-    let mut round = 0;
-    loop {
-        a.poll();
-        b.poll();
-        for c in a.candidates.drain(..) {
-            targets.extend(candidate_addr(&c));
-            forward_candidate(&mut b.pc, &c);
+/// A stranger's socket and the host candidate addresses it learned, as an observer of the
+/// signaling would.
+struct Stranger {
+    socket: UdpSocket,
+    targets: Rc<RefCell<Vec<SocketAddr>>>,
+    round: u32,
+}
+
+impl Stranger {
+    fn new() -> Self {
+        Self {
+            socket: UdpSocket::bind("127.0.0.1:0").expect("stranger socket"),
+            targets: Rc::default(),
+            round: 0,
         }
-        for c in b.candidates.drain(..) {
-            targets.extend(candidate_addr(&c));
-            forward_candidate(&mut a.pc, &c);
-        }
-        round += 1;
-        for target in targets.iter() {
-            for datagram in junk(round) {
-                let _ = stranger.send_to(&datagram, target);
+    }
+
+    /// A pump that shows the stranger every candidate on its way.
+    fn pump<'h>(&self) -> Pump<'h> {
+        let targets = self.targets.clone();
+        Pump::new().rewrite_candidates(move |_, line| {
+            targets.borrow_mut().extend(candidate_addr(line));
+            Some(line.to_owned())
+        })
+    }
+
+    /// One round of junk to every known target.
+    fn attack(&mut self) {
+        self.round += 1;
+        for target in self.targets.borrow().iter() {
+            for datagram in junk(self.round) {
+                let _ = self.socket.send_to(&datagram, target);
             }
         }
-        if cond(a, b) {
-            return;
-        }
-        assert!(
-            start.elapsed() < TIMEOUT,
-            "timed out waiting for {what} under attack: a={:?} b={:?}",
-            a.pc,
-            b.pc
-        );
-        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
 #[test]
 fn junk_from_a_stranger_during_setup_and_after_changes_nothing() {
-    let stranger = UdpSocket::bind("127.0.0.1:0").expect("stranger socket");
-    let mut targets = Vec::new();
+    let mut stranger = Stranger::new();
+    let mut pump = stranger.pump();
     let mut a = Peer::new(config());
     let mut b = Peer::new(config());
     let ch =
         a.pc.create_data_channel("under attack", ChannelOptions::default())
             .expect("create channel");
-    a.pc.create_offer().expect("offer");
-    pump_under_attack(&mut a, &mut b, &stranger, &mut targets, "offer", |a, _| {
-        a.description.is_some()
-    });
-    let (_, offer) = a.take_description().expect("offer");
-    a.pc.set_local_description(SdpType::Offer, &offer)
-        .expect("local offer");
-    b.pc.set_remote_description(SdpType::Offer, &offer)
-        .expect("remote offer");
-    pump_under_attack(&mut a, &mut b, &stranger, &mut targets, "answer", |_, b| {
-        b.description.is_some()
-    });
-    let (_, answer) = b.take_description().expect("answer");
-    b.pc.set_local_description(SdpType::Answer, &answer)
-        .expect("local answer");
-    a.pc.set_remote_description(SdpType::Answer, &answer)
-        .expect("remote answer");
+    pump.signal(&mut a, &mut b);
     let started = Instant::now();
-    pump_under_attack(
-        &mut a,
-        &mut b,
-        &stranger,
-        &mut targets,
-        "connected",
-        |a, b| connected(a, b) && ch.ready_state() == ChannelState::Open && !b.incoming.is_empty(),
-    );
+    pump.until(&mut a, &mut b, "connected under attack", |a, b| {
+        stranger.attack();
+        connected(a, b) && ch.ready_state() == ChannelState::Open && !b.incoming.is_empty()
+    });
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "junk slowed the setup down to {:?}",
         started.elapsed()
     );
     assert!(
-        targets.len() >= 2,
+        stranger.targets.borrow().len() >= 2,
         "both sides' host candidates were attacked"
     );
     let remote = b.incoming[0].clone();
 
     // After connecting: the stranger keeps going while messages flow both ways.
-    let until = Instant::now() + Duration::from_millis(300);
-    pump_under_attack(
-        &mut a,
-        &mut b,
-        &stranger,
-        &mut targets,
-        "more junk",
-        |_, _| Instant::now() >= until,
-    );
+    pump.hold(&mut a, &mut b, Duration::from_millis(300), |_, _| {
+        stranger.attack()
+    });
     for i in 0..20u8 {
         ch.send(&[i; 100], false).expect("send a->b");
         remote.send(&[i; 50], true).expect("send b->a");
     }
     let mut got_b = Vec::new();
     let mut got_a = Vec::new();
-    pump_under_attack(
-        &mut a,
-        &mut b,
-        &stranger,
-        &mut targets,
-        "messages",
-        |_, _| {
-            got_b.extend(std::iter::from_fn(|| remote.recv()));
-            got_a.extend(std::iter::from_fn(|| ch.recv()));
-            got_a.len() == 20 && got_b.len() == 20
-        },
-    );
+    pump.until(&mut a, &mut b, "messages under attack", |_, _| {
+        stranger.attack();
+        got_b.extend(std::iter::from_fn(|| remote.recv()));
+        got_a.extend(std::iter::from_fn(|| ch.recv()));
+        got_a.len() == 20 && got_b.len() == 20
+    });
     for (i, (m_b, m_a)) in got_b.iter().zip(&got_a).enumerate() {
         assert_eq!(&m_b.data[..], &[i as u8; 100][..]);
         assert_eq!(&m_a.data[..], &[i as u8; 50][..]);

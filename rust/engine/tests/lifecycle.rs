@@ -3,6 +3,31 @@ use common::*;
 use std::time::Duration;
 use webrtc_rs_engine::*;
 
+/// Two fresh peers, `a` with a channel and an offer it has applied, gathered completely before
+/// anything is pumped: its candidates are still in `a.candidates`.
+fn gathered_offer() -> (Peer, Peer, DataChannel, String) {
+    let (mut a, b, ch) = peers_with_channel("c");
+    a.pc.create_offer().unwrap();
+    Pump::new().until_one(&mut a, "offer and gathering", |a| {
+        a.description.is_some() && a.gathering_complete
+    });
+    let offer = a.take_description().expect("offer").sdp;
+    a.pc.set_local_description(SdpType::Offer, &offer).unwrap();
+    (a, b, ch, offer)
+}
+
+/// `sdp` with one hex digit of its fingerprint flipped.
+fn with_wrong_fingerprint(sdp: &str) -> String {
+    let line = sdp
+        .lines()
+        .find(|l| l.starts_with("a=fingerprint:"))
+        .expect("a fingerprint line");
+    let mut tampered_line = line.to_owned();
+    let last = tampered_line.pop().expect("a fingerprint");
+    tampered_line.push(if last == '0' { '1' } else { '0' });
+    sdp.replace(line, &tampered_line)
+}
+
 #[test]
 fn states_follow_the_godot_contract() {
     let mut a = Peer::new(config());
@@ -23,13 +48,13 @@ fn states_follow_the_godot_contract() {
         "NEW until signalling completes"
     );
     assert_eq!(a.pc.gathering_state(), GatheringState::Complete);
-    let (_, offer) = a.take_description().unwrap();
+    let offer = a.take_description().expect("offer").sdp;
     a.pc.set_local_description(SdpType::Offer, &offer).unwrap();
     assert_eq!(a.pc.signaling_state(), SignalingState::HaveLocalOffer);
     b.pc.set_remote_description(SdpType::Offer, &offer).unwrap();
     assert_eq!(b.pc.signaling_state(), SignalingState::HaveRemoteOffer);
     pump_until(&mut a, &mut b, "answer", |_, b| b.description.is_some());
-    let (_, answer) = b.take_description().unwrap();
+    let answer = b.take_description().expect("answer").sdp;
     b.pc.set_local_description(SdpType::Answer, &answer)
         .unwrap();
     assert_eq!(b.pc.signaling_state(), SignalingState::Stable);
@@ -55,13 +80,10 @@ fn states_follow_the_godot_contract() {
         "{seen:?}"
     );
     // A healthy connection stays connected.
-    for _ in 0..100 {
-        a.poll();
-        b.poll();
-        assert!(connected(&a, &b));
+    Pump::new().hold(&mut a, &mut b, Duration::from_secs(1), |a, b| {
+        assert!(connected(a, b));
         assert_eq!(ch.ready_state(), ChannelState::Open);
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    });
 }
 
 #[test]
@@ -144,34 +166,19 @@ fn connection_close_reaches_the_remote() {
 fn sixteen_connections_at_once() {
     let mut peers: Vec<(Peer, Peer, DataChannel)> = (0..16)
         .map(|i| {
-            let mut a = Peer::new(config());
-            let b = Peer::new(config());
-            let ch =
-                a.pc.create_data_channel(&format!("c{i}"), ChannelOptions::default())
-                    .unwrap();
+            let (mut a, b, ch) = peers_with_channel(&format!("c{i}"));
             a.pc.create_offer().unwrap();
             (a, b, ch)
         })
         .collect();
     for (a, b, _) in peers.iter_mut() {
-        pump_until(a, b, "offer", |a, _| a.description.is_some());
-        let (_, offer) = a.take_description().unwrap();
-        a.pc.set_local_description(SdpType::Offer, &offer).unwrap();
-        b.pc.set_remote_description(SdpType::Offer, &offer).unwrap();
+        Pump::new().deliver_offer(a, b);
     }
     for (a, b, _) in peers.iter_mut() {
-        pump_until(a, b, "answer", |_, b| b.description.is_some());
-        let (_, answer) = b.take_description().unwrap();
-        b.pc.set_local_description(SdpType::Answer, &answer)
-            .unwrap();
-        a.pc.set_remote_description(SdpType::Answer, &answer)
-            .unwrap();
+        Pump::new().deliver_answer(a, b);
     }
     for (i, (a, b, ch)) in peers.iter_mut().enumerate() {
-        pump_until(a, b, "open", |_, b| {
-            ch.ready_state() == ChannelState::Open && !b.incoming.is_empty()
-        });
-        let remote = b.incoming[0].clone();
+        let remote = until_open(a, b, ch);
         assert_eq!(remote.label(), format!("c{i}"));
         ch.send(format!("hello {i}").as_bytes(), true).unwrap();
     }
@@ -187,21 +194,8 @@ fn sixteen_connections_at_once() {
 
 #[test]
 fn early_remote_candidates_are_buffered() {
-    let mut a = Peer::new(config());
-    let mut b = Peer::new(config());
-    let ch =
-        a.pc.create_data_channel("c", ChannelOptions::default())
-            .unwrap();
-    a.pc.create_offer().unwrap();
     // Gather everything on the offerer first.
-    let start = std::time::Instant::now();
-    while !(a.description.is_some() && a.gathering_complete) {
-        a.poll();
-        assert!(start.elapsed() < TIMEOUT);
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let (_, offer) = a.take_description().unwrap();
-    a.pc.set_local_description(SdpType::Offer, &offer).unwrap();
+    let (mut a, mut b, ch, offer) = gathered_offer();
     // Candidates reach the answerer before the offer does.
     assert!(!a.candidates.is_empty());
     for c in a.candidates.drain(..) {
@@ -210,35 +204,20 @@ fn early_remote_candidates_are_buffered() {
     b.pc.add_ice_candidate("0", 0, "").unwrap();
     b.pc.set_remote_description(SdpType::Offer, &offer).unwrap();
     pump_until(&mut a, &mut b, "answer", |_, b| b.description.is_some());
-    let (_, answer) = b.take_description().unwrap();
+    let answer = b.take_description().expect("answer").sdp;
     b.pc.set_local_description(SdpType::Answer, &answer)
         .unwrap();
     // The answerer's candidates also arrive early, before the answer.
     pump_until(&mut a, &mut b, "b gathered", |_, b| b.gathering_complete);
     a.pc.set_remote_description(SdpType::Answer, &answer)
         .unwrap();
-    pump_until(&mut a, &mut b, "open", |_, b| {
-        ch.ready_state() == ChannelState::Open && !b.incoming.is_empty()
-    });
+    until_open(&mut a, &mut b, &ch);
 }
 
 #[test]
 fn candidates_inside_the_sdp_without_trickle() {
     // A peer that does not trickle (aiortc) puts its candidates in the SDP.
-    let mut a = Peer::new(config());
-    let mut b = Peer::new(config());
-    let ch =
-        a.pc.create_data_channel("c", ChannelOptions::default())
-            .unwrap();
-    a.pc.create_offer().unwrap();
-    let start = std::time::Instant::now();
-    while !(a.description.is_some() && a.gathering_complete) {
-        a.poll();
-        assert!(start.elapsed() < TIMEOUT);
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let (_, offer) = a.take_description().unwrap();
-    a.pc.set_local_description(SdpType::Offer, &offer).unwrap();
+    let (mut a, mut b, ch, offer) = gathered_offer();
     let mut full = offer.clone();
     for c in a.candidates.drain(..) {
         full.push_str(&format!("a={c}\r\n"));
@@ -246,40 +225,18 @@ fn candidates_inside_the_sdp_without_trickle() {
     full.push_str("a=end-of-candidates\r\n");
     b.pc.set_remote_description(SdpType::Offer, &full).unwrap();
     pump_until(&mut a, &mut b, "answer", |_, b| b.description.is_some());
-    let (_, answer) = b.take_description().unwrap();
+    let answer = b.take_description().expect("answer").sdp;
     a.pc.set_remote_description(SdpType::Answer, &answer)
         .unwrap();
-    pump_until(&mut a, &mut b, "open", |_, b| {
-        ch.ready_state() == ChannelState::Open && !b.incoming.is_empty()
-    });
+    until_open(&mut a, &mut b, &ch);
 }
 
 #[test]
 fn wrong_fingerprint_never_connects() {
-    let mut a = Peer::new(config());
-    let mut b = Peer::new(config());
-    let ch =
-        a.pc.create_data_channel("c", ChannelOptions::default())
-            .unwrap();
-    a.pc.create_offer().unwrap();
-    pump_until(&mut a, &mut b, "offer", |a, _| a.description.is_some());
-    let (_, offer) = a.take_description().unwrap();
-    a.pc.set_local_description(SdpType::Offer, &offer).unwrap();
-    // Flip one hex digit of the fingerprint.
-    let line = offer
-        .lines()
-        .find(|l| l.starts_with("a=fingerprint:"))
-        .unwrap();
-    let mut tampered_line = line.to_owned();
-    let last = tampered_line.pop().unwrap();
-    tampered_line.push(if last == '0' { '1' } else { '0' });
-    let tampered = offer.replace(line, &tampered_line);
-    b.pc.set_remote_description(SdpType::Offer, &tampered)
-        .unwrap();
-    pump_until(&mut a, &mut b, "answer", |_, b| b.description.is_some());
-    let (_, answer) = b.take_description().unwrap();
-    a.pc.set_remote_description(SdpType::Answer, &answer)
-        .unwrap();
+    let (mut a, mut b, ch) = peers_with_channel("c");
+    Pump::new()
+        .rewrite_offer(with_wrong_fingerprint)
+        .signal(&mut a, &mut b);
     pump_until(&mut a, &mut b, "failure", |a, b| {
         assert_ne!(a.pc.connection_state(), ConnectionState::Connected);
         assert_ne!(b.pc.connection_state(), ConnectionState::Connected);
@@ -298,29 +255,10 @@ fn wrong_fingerprint_never_connects() {
 fn wrong_fingerprint_in_the_answer_fails_both_sides() {
     // The offerer (DTLS server) rejects the client's certificate; the client learns it from the
     // fatal alert in the middle of its handshake and must end FAILED too, not wait.
-    let mut a = Peer::new(config());
-    let mut b = Peer::new(config());
-    let ch =
-        a.pc.create_data_channel("c", ChannelOptions::default())
-            .unwrap();
-    a.pc.create_offer().unwrap();
-    pump_until(&mut a, &mut b, "offer", |a, _| a.description.is_some());
-    let (_, offer) = a.take_description().unwrap();
-    a.pc.set_local_description(SdpType::Offer, &offer).unwrap();
-    b.pc.set_remote_description(SdpType::Offer, &offer).unwrap();
-    pump_until(&mut a, &mut b, "answer", |_, b| b.description.is_some());
-    let (_, answer) = b.take_description().unwrap();
-    b.pc.set_local_description(SdpType::Answer, &answer)
-        .unwrap();
-    let line = answer
-        .lines()
-        .find(|l| l.starts_with("a=fingerprint:"))
-        .unwrap();
-    let mut tampered_line = line.to_owned();
-    let last = tampered_line.pop().unwrap();
-    tampered_line.push(if last == '0' { '1' } else { '0' });
-    a.pc.set_remote_description(SdpType::Answer, &answer.replace(line, &tampered_line))
-        .unwrap();
+    let (mut a, mut b, ch) = peers_with_channel("c");
+    Pump::new()
+        .rewrite_answer(with_wrong_fingerprint)
+        .signal(&mut a, &mut b);
     let start = std::time::Instant::now();
     pump_until(&mut a, &mut b, "both fail", |a, b| {
         assert_ne!(a.pc.connection_state(), ConnectionState::Connected);

@@ -80,30 +80,17 @@ fn ten_thousand_mixed_messages_in_order() {
 
 #[test]
 fn remote_without_max_message_size_means_64k() {
-    let mut a = Peer::new(config());
-    let mut b = Peer::new(config());
-    let ch =
-        a.pc.create_data_channel("c", ChannelOptions::default())
-            .unwrap();
-    a.pc.create_offer().unwrap();
-    pump_until(&mut a, &mut b, "offer", |a, _| a.description.is_some());
-    let (_, offer) = a.take_description().unwrap();
-    a.pc.set_local_description(SdpType::Offer, &offer).unwrap();
-    b.pc.set_remote_description(SdpType::Offer, &offer).unwrap();
-    pump_until(&mut a, &mut b, "answer", |_, b| b.description.is_some());
-    let (_, answer) = b.take_description().unwrap();
-    b.pc.set_local_description(SdpType::Answer, &answer)
-        .unwrap();
-    let stripped: String = answer
-        .lines()
-        .filter(|l| !l.starts_with("a=max-message-size"))
-        .map(|l| format!("{l}\r\n"))
-        .collect();
-    a.pc.set_remote_description(SdpType::Answer, &stripped)
-        .unwrap();
-    pump_until(&mut a, &mut b, "open", |_, b| {
-        ch.ready_state() == ChannelState::Open && !b.incoming.is_empty()
-    });
+    let (mut a, mut b, ch) = peers_with_channel("c");
+    // The answer reaches the offerer without its a=max-message-size.
+    Pump::new()
+        .rewrite_answer(|sdp| {
+            sdp.lines()
+                .filter(|l| !l.starts_with("a=max-message-size"))
+                .map(|l| format!("{l}\r\n"))
+                .collect()
+        })
+        .signal(&mut a, &mut b);
+    let remote = until_open(&mut a, &mut b, &ch);
     assert_eq!(
         ch.max_message_size(),
         DEFAULT_REMOTE_MAX_MESSAGE_SIZE as usize
@@ -113,7 +100,6 @@ fn remote_without_max_message_size_means_64k() {
         ErrorKind::TooLarge
     );
     ch.send(&vec![1u8; 65_536], false).unwrap();
-    let remote = b.incoming[0].clone();
     assert_eq!(recv_n(&mut a, &mut b, &remote, 1)[0].data.len(), 65_536);
 }
 

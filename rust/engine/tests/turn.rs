@@ -3,11 +3,9 @@
 //! binary is absent the tests print why and pass without running.
 
 mod common;
-#[path = "common/turn_server.rs"]
-mod turn_server;
+use common::turn_server::*;
 use common::*;
 use std::time::{Duration, Instant};
-use turn_server::*;
 use webrtc_rs_engine::*;
 
 fn relay_config(server: &TurnServer, credential: &str) -> Config {
@@ -18,15 +16,22 @@ fn relay_config(server: &TurnServer, credential: &str) -> Config {
     }
 }
 
+/// Two relay-only peers connected through `server` (see [`connect_relayed`]), and their
+/// channel pair.
+fn relayed_pair(server: &TurnServer) -> (Peer, Peer, DataChannel, DataChannel) {
+    let mut a = Peer::new(relay_config(server, PASS));
+    let mut b = Peer::new(relay_config(server, PASS));
+    let (ch, remote) = connect_relayed(&mut a, &mut b);
+    (a, b, ch, remote)
+}
+
 #[test]
 fn relay_only_peers_connect_through_turn() {
     logs();
     let Some(server) = TurnServer::start(&[]) else {
         return;
     };
-    let mut a = Peer::new(relay_config(&server, PASS));
-    let mut b = Peer::new(relay_config(&server, PASS));
-    let (ch, remote) = connect_relayed(&mut a, &mut b);
+    let (mut a, mut b, ch, remote) = relayed_pair(&server);
     // A larger burst, both ways, still arrives whole and in order through the relay.
     for i in 0..50u32 {
         ch.send(&vec![i as u8; 1000], false).expect("send");
@@ -51,11 +56,7 @@ fn wrong_credential_gives_no_relay_and_gathering_completes() {
         ..config()
     };
     let mut a = Peer::new(cfg);
-    let _ch =
-        a.pc.create_data_channel("c", ChannelOptions::default())
-            .expect("create channel");
-    a.pc.create_offer().expect("create offer");
-    let seen = gather_all(&mut a);
+    let (_ch, seen) = offer_and_gather(&mut a);
     assert_eq!(a.pc.gathering_state(), GatheringState::Complete);
     assert!(seen.iter().any(|c| c.contains("typ host")), "{seen:?}");
     assert!(!seen.iter().any(|c| c.contains("typ relay")), "{seen:?}");
@@ -78,11 +79,7 @@ fn relay_only_with_wrong_credential_gathers_nothing() {
         return;
     };
     let mut a = Peer::new(relay_config(&server, "wrong"));
-    let _ch =
-        a.pc.create_data_channel("c", ChannelOptions::default())
-            .expect("create channel");
-    a.pc.create_offer().expect("create offer");
-    let seen = gather_all(&mut a);
+    let (_ch, seen) = offer_and_gather(&mut a);
     assert!(seen.is_empty(), "relay only must not announce {seen:?}");
 }
 
@@ -94,15 +91,8 @@ fn allocation_is_refreshed_past_its_lifetime() {
     let Some(server) = TurnServer::start(&["--max-allocate-lifetime=4"]) else {
         return;
     };
-    let mut a = Peer::new(relay_config(&server, PASS));
-    let mut b = Peer::new(relay_config(&server, PASS));
-    let (ch, remote) = connect_relayed(&mut a, &mut b);
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until {
-        a.poll();
-        b.poll();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut a, mut b, ch, remote) = relayed_pair(&server);
+    Pump::new().hold(&mut a, &mut b, Duration::from_secs(10), |_, _| {});
     assert!(connected(&a, &b), "a={:?} b={:?}", a.pc, b.pc);
     exchange(&mut a, &mut b, &ch, &remote, "after the lifetime");
 }
@@ -115,16 +105,11 @@ fn closing_releases_the_allocations() {
     let Some(server) = TurnServer::start(&["--user-quota=2"]) else {
         return;
     };
-    let mut a = Peer::new(relay_config(&server, PASS));
-    let mut b = Peer::new(relay_config(&server, PASS));
-    let (_ch, _remote) = connect_relayed(&mut a, &mut b);
+    let (mut a, b, _ch, _remote) = relayed_pair(&server);
     // The quota is enforced: a third allocation is refused while both are live.
     let mut e = Peer::new(relay_config(&server, PASS));
-    let _c =
-        e.pc.create_data_channel("c", ChannelOptions::default())
-            .expect("create channel");
-    e.pc.create_offer().expect("create offer");
-    assert!(gather_all(&mut e).is_empty(), "the quota was not reached");
+    let (_c, seen) = offer_and_gather(&mut e);
+    assert!(seen.is_empty(), "the quota was not reached");
     drop(e);
     std::thread::sleep(Duration::from_millis(300));
     a.pc.close();
@@ -132,9 +117,7 @@ fn closing_releases_the_allocations() {
     // coturn frees a deleted allocation's quota on its next timer tick (about a second);
     // without the deallocation it would take the 10-minute lifetime.
     std::thread::sleep(Duration::from_secs(3));
-    let mut c = Peer::new(relay_config(&server, PASS));
-    let mut d = Peer::new(relay_config(&server, PASS));
-    let (_ch, _remote) = connect_relayed(&mut c, &mut d);
+    let _second = relayed_pair(&server);
 }
 
 #[test]
@@ -148,11 +131,7 @@ fn all_policy_gathers_host_and_relay_candidates() {
         ..config()
     };
     let mut a = Peer::new(cfg);
-    let _ch =
-        a.pc.create_data_channel("c", ChannelOptions::default())
-            .expect("create channel");
-    a.pc.create_offer().expect("create offer");
-    let seen = gather_all(&mut a);
+    let (_ch, seen) = offer_and_gather(&mut a);
     let host = seen
         .iter()
         .find(|c| c.contains("typ host"))
@@ -176,11 +155,10 @@ fn relay_only_over_tcp() {
         return;
     };
     let cfg = || Config {
-        ice_servers: vec![IceServer {
-            urls: vec![format!("turn:127.0.0.1:{}?transport=tcp", server.port)],
-            username: Some(USER.to_owned()),
-            credential: Some(PASS.to_owned()),
-        }],
+        ice_servers: vec![user_ice_server(
+            format!("turn:127.0.0.1:{}?transport=tcp", server.port),
+            PASS,
+        )],
         ice_transport_policy: IceTransportPolicy::Relay,
         ..config()
     };
@@ -207,19 +185,11 @@ fn unreachable_tcp_turn_server_is_reported_and_gathering_completes() {
     drop(listener);
     let url = format!("turn:127.0.0.1:{port}?transport=tcp");
     let cfg = Config {
-        ice_servers: vec![IceServer {
-            urls: vec![url.clone()],
-            username: Some(USER.to_owned()),
-            credential: Some(PASS.to_owned()),
-        }],
+        ice_servers: vec![user_ice_server(url.clone(), PASS)],
         ..config()
     };
     let mut a = Peer::new(cfg);
-    let _ch =
-        a.pc.create_data_channel("c", ChannelOptions::default())
-            .expect("create channel");
-    a.pc.create_offer().expect("create offer");
-    let seen = gather_all(&mut a);
+    let (_ch, seen) = offer_and_gather(&mut a);
     assert!(seen.iter().any(|c| c.contains("typ host")), "{seen:?}");
     assert!(!seen.iter().any(|c| c.contains("typ relay")), "{seen:?}");
     let errors = log_lines_with(&format!("TURN server {url}"));
@@ -239,20 +209,12 @@ fn silent_tcp_turn_server_is_given_up_and_gathering_completes() {
     let port = listener.local_addr().expect("local address").port();
     let url = format!("turn:127.0.0.1:{port}?transport=tcp");
     let cfg = Config {
-        ice_servers: vec![IceServer {
-            urls: vec![url.clone()],
-            username: Some(USER.to_owned()),
-            credential: Some(PASS.to_owned()),
-        }],
+        ice_servers: vec![user_ice_server(url.clone(), PASS)],
         ..config()
     };
     let mut a = Peer::new(cfg);
-    let _ch =
-        a.pc.create_data_channel("c", ChannelOptions::default())
-            .expect("create channel");
     let start = Instant::now();
-    a.pc.create_offer().expect("create offer");
-    let seen = gather_all(&mut a);
+    let (_ch, seen) = offer_and_gather(&mut a);
     assert!(
         start.elapsed() < Duration::from_secs(15),
         "{:?}",

@@ -3,13 +3,11 @@
 //! loader), so it has its own binary.
 
 mod common;
-#[path = "common/turn_server.rs"]
-mod turn_server;
+use common::turn_server::*;
 use common::*;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use turn_server::*;
 use webrtc_rs_engine::*;
 
 /// A test CA and a server certificate for `localhost` (DNS name only), written once per
@@ -49,11 +47,7 @@ fn tls_server() -> Option<TurnServer> {
 
 fn turns_config(url: String) -> Config {
     Config {
-        ice_servers: vec![IceServer {
-            urls: vec![url],
-            username: Some(USER.to_owned()),
-            credential: Some(PASS.to_owned()),
-        }],
+        ice_servers: vec![user_ice_server(url, PASS)],
         ice_transport_policy: IceTransportPolicy::Relay,
         ..config()
     }
@@ -87,11 +81,7 @@ fn certificate_for_another_name_gives_no_relay() {
     // The certificate names `localhost`, not the IP address.
     let url = format!("turns:127.0.0.1:{port}");
     let mut a = Peer::new(turns_config(url.clone()));
-    let _ch =
-        a.pc.create_data_channel("c", ChannelOptions::default())
-            .expect("create channel");
-    a.pc.create_offer().expect("create offer");
-    let seen = gather_all(&mut a);
+    let (_ch, seen) = offer_and_gather(&mut a);
     assert!(seen.is_empty(), "{seen:?}");
     let errors = log_lines_with(&format!("TURN server {url}"));
     assert!(

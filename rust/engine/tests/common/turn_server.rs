@@ -2,14 +2,15 @@
 //! global log capture (the engine logs on its network thread).
 #![allow(dead_code)]
 
-use super::common::*;
+use super::*;
 use rtc_stun::message::{Message as StunMessage, BINDING_REQUEST, BINDING_SUCCESS};
+use std::cell::RefCell;
 use std::io::Write;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use webrtc_rs_engine::*;
 
 pub const USER: &str = "user";
@@ -103,24 +104,26 @@ impl TurnServer {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("bind a probe socket");
         sock.set_read_timeout(Some(Duration::from_millis(100)))
             .expect("set a read timeout");
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            let mut req = StunMessage::new();
-            req.build(&[
-                Box::new(BINDING_REQUEST),
-                Box::new(rtc_stun::message::TransactionId::new()),
-            ])
-            .expect("build a STUN request");
-            let _ = sock.send_to(&req.raw, ("127.0.0.1", self.port));
-            let mut buf = [0u8; 1500];
-            if let Ok((n, _)) = sock.recv_from(&mut buf) {
-                let mut resp = StunMessage::new();
-                if resp.unmarshal_binary(&buf[..n]).is_ok() && resp.typ == BINDING_SUCCESS {
-                    return true;
-                }
-            }
-        }
-        false
+        Pump::new()
+            .with_limit(Duration::from_secs(10))
+            .try_wait(|| self.answers_binding(&sock))
+    }
+
+    /// Sends one STUN Binding request from `sock`; whether a success response came back.
+    fn answers_binding(&self, sock: &UdpSocket) -> bool {
+        let mut req = StunMessage::new();
+        req.build(&[
+            Box::new(BINDING_REQUEST),
+            Box::new(rtc_stun::message::TransactionId::new()),
+        ])
+        .expect("build a STUN request");
+        let _ = sock.send_to(&req.raw, ("127.0.0.1", self.port));
+        let mut buf = [0u8; 1500];
+        let Ok((n, _)) = sock.recv_from(&mut buf) else {
+            return false;
+        };
+        let mut resp = StunMessage::new();
+        resp.unmarshal_binary(&buf[..n]).is_ok() && resp.typ == BINDING_SUCCESS
     }
 
     pub fn url(&self) -> String {
@@ -128,11 +131,7 @@ impl TurnServer {
     }
 
     pub fn ice_server(&self, credential: &str) -> IceServer {
-        IceServer {
-            urls: vec![self.url()],
-            username: Some(USER.to_owned()),
-            credential: Some(credential.to_owned()),
-        }
+        user_ice_server(self.url(), credential)
     }
 }
 
@@ -141,6 +140,15 @@ impl Drop for TurnServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A TURN server entry for `url` with the test user [`USER`] and `credential`.
+pub fn user_ice_server(url: String, credential: &str) -> IceServer {
+    IceServer {
+        urls: vec![url],
+        username: Some(USER.to_owned()),
+        credential: Some(credential.to_owned()),
     }
 }
 
@@ -196,19 +204,22 @@ pub fn log_lines_with(needle: &str) -> Vec<String> {
         .collect()
 }
 
-/// Peer that records every candidate it emitted (pump_until drains `candidates`).
-pub fn gather_all(p: &mut Peer) -> Vec<String> {
+/// Creates a channel and an offer on `p`, then polls `p` alone until its gathering completes.
+/// Returns the channel and every candidate `p` announced (which `pump_until` would have
+/// handed on).
+pub fn offer_and_gather(p: &mut Peer) -> (DataChannel, Vec<String>) {
+    let ch =
+        p.pc.create_data_channel("c", ChannelOptions::default())
+            .expect("create channel");
+    p.pc.create_offer().expect("create offer");
     let mut seen = Vec::new();
-    let start = Instant::now();
-    while !p.gathering_complete {
-        p.poll();
+    Pump::new().until_one(p, "gathering to complete", |p| {
         seen.append(&mut p.candidates);
-        assert!(start.elapsed() < TIMEOUT, "gathering did not complete");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+        p.gathering_complete
+    });
     p.poll();
     seen.append(&mut p.candidates);
-    seen
+    (ch, seen)
 }
 
 /// Connects `a` and `b` (relay-only), checking that only relay candidates are announced, and
@@ -217,45 +228,25 @@ pub fn connect_relayed(a: &mut Peer, b: &mut Peer) -> (DataChannel, DataChannel)
     let ch =
         a.pc.create_data_channel("relayed", ChannelOptions::default())
             .expect("create channel");
-    let mut announced = Vec::<String>::new();
-    a.pc.create_offer().expect("create offer");
-    pump_until(a, b, "offer", |a, _| a.description.is_some());
-    let (_, offer) = a.take_description().expect("offer");
-    a.pc.set_local_description(SdpType::Offer, &offer)
-        .expect("set local offer");
-    b.pc.set_remote_description(SdpType::Offer, &offer)
-        .expect("set remote offer");
-    pump_until(a, b, "answer", |_, b| b.description.is_some());
-    let (_, answer) = b.take_description().expect("answer");
-    b.pc.set_local_description(SdpType::Answer, &answer)
-        .expect("set local answer");
-    a.pc.set_remote_description(SdpType::Answer, &answer)
-        .expect("set remote answer");
-    let start = Instant::now();
-    loop {
-        a.poll();
-        b.poll();
-        for c in a.candidates.drain(..) {
-            announced.push(c.clone());
-            crate::common::forward_candidate(&mut b.pc, &c);
-        }
-        for c in b.candidates.drain(..) {
-            announced.push(c.clone());
-            crate::common::forward_candidate(&mut a.pc, &c);
-        }
-        if connected(a, b) && ch.ready_state() == ChannelState::Open && !b.incoming.is_empty() {
-            break;
-        }
-        assert!(
-            start.elapsed() < TIMEOUT,
-            "relayed connection timed out: a={:?} b={:?} candidates={:?} TURN log: {:#?}",
-            a.pc,
-            b.pc,
-            announced,
-            log_lines_with("TURN")
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let announced = RefCell::new(Vec::<String>::new());
+    let mut pump = Pump::new().rewrite_candidates(|_, c| {
+        announced.borrow_mut().push(c.to_owned());
+        Some(c.to_owned())
+    });
+    pump.signal(a, b);
+    let up = pump.try_until(a, b, |a, b| {
+        connected(a, b) && ch.ready_state() == ChannelState::Open && !b.incoming.is_empty()
+    });
+    drop(pump);
+    let announced = announced.into_inner();
+    assert!(
+        up,
+        "relayed connection timed out: a={:?} b={:?} candidates={:?} TURN log: {:#?}",
+        a.pc,
+        b.pc,
+        announced,
+        log_lines_with("TURN")
+    );
     assert!(announced.len() >= 2, "{announced:?}");
     for c in &announced {
         assert!(
