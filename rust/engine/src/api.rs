@@ -547,6 +547,14 @@ impl PeerConnection {
         let _ = self.commands.send(Command::InjectPanic);
     }
 
+    /// Sends this connection's mDNS queries (for `.local` candidates) to `to` instead of the
+    /// mDNS group, so a test can answer them from a socket on loopback. Takes effect for
+    /// queries sent after it; call it before applying a description. Not for applications.
+    #[doc(hidden)]
+    pub fn set_mdns_destination_for_test(&self, to: std::net::SocketAddr) {
+        let _ = self.commands.send(Command::MdnsDestination(to));
+    }
+
     /// Closes remote-opened channels whose every handle the application dropped (never taken
     /// from the event, or let go): nobody can read them, so they must not keep buffering.
     fn close_abandoned_channels(&mut self) {

@@ -2,8 +2,10 @@
 //! moves bytes and time: datagrams from the sockets go to [`Gathering`] (STUN and TURN
 //! servers) or the [`Core`]; what they queue goes out on the sockets and TURN streams;
 //! commands from the handle go to the core; updates go back to the handle; DNS lookups and
-//! TCP/TLS connections run as small tasks whose results come back to it.
+//! TCP/TLS connections run as small tasks whose results come back to it; `.local` candidate
+//! names are resolved by our own mDNS queries ([`MdnsLookups`]).
 
+mod mdns;
 mod net;
 
 use crate::candidate::{self, RemoteCandidate};
@@ -14,6 +16,7 @@ use crate::gather::{GatherAction, Gathering};
 use crate::mailbox::{Command, Shared, Update};
 use crate::stream::{self, StreamConn};
 use bytes::BytesMut;
+use mdns::MdnsLookups;
 use net::Datagram;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -27,6 +30,8 @@ use tracing::debug;
 
 /// Datagrams queued from socket readers to a connection task before readers wait.
 const DATAGRAM_QUEUE: usize = 1024;
+/// mDNS responses queued from the mDNS socket's reader before it waits.
+const MDNS_QUEUE: usize = 16;
 /// Datagrams handled before a flush, so a burst is acknowledged together.
 const BURST: usize = 128;
 /// How long a closed connection waits for TURN servers to confirm the deallocation.
@@ -83,10 +88,6 @@ enum Resolved {
         addr: SocketAddr,
         result: std::result::Result<StreamConn, String>,
     },
-    Candidate {
-        text: String,
-        addrs: Vec<SocketAddr>,
-    },
 }
 
 struct Task {
@@ -103,6 +104,7 @@ struct Task {
     tasks: Vec<JoinHandle<()>>,
     datagrams: mpsc::Sender<Datagram>,
     resolved: mpsc::UnboundedSender<Resolved>,
+    mdns: MdnsLookups,
 }
 
 async fn run(
@@ -113,6 +115,7 @@ async fn run(
 ) {
     let (dg_tx, mut dg_rx) = mpsc::channel(DATAGRAM_QUEUE);
     let (res_tx, mut res_rx) = mpsc::unbounded_channel();
+    let (mdns_tx, mut mdns_rx) = mpsc::channel(MDNS_QUEUE);
     let mut task = Task {
         core,
         gathering: Gathering::new(config.servers, config.relay_only, config.provider),
@@ -125,9 +128,11 @@ async fn run(
         tasks: Vec::new(),
         datagrams: dg_tx,
         resolved: res_tx,
+        mdns: MdnsLookups::new(config.bind_address, mdns_tx),
     };
     loop {
         task.sync_gathering();
+        task.sync_mdns().await;
         task.core.flush(Instant::now());
         task.send_all().await;
         task.shared.push(task.core.take_updates());
@@ -137,10 +142,14 @@ async fn run(
         if task.core.is_finished() {
             break;
         }
-        let deadline = [task.core.poll_timeout(), task.gathering.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = [
+            task.core.poll_timeout(),
+            task.gathering.poll_timeout(),
+            task.mdns.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -171,10 +180,14 @@ async fn run(
                 }
             }
             Some(r) = res_rx.recv() => task.resolved(Instant::now(), r),
+            Some((_, from, data)) = mdns_rx.recv() => {
+                task.mdns.handle_response(Instant::now(), from, &data);
+            }
             _ = sleep => {
                 let now = Instant::now();
                 task.core.handle_timeout(now);
                 task.gathering.handle_timeout(now);
+                task.mdns.handle_timeout(now);
             }
         }
     }
@@ -227,6 +240,7 @@ impl Task {
             Command::Resume(key) => self.core.resume(now, key),
             Command::Close => self.core.close(now),
             Command::InjectPanic => panic!("panic injected by a test"),
+            Command::MdnsDestination(to) => self.mdns.set_destination(to),
         }
     }
 
@@ -275,6 +289,15 @@ impl Task {
         }
     }
 
+    /// Sends the mDNS queries that are due and hands resolved candidates to ICE.
+    async fn sync_mdns(&mut self) {
+        self.mdns.send_queries().await;
+        let now = Instant::now();
+        while let Some(text) = self.mdns.poll_resolved() {
+            self.add_remote(now, &text);
+        }
+    }
+
     fn perform(&mut self, action: GatherAction) {
         let tx = self.resolved.clone();
         let job = match action {
@@ -315,12 +338,7 @@ impl Task {
                         self.max_name_lookups
                     );
                 };
-                let tx = self.resolved.clone();
-                self.tasks.push(tokio::spawn(async move {
-                    let addrs = net::resolve(&host, 0).await;
-                    drop(permit);
-                    let _ = tx.send(Resolved::Candidate { text, addrs });
-                }));
+                self.mdns.start(now, host, text, permit);
             }
             RemoteCandidate::Ignored(why) => debug!("remote candidate ignored: {why}"),
             RemoteCandidate::End => debug!("remote end of candidates"),
@@ -336,10 +354,6 @@ impl Task {
 
     fn resolved(&mut self, now: Instant, r: Resolved) {
         match r {
-            Resolved::Candidate { text, addrs } => match addrs.first() {
-                Some(a) => self.add_remote(now, &candidate::with_address(&text, a.ip())),
-                None => debug!("cannot resolve a candidate's host; candidate ignored"),
-            },
             Resolved::Server { server, addrs } => {
                 self.gathering.server_resolved(now, server, addrs)
             }

@@ -28,7 +28,8 @@
 //! | `core/channels.rs` | the data channel state machine (one `set_state`), stream ids, reading within the receive budget |
 //! | `gather/` | gathering, sans-IO: host, STUN (server-reflexive) and TURN (relay) candidates, their transactions, "is gathering complete" |
 //! | `relay.rs` | TURN allocations, sans-IO: allocate, permissions, Send/ChannelData, refresh, release |
-//! | `driver.rs` (+ `driver/net.rs`) | the per-connection task on the one network thread: sockets, DNS, timers; moves bytes and time |
+//! | `mdns/` (`mod.rs`, `message.rs`) | `.local` candidate names, sans-IO: one-shot mDNS queries (RFC 6762) with their retransmissions and deadline, the DNS wire format |
+//! | `driver.rs` (+ `driver/net.rs`, `driver/mdns.rs`) | the per-connection task on the one network thread: sockets (including the mDNS one), DNS for server names, timers; moves bytes and time |
 //! | `stream.rs` | TCP/TLS connections to TURN servers |
 //! | `config.rs`, `sdp.rs`, `candidate.rs` | parsing and validating what the application gives us |
 //! | `channel.rs` | what a channel's handle and the network thread share (buffered amount, receive budgets); the message size limit |
@@ -121,6 +122,7 @@ mod driver;
 pub mod error;
 mod gather;
 mod mailbox;
+mod mdns;
 mod relay;
 mod sdp;
 #[cfg(test)]

@@ -77,6 +77,8 @@ pub(crate) enum Command {
     CloseChannel(ChannelKey),
     /// Makes the connection's task panic (tests of the panic containment only).
     InjectPanic,
+    /// Sends mDNS queries there instead of the mDNS group (tests' fake responders only).
+    MdnsDestination(std::net::SocketAddr),
     Resume(ChannelKey),
     Close,
 }

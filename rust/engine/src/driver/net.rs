@@ -1,9 +1,9 @@
 //! The operating system's side of a connection: the process-wide network thread, UDP sockets
-//! and their readers, the local interface addresses, and DNS.
+//! and their readers, the local interface addresses, and DNS for ICE server names.
 
 use crate::error::{Error, Result};
 use bytes::BytesMut;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -109,6 +109,27 @@ pub(super) fn bind(ip: IpAddr) -> std::io::Result<UdpSocket> {
     }
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())?;
+    UdpSocket::from_std(sock.into())
+}
+
+/// A UDP socket on `ip` with an ephemeral port, for one-shot mDNS queries.
+pub(super) fn mdns_socket(ip: Ipv4Addr) -> std::io::Result<UdpSocket> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // RFC 6762 §11: mDNS packets go out with IP TTL 255 (the multicast default is 1).
+    sock.set_multicast_ttl_v4(255)?;
+    // A responder on this host (a browser on the same machine) hears the group through loopback.
+    sock.set_multicast_loop_v4(true)?;
+    if !ip.is_unspecified() {
+        if let Err(e) = sock.set_multicast_if_v4(&ip) {
+            debug!("IP_MULTICAST_IF {ip}: {e}");
+        }
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&SocketAddr::new(ip.into(), 0).into())?;
     UdpSocket::from_std(sock.into())
 }
 
