@@ -167,52 +167,19 @@ fn hide_address(candidate: &str, name: &str) -> String {
     f.join(" ")
 }
 
-/// Polls both peers until `cond` holds or `limit` passes (then false). `a`'s candidates reach
-/// `b` with `name` as their address; `b`'s are counted and dropped.
-fn pump_hiding(
-    a: &mut Peer,
-    b: &mut Peer,
-    name: &str,
-    limit: Duration,
-    mut cond: impl FnMut(&mut Peer, &mut Peer) -> bool,
-) -> bool {
-    let start = Instant::now();
-    loop {
-        a.poll();
-        b.poll();
-        for c in a.candidates.drain(..) {
-            let hidden = hide_address(&c, name);
-            assert!(hidden.contains(name), "not a host candidate: {c}");
-            forward_candidate(&mut b.pc, &hidden);
-        }
-        b.candidates.clear();
-        if cond(a, b) {
-            return true;
-        }
-        if start.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// Offer from `a`, answer from `b`, with `a`'s candidates hidden behind `name`.
-fn signal_hiding(a: &mut Peer, b: &mut Peer, name: &str) {
-    a.pc.create_offer().expect("offer");
-    assert!(pump_hiding(a, b, name, TIMEOUT, |a, _| a
-        .description
-        .is_some()));
-    let (_, offer) = a.take_description().unwrap();
-    a.pc.set_local_description(SdpType::Offer, &offer).unwrap();
-    b.pc.set_remote_description(SdpType::Offer, &offer).unwrap();
-    assert!(pump_hiding(a, b, name, TIMEOUT, |_, b| b
-        .description
-        .is_some()));
-    let (_, answer) = b.take_description().unwrap();
-    b.pc.set_local_description(SdpType::Answer, &answer)
-        .unwrap();
-    a.pc.set_remote_description(SdpType::Answer, &answer)
-        .unwrap();
+/// A pump on which `a`'s candidates reach `b` with `name` as their address and `b`'s are
+/// dropped, so the two can connect only if `b` resolves the name; each wait ends after `limit`.
+fn hiding_pump(name: &str, limit: Duration) -> Pump<'_> {
+    Pump::new()
+        .with_limit(limit)
+        .rewrite_candidates(move |origin, line| match origin {
+            Origin::A => {
+                let hidden = hide_address(line, name);
+                assert!(hidden.contains(name), "not a host candidate: {line}");
+                Some(hidden)
+            }
+            Origin::B => None,
+        })
 }
 
 #[test]
@@ -225,8 +192,9 @@ fn a_local_name_is_resolved_by_our_own_query() {
     let ch =
         a.pc.create_data_channel("c", ChannelOptions::default())
             .unwrap();
-    signal_hiding(&mut a, &mut b, NAME);
-    let connected = pump_hiding(&mut a, &mut b, NAME, TIMEOUT, |a, b| {
+    let mut pump = hiding_pump(NAME, TIMEOUT);
+    pump.signal(&mut a, &mut b);
+    let connected = pump.try_until(&mut a, &mut b, |a, b| {
         connected(a, b) && ch.ready_state() == ChannelState::Open && !b.incoming.is_empty()
     });
     assert!(connected, "a={:?} b={:?}", a.pc, b.pc);
@@ -255,17 +223,12 @@ fn an_unanswered_name_is_given_up() {
     let mut a = Peer::new(config());
     let mut b = Peer::new(config());
     b.pc.set_mdns_destination_for_test(responder.addr);
-    signal_hiding(&mut a, &mut b, NAME);
-    let connected = pump_hiding(
-        &mut a,
-        &mut b,
-        NAME,
-        late + Duration::from_secs(2),
-        |a, b| {
-            a.pc.connection_state() == ConnectionState::Connected
-                || b.pc.connection_state() == ConnectionState::Connected
-        },
-    );
+    let mut pump = hiding_pump(NAME, late + Duration::from_secs(2));
+    pump.signal(&mut a, &mut b);
+    let connected = pump.try_until(&mut a, &mut b, |a, b| {
+        a.pc.connection_state() == ConnectionState::Connected
+            || b.pc.connection_state() == ConnectionState::Connected
+    });
     assert!(!connected, "connected through a name given up");
     let seen = responder.seen();
     // One candidate, one query at 0, 200 and 600 ms, then nothing.
@@ -292,16 +255,11 @@ fn relay_only_connections_resolve_nothing() {
         ..config()
     });
     b.pc.set_mdns_destination_for_test(responder.addr);
+    let mut pump = hiding_pump(NAME, TIMEOUT);
     a.pc.create_offer().expect("offer");
-    assert!(pump_hiding(&mut a, &mut b, NAME, TIMEOUT, |a, _| {
-        a.description.is_some()
-    }));
-    let (_, offer) = a.take_description().unwrap();
-    b.pc.set_remote_description(SdpType::Offer, &offer).unwrap();
+    pump.deliver_offer(&mut a, &mut b);
     let line = format!("candidate:1 1 udp 2122260223 {NAME} 9 typ host");
     b.pc.add_ice_candidate("0", 0, &line).unwrap();
-    pump_hiding(&mut a, &mut b, NAME, Duration::from_millis(800), |_, _| {
-        false
-    });
+    pump.hold(&mut a, &mut b, Duration::from_millis(800), |_, _| {});
     assert!(responder.seen().is_empty(), "{:?}", responder.seen());
 }
