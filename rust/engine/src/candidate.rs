@@ -125,6 +125,10 @@ pub(crate) fn with_address(text: &str, ip: std::net::IpAddr) -> String {
 }
 
 #[cfg(test)]
+#[path = "candidate_proptests.rs"]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
