@@ -311,6 +311,10 @@ fn check_length(name: &str, text: &str) -> Result<()> {
 }
 
 #[cfg(test)]
+#[path = "config_proptests.rs"]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::types::IceServer;
