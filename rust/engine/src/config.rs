@@ -315,6 +315,10 @@ fn check_length(name: &str, text: &str) -> Result<()> {
 mod proptests;
 
 #[cfg(test)]
+#[path = "channel_proptests.rs"]
+mod channel_proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::types::IceServer;
