@@ -71,18 +71,13 @@ pub(crate) fn parse(line: &str) -> Result<RemoteCandidate> {
     if transport == "tcp" {
         return Ok(RemoteCandidate::Ignored("TCP candidates are not supported"));
     }
-    // rtc-ice reads only the first extension; keep just raddr/rport so it sees them.
+    // rtc-ice reads only the first extension; keep just raddr/rport so it sees them. Look
+    // them up by name only: a value may read like a name (`ufrag rport`).
     let mut text = f[..8].join(" ");
-    if let Some(pos) = f.iter().position(|x| *x == "raddr") {
-        let rport = f
-            .iter()
-            .position(|x| *x == "rport")
-            .and_then(|p| f.get(p + 1))
-            .copied()
-            .unwrap_or("0");
-        if let Some(addr) = f.get(pos + 1) {
-            text.push_str(&format!(" raddr {addr} rport {rport}"));
-        }
+    let extension = |name: &str| f[8..].chunks(2).find(|p| p[0] == name).map(|p| p[1]);
+    if let Some(addr) = extension("raddr") {
+        let rport = extension("rport").unwrap_or("0");
+        text.push_str(&format!(" raddr {addr} rport {rport}"));
     }
     let addr = f[4];
     if addr.parse::<std::net::IpAddr>().is_ok() {
@@ -130,6 +125,10 @@ pub(crate) fn with_address(text: &str, ip: std::net::IpAddr) -> String {
 }
 
 #[cfg(test)]
+#[path = "candidate_proptests.rs"]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -149,6 +148,20 @@ mod tests {
             parse("candidate:2 1 udp 1 abc.local 9 typ host").unwrap(),
             RemoteCandidate::Named { .. }
         ));
+    }
+
+    #[test]
+    fn extension_values_are_not_taken_for_names() {
+        // Found by the property tests: the value "rport" was read as the rport extension, and
+        // rtc-ice refused the text ("rport raddr").
+        assert_eq!(
+            parse("a 0 udp 0 0.0.0.0 0 typ host ufrag rport raddr 0.0.0.0").unwrap(),
+            RemoteCandidate::Udp("a 0 udp 0 0.0.0.0 0 typ host raddr 0.0.0.0 rport 0".into())
+        );
+        assert_eq!(
+            parse("1 1 udp 1 1.2.3.4 5 typ srflx x raddr raddr 10.0.0.1 rport 9").unwrap(),
+            RemoteCandidate::Udp("1 1 udp 1 1.2.3.4 5 typ srflx raddr 10.0.0.1 rport 9".into())
+        );
     }
 
     #[test]

@@ -311,6 +311,14 @@ fn check_length(name: &str, text: &str) -> Result<()> {
 }
 
 #[cfg(test)]
+#[path = "config_proptests.rs"]
+mod proptests;
+
+#[cfg(test)]
+#[path = "channel_proptests.rs"]
+mod channel_proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::types::IceServer;

@@ -340,6 +340,10 @@ fn parse_fingerprint(arg: &str) -> std::result::Result<Fingerprint, String> {
 }
 
 #[cfg(test)]
+#[path = "sdp_proptests.rs"]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

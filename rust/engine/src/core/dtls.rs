@@ -247,6 +247,16 @@ impl DtlsLayer {
         let Some(records) = records(data) else {
             return false;
         };
+        // ChangeCipherSpec announces the switch to epoch 1, so it is only ever sent in epoch
+        // 0 (rtc-dtls does not renegotiate). rtc-dtls takes one in a later epoch without
+        // decrypting it: a forged one would end the connection (a bad body draws a fatal
+        // alert) or silence it (a good one moves the epoch it expects past the remote's).
+        if records
+            .iter()
+            .any(|r| r.content_type == CONTENT_CHANGE_CIPHER_SPEC && r.epoch != 0)
+        {
+            return false;
+        }
         if self.connected {
             let repeats = records
                 .iter()

@@ -6,6 +6,8 @@
 mod channels;
 mod dtls;
 mod ice;
+#[cfg(test)]
+mod proptests;
 mod sctp;
 mod sctp_guard;
 
