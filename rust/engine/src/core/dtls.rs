@@ -379,3 +379,58 @@ fn records(data: &[u8]) -> Option<Vec<Record<'_>>> {
         Some(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer() -> DtlsLayer {
+        let provider = rtc_crypto::default_provider().expect("crypto provider");
+        let certificate =
+            Certificate::generate_self_signed(vec!["test".to_owned()], provider.crypto())
+                .expect("certificate");
+        DtlsLayer::new(provider, certificate)
+    }
+
+    fn record(content_type: u8, epoch: u16, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![content_type, 0xfe, 0xfd];
+        r.extend_from_slice(&epoch.to_be_bytes());
+        r.extend_from_slice(&[0; 6]);
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    #[test]
+    fn before_the_handshake_only_plausible_records_pass() {
+        let mut d = layer();
+        assert!(d.acceptable(&record(CONTENT_HANDSHAKE, 0, &[1, 0, 0, 0])));
+        assert!(d.acceptable(&record(CONTENT_ALERT, 0, &[2, 40])));
+        assert!(d.acceptable(&record(CONTENT_CHANGE_CIPHER_SPEC, 0, &[1])));
+        assert!(d.acceptable(&record(CONTENT_APPLICATION_DATA, 1, &[0; 32])));
+        for junk in [
+            vec![0x16],
+            record(CONTENT_APPLICATION_DATA, 0, b"plaintext"),
+            record(CONTENT_ALERT, 0, &[2]),
+            record(CONTENT_CHANGE_CIPHER_SPEC, 0, &[221]),
+            record(CONTENT_CHANGE_CIPHER_SPEC, 1, &[1]),
+            record(24, 0, &[0; 4]),
+            [record(CONTENT_HANDSHAKE, 0, &[1]), vec![22, 254]].concat(),
+        ] {
+            assert!(!d.acceptable(&junk), "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn repeated_flights_after_the_handshake_are_taken_only_a_few_times() {
+        let mut d = layer();
+        d.connected = true;
+        let repeat = record(CONTENT_HANDSHAKE, 0, &[20, 0, 0, 12]);
+        let taken = (0..100).filter(|_| d.acceptable(&repeat)).count();
+        assert_eq!(taken, REPEATED_FLIGHTS_LIMIT as usize);
+        assert!(
+            d.acceptable(&record(CONTENT_APPLICATION_DATA, 1, &[0; 32])),
+            "application data still passes"
+        );
+    }
+}
