@@ -1,6 +1,15 @@
-//! Remote ICE candidate lines: validation with clear errors, before handing them to rtc-ice.
+//! ICE candidates: the kinds of ours, and remote candidate lines validated with clear errors
+//! before they go to rtc-ice.
 
 use crate::error::{Error, Result};
+
+/// The kind of a local candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CandidateKind {
+    Host,
+    ServerReflexive,
+    Relay,
+}
 
 /// What a remote candidate line turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]

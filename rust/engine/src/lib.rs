@@ -31,7 +31,8 @@
 //! | `mdns/` (`mod.rs`, `message.rs`) | `.local` candidate names, sans-IO: one-shot mDNS queries (RFC 6762) with their retransmissions and deadline, the DNS wire format |
 //! | `driver.rs` (+ `driver/net.rs`, `driver/mdns.rs`) | the per-connection task on the one network thread: sockets (including the mDNS one), DNS for server names, timers; moves bytes and time |
 //! | `stream.rs` | TCP/TLS connections to TURN servers |
-//! | `config.rs`, `sdp.rs`, `candidate.rs` | parsing and validating what the application gives us |
+//! | `config.rs`, `sdp.rs`, `candidate.rs` | parsing and validating what the application gives us (every rule lives here, the glue only converts types); `candidate.rs` also names our candidates' kinds |
+//! | `datagram.rs` | `Transmit`: a datagram the sans-IO layers queue for the driver |
 //! | `channel.rs` | what a channel's handle and the network thread share (buffered amount, receive budgets); the message size limit |
 //! | `sim/` (tests only) | two cores on a virtual clock exchanging datagrams in memory; a scripted TURN server for `relay.rs` |
 //!
@@ -118,6 +119,7 @@ mod candidate;
 mod channel;
 mod config;
 mod core;
+mod datagram;
 mod driver;
 pub mod error;
 mod gather;

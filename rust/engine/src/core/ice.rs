@@ -7,7 +7,7 @@
 //! MESSAGE-INTEGRITY keyed with our password, a Binding answer one keyed with the remote's.
 
 use super::Transmit;
-use crate::gather::CandidateKind;
+use crate::candidate::CandidateKind;
 use bytes::BytesMut;
 use rtc_ice::candidate::candidate_host::CandidateHostConfig;
 use rtc_ice::candidate::candidate_relay::CandidateRelayConfig;

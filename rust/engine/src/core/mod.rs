@@ -13,10 +13,11 @@ mod sctp_guard;
 
 pub(crate) use dtls::local_fingerprint;
 
+use crate::candidate::CandidateKind;
 use crate::channel::{
     negotiated_max_message_size, size_limit, ChannelInfo, ChannelKey, ChannelLink, ReceiveBudget,
 };
-use crate::gather::CandidateKind;
+pub(crate) use crate::datagram::Transmit;
 use crate::mailbox::Update;
 use crate::sdp::RemoteDescription;
 use crate::types::{ConnectionState, GatheringState};
@@ -38,14 +39,6 @@ use tracing::{debug, trace, warn};
 /// their own, a DTLS server whose client never speaks waits forever and SCTP retries its INIT
 /// for about four minutes.
 pub(crate) const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A datagram to send.
-#[derive(Debug)]
-pub(crate) struct Transmit {
-    pub local: SocketAddr,
-    pub peer: SocketAddr,
-    pub data: BytesMut,
-}
 
 /// Everything a core needs at creation; produced by the handle in `PeerConnection::new`.
 pub(crate) struct CoreParams {

@@ -8,8 +8,9 @@
 //! it finds to the connection core. Once gathering is over it keeps carrying the relayed
 //! traffic: datagrams the core sends from a relayed address go through [`Gathering::send`].
 
+use crate::candidate::CandidateKind;
 use crate::config::{ServerKind, ServerUrl};
-use crate::core::Transmit;
+use crate::datagram::Transmit;
 use crate::relay::{AllocationRequest, RelayEvent, Relays};
 use bytes::BytesMut;
 use rtc_shared::TransportProtocol;
@@ -25,14 +26,6 @@ use tracing::{debug, error, trace, warn};
 
 const STUN_RETRANSMIT: Duration = Duration::from_millis(500);
 const STUN_ATTEMPTS: u32 = 5;
-
-/// The kind of a local candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CandidateKind {
-    Host,
-    ServerReflexive,
-    Relay,
-}
 
 /// A local candidate found by gathering. `base` is where a server-reflexive or relay candidate
 /// comes from (announced as `raddr`/`rport`; `None` hides it as `0.0.0.0 0`).

@@ -28,8 +28,8 @@ mod turn_sim;
 pub(crate) use net::*;
 pub(crate) use side::*;
 
+use crate::candidate::CandidateKind;
 use crate::channel::ChannelKey;
-use crate::gather::CandidateKind;
 use crate::sdp::{RemoteDescription, Setup};
 use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;

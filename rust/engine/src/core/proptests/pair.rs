@@ -2,10 +2,10 @@
 //! driver do for a real connection (descriptions, candidates, datagrams, timers), without
 //! sockets or threads. Time only moves when [`Pair::pump`] has nothing else to do.
 
+use crate::candidate::CandidateKind;
 use crate::candidate::{self, RemoteCandidate};
 use crate::channel::{ChannelInfo, ChannelKey, ChannelLink, ReceiveBudget};
 use crate::core::{local_fingerprint, Core, CoreParams};
-use crate::gather::CandidateKind;
 use crate::mailbox::Update;
 use crate::sdp::{self, LocalDescription, Setup};
 use crate::types::{ConnectionState, DEFAULT_LOCAL_MAX_MESSAGE_SIZE};
