@@ -67,10 +67,23 @@
 //! messages is dropped once 256 are waiting. When any connection ends, its lobby is told with
 //! `peer_left`.
 
+pub mod admission;
+pub mod cli;
+pub mod codes;
+mod connection;
+pub mod ip;
 pub mod lobby;
+pub mod logging;
+pub mod outbox;
 pub mod protocol;
+pub mod rate;
 pub mod server;
+pub mod state;
+pub mod tls;
 
+pub use admission::AdmissionLimits;
 pub use lobby::{Hub, Limits, HOST_ID};
+pub use outbox::Share;
 pub use protocol::{parse_request, Reply, Request};
-pub use server::{Config, Server};
+pub use rate::Rate;
+pub use server::{Config, Server, Stats};
