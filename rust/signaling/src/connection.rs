@@ -238,7 +238,9 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             _ = wake.notified() => {
-                for _ in 0..WRITES_PER_TURN {
+                let mut written = 0;
+                loop {
+                    // The lock is released before the write (a let-else statement ends it).
                     let Some(text) = lock(&context.state).pop(conn) else {
                         break;
                     };
@@ -246,9 +248,13 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                     if !matches!(sent, Ok(Ok(()))) {
                         return End::Fault(CloseCode::Away, "could not deliver a message".into());
                     }
+                    written += 1;
+                    if written == WRITES_PER_TURN {
+                        // More may be waiting: come back after looking at the socket.
+                        wake.notify_one();
+                        break;
+                    }
                 }
-                // More may be waiting: come back after looking at the socket.
-                wake.notify_one();
             }
             _ = ticker.tick() => {
                 let now = Instant::now();
