@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 /// How many characters of client text a log line quotes.
-pub const SNIPPET_CHARS: usize = 40;
+pub const SNIPPET_CHARS: usize = 80;
 
 /// Lines per second that client activity may cause, and the burst.
 pub const CLIENT_LINES: Rate = Rate::new(20.0, 100.0);
@@ -103,7 +103,7 @@ mod tests {
         assert_eq!(snippet("a\nb\u{1b}[31m").to_string(), "\"a\\nb\\u{1b}[31m\"");
         let long = "x".repeat(65_536);
         let shown = snippet(&long).to_string();
-        assert!(shown.len() < 80, "{shown}");
+        assert!(shown.len() < 120, "{shown}");
         assert!(shown.ends_with("... (65536 bytes)"), "{shown}");
         // Multi-byte characters are never split.
         let wide = "é".repeat(100);
