@@ -33,7 +33,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 passed.push(flag.clone());
                 passed.push(value.clone());
             }
-            other => return Err(format!("bench-signaling: unknown option {other:?}\n{USAGE}")),
+            other => {
+                return Err(format!(
+                    "bench-signaling: unknown option {other:?}\n{USAGE}"
+                ))
+            }
         }
     }
     cmd::run(cmd::cargo().args([
@@ -74,10 +78,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start signaling-load: {e}"))?;
-    let stdout = load
-        .stdout
-        .take()
-        .ok_or("signaling-load has no stdout")?;
+    let stdout = load.stdout.take().ok_or("signaling-load has no stdout")?;
     let mut ready_rss = None;
     let mut ready_cpu = None;
     let mut result: Option<Value> = None;

@@ -320,7 +320,9 @@ fn random_code() -> Result<String, String> {
         if i > 0 && i % 4 == 0 {
             code.push('-');
         }
-        code.push(char::from(CODE_ALPHABET[usize::from(*byte) % CODE_ALPHABET.len()]));
+        code.push(char::from(
+            CODE_ALPHABET[usize::from(*byte) % CODE_ALPHABET.len()],
+        ));
     }
     Ok(code)
 }
@@ -495,9 +497,7 @@ mod tests {
         assert_eq!(code.len(), 14, "{code}");
         let symbols: Vec<char> = code.chars().filter(|c| *c != '-').collect();
         assert_eq!(symbols.len(), 12);
-        assert!(symbols
-            .iter()
-            .all(|c| CODE_ALPHABET.contains(&(*c as u8))));
+        assert!(symbols.iter().all(|c| CODE_ALPHABET.contains(&(*c as u8))));
         assert_ne!(random_code().expect("randomness"), code);
     }
 

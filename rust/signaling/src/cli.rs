@@ -98,9 +98,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--tls-key" => key = Some(PathBuf::from(value()?)),
             "--trusted-proxy" => config.trusted_proxies.push(address(flag, value()?)?),
             "--max-connections" => config.max_connections = positive(flag, value()?)?,
-            "--max-connections-per-ip" => {
-                config.admission.max_per_ip = positive(flag, value()?)?
-            }
+            "--max-connections-per-ip" => config.admission.max_per_ip = positive(flag, value()?)?,
             "--connection-rate" => config.admission.rate.per_sec = rate(flag, value()?)?,
             "--connection-burst" => config.admission.rate.burst = rate(flag, value()?)?,
             "--message-rate" => config.message_rate.per_sec = rate(flag, value()?)?,
@@ -214,7 +212,10 @@ mod tests {
     #[test]
     fn defaults_are_the_safe_ones() {
         let defaults = options(&[]);
-        assert_eq!(defaults.config.bind, SocketAddr::from(([127, 0, 0, 1], 9080)));
+        assert_eq!(
+            defaults.config.bind,
+            SocketAddr::from(([127, 0, 0, 1], 9080))
+        );
         assert!(defaults.tls.is_none());
         assert_eq!(defaults.log_level, tracing::Level::INFO);
         let config = defaults.config;
@@ -255,7 +256,10 @@ mod tests {
         ]);
         assert_eq!(o.config.bind, "[::]:0".parse().expect("addr"));
         assert_eq!(o.tls, Some(("c.pem".into(), "k.pem".into())));
-        assert_eq!(o.config.trusted_proxies, vec!["10.0.0.1".parse::<IpAddr>().expect("ip")]);
+        assert_eq!(
+            o.config.trusted_proxies,
+            vec!["10.0.0.1".parse::<IpAddr>().expect("ip")]
+        );
         assert_eq!(o.config.admission.max_per_ip, 4);
         assert_eq!(o.config.admission.rate.per_sec, 0.5);
         assert_eq!(o.config.message_rate.burst, 10.0);
@@ -271,10 +275,19 @@ mod tests {
         for (list, needle) in [
             (&["--port"][..], "--port needs a value"),
             (&["--max-peers", "0"][..], "--max-peers must be at least 1"),
-            (&["--join-rate", "-1"][..], "--join-rate must be a number above 0"),
-            (&["--idle-timeout", "0"][..], "--idle-timeout must be a number of seconds"),
+            (
+                &["--join-rate", "-1"][..],
+                "--join-rate must be a number above 0",
+            ),
+            (
+                &["--idle-timeout", "0"][..],
+                "--idle-timeout must be a number of seconds",
+            ),
             (&["--bind", "example.org"][..], "is not an IP address"),
-            (&["--tls-cert", "c.pem"][..], "--tls-cert and --tls-key go together"),
+            (
+                &["--tls-cert", "c.pem"][..],
+                "--tls-cert and --tls-key go together",
+            ),
             (&["--log-level", "loud"][..], "is not error, warn"),
             (&["--verbose"][..], "unknown option \"--verbose\""),
         ] {

@@ -56,6 +56,8 @@ pub(crate) async fn run(
 
 /// The WebSocket opening handshake; behind a trusted proxy, also the admission of the real
 /// client (refused with HTTP 429).
+// tungstenite's handshake callback fixes the error type (an HTTP response).
+#[allow(clippy::result_large_err)]
 async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     deadline: Instant,
@@ -79,11 +81,16 @@ async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
             admit_forwarded(request, response, peer, &admitted, context)
         }
     };
-    let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config));
+    let handshake =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config));
     let ws = match timeout_at(deadline, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
-            gated!(context.log, DEBUG, "{peer}: WebSocket handshake failed: {e}");
+            gated!(
+                context.log,
+                DEBUG,
+                "{peer}: WebSocket handshake failed: {e}"
+            );
             return;
         }
         Err(_) => {
@@ -103,6 +110,7 @@ async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// For a connection from a trusted proxy: finds the client in `X-Forwarded-For` and admits it.
+#[allow(clippy::result_large_err)] // the callback's signature, see `upgrade`
 fn admit_forwarded(
     request: &Request,
     response: Response,
@@ -126,7 +134,11 @@ fn admit_forwarded(
             Ok(response)
         }
         Err(why) => {
-            gated!(context.log, WARN, "refused {client} (via proxy {peer}): {why}");
+            gated!(
+                context.log,
+                WARN,
+                "refused {client} (via proxy {peer}): {why}"
+            );
             let mut refusal = ErrorResponse::new(Some(format!("refused: {why}")));
             *refusal.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             Err(refusal)
@@ -136,7 +148,11 @@ fn admit_forwarded(
 
 /// The address the nearest proxy saw: the last entry of the last `X-Forwarded-For` header.
 fn forwarded_client(request: &Request) -> Option<IpAddr> {
-    let header = request.headers().get_all("x-forwarded-for").iter().last()?;
+    let header = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()?;
     let last = header.to_str().ok()?.rsplit(',').next()?.trim();
     let bare = last.trim_start_matches('[');
     let bare = bare.split(']').next().unwrap_or(bare);
@@ -173,7 +189,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         state.deliver(conn, outgoing)
     };
     if delivery.dropped + delivery.evicted > 0 {
-        gated!(context.log, DEBUG, "conn {conn}: departure not told to every slow peer");
+        gated!(
+            context.log,
+            DEBUG,
+            "conn {conn}: departure not told to every slow peer"
+        );
     }
     drop(ticket);
     match end {
@@ -351,10 +371,19 @@ fn on_text(conn: ConnId, text: &str, context: &Context) {
                 gated!(context.log, INFO, "conn {conn}: created lobby {lobby}")
             }
             Note::Joined { lobby, id } => {
-                gated!(context.log, INFO, "conn {conn}: joined lobby {lobby} as peer {id}")
+                gated!(
+                    context.log,
+                    INFO,
+                    "conn {conn}: joined lobby {lobby} as peer {id}"
+                )
             }
             Note::Refused(message) => {
-                gated!(context.log, DEBUG, "conn {conn}: refused: {}", snippet(&message))
+                gated!(
+                    context.log,
+                    DEBUG,
+                    "conn {conn}: refused: {}",
+                    snippet(&message)
+                )
             }
             Note::SlowedDown => {
                 gated!(context.log, INFO, "conn {conn}: tries lobby codes too fast")

@@ -649,7 +649,9 @@ mod tests {
         );
         assert_eq!(hub.lobby_count(), 0);
         assert_eq!(hub.membership(2), None);
-        assert!(error_text(&join(&mut hub, 4, A)).contains(&format!("no lobby to join with code {A}")));
+        assert!(
+            error_text(&join(&mut hub, 4, A)).contains(&format!("no lobby to join with code {A}"))
+        );
     }
 
     #[test]
@@ -663,7 +665,9 @@ mod tests {
             hub.handle(1, Request::Seal),
             vec![out(1, Reply::Sealed), out(2, Reply::Sealed)]
         );
-        assert!(error_text(&join(&mut hub, 3, A)).contains(&format!("no lobby to join with code {A}")));
+        assert!(
+            error_text(&join(&mut hub, 3, A)).contains(&format!("no lobby to join with code {A}"))
+        );
     }
 
     #[test]
@@ -672,7 +676,9 @@ mod tests {
         create(&mut hub, 1, A);
         join(&mut hub, 2, A);
         join(&mut hub, 3, A);
-        assert!(error_text(&join(&mut hub, 4, A)).contains(&format!("no lobby to join with code {A}")));
+        assert!(
+            error_text(&join(&mut hub, 4, A)).contains(&format!("no lobby to join with code {A}"))
+        );
         create(&mut hub, 5, B);
         create(&mut hub, 6, C);
         assert!(error_text(&create(&mut hub, 7, D)).contains("maximum of 3 lobbies"));
@@ -688,7 +694,8 @@ mod tests {
         let mut hub = hub();
         create(&mut hub, 1, A);
         assert!(error_text(&create(&mut hub, 2, A)).contains(&format!("lobby code {A} is taken")));
-        assert!(error_text(&create(&mut hub, 1, B)).contains(&format!("already in lobby {A} as peer 1")));
+        assert!(error_text(&create(&mut hub, 1, B))
+            .contains(&format!("already in lobby {A} as peer 1")));
         assert!(error_text(&join(&mut hub, 1, A)).contains(&format!("already in lobby {A}")));
     }
 
@@ -783,7 +790,11 @@ mod abuse_tests {
         hub.disconnect_at(1, now);
         let closed = message(&join_at(&mut hub, 7, A, now));
         // The same words for every reason; only the code the client sent is echoed.
-        let masked = |text: &str| text.replace(A, "X").replace(B, "X").replace("CCCC-CCCC-CCCC", "X");
+        let masked = |text: &str| {
+            text.replace(A, "X")
+                .replace(B, "X")
+                .replace("CCCC-CCCC-CCCC", "X")
+        };
         assert_eq!(masked(&full), masked(&missing));
         assert_eq!(masked(&sealed), masked(&missing));
         assert_eq!(masked(&closed), masked(&missing));
@@ -801,10 +812,17 @@ mod abuse_tests {
         hub.attach(2, ip(2));
         hub.attach(3, ip(3));
         for _ in 0..3 {
-            assert!(matches!(join_at(&mut hub, 1, A, start), Reply::Error { .. }));
+            assert!(matches!(
+                join_at(&mut hub, 1, A, start),
+                Reply::Error { .. }
+            ));
         }
         // The fourth guess from the same address, even on another connection, must wait.
-        let Reply::SlowDown { retry_after_ms, message } = join_at(&mut hub, 2, A, start) else {
+        let Reply::SlowDown {
+            retry_after_ms,
+            message,
+        } = join_at(&mut hub, 2, A, start)
+        else {
             panic!("not slowed down");
         };
         assert!((400..=500).contains(&retry_after_ms), "{retry_after_ms}");
@@ -815,12 +833,24 @@ mod abuse_tests {
             Reply::SlowDown { .. }
         ));
         // A random code is not a guess, and another address has its own allowance.
-        assert!(matches!(create_at(&mut hub, 2, None, start), Reply::Joined { .. }));
-        assert!(matches!(join_at(&mut hub, 3, A, start), Reply::Error { .. }));
+        assert!(matches!(
+            create_at(&mut hub, 2, None, start),
+            Reply::Joined { .. }
+        ));
+        assert!(matches!(
+            join_at(&mut hub, 3, A, start),
+            Reply::Error { .. }
+        ));
         // Half a second later one more guess is allowed.
         let later = start + Duration::from_millis(500);
-        assert!(matches!(join_at(&mut hub, 1, A, later), Reply::Error { .. }));
-        assert!(matches!(join_at(&mut hub, 1, A, later), Reply::SlowDown { .. }));
+        assert!(matches!(
+            join_at(&mut hub, 1, A, later),
+            Reply::Error { .. }
+        ));
+        assert!(matches!(
+            join_at(&mut hub, 1, A, later),
+            Reply::SlowDown { .. }
+        ));
     }
 
     #[test]
@@ -834,13 +864,25 @@ mod abuse_tests {
             hub.attach(conn, ip(2));
         }
         hub.attach(9, ip(9));
-        assert!(matches!(create_at(&mut hub, 1, None, now), Reply::Joined { .. }));
-        assert!(matches!(create_at(&mut hub, 2, None, now), Reply::Joined { .. }));
+        assert!(matches!(
+            create_at(&mut hub, 1, None, now),
+            Reply::Joined { .. }
+        ));
+        assert!(matches!(
+            create_at(&mut hub, 2, None, now),
+            Reply::Joined { .. }
+        ));
         let refused = message(&create_at(&mut hub, 3, None, now));
         assert!(refused.contains("already hosts 2 lobbies"), "{refused}");
-        assert!(matches!(create_at(&mut hub, 9, None, now), Reply::Joined { .. }));
+        assert!(matches!(
+            create_at(&mut hub, 9, None, now),
+            Reply::Joined { .. }
+        ));
         hub.disconnect_at(1, now);
-        assert!(matches!(create_at(&mut hub, 4, None, now), Reply::Joined { .. }));
+        assert!(matches!(
+            create_at(&mut hub, 4, None, now),
+            Reply::Joined { .. }
+        ));
     }
 
     #[test]
@@ -853,8 +895,16 @@ mod abuse_tests {
         });
         create_at(&mut hub, 1, Some(A), start);
         hub.disconnect_at(1, start);
-        let refused = message(&create_at(&mut hub, 2, Some(A), start + Duration::from_secs(59)));
-        assert!(refused.contains("is taken or was used recently"), "{refused}");
+        let refused = message(&create_at(
+            &mut hub,
+            2,
+            Some(A),
+            start + Duration::from_secs(59),
+        ));
+        assert!(
+            refused.contains("is taken or was used recently"),
+            "{refused}"
+        );
         // A live code gets the very same answer.
         create_at(&mut hub, 3, Some(B), start);
         let taken = message(&create_at(&mut hub, 4, Some(B), start));

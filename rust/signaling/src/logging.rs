@@ -100,7 +100,10 @@ mod tests {
     #[test]
     fn snippets_are_short_and_escaped() {
         assert_eq!(snippet("abc").to_string(), "\"abc\"");
-        assert_eq!(snippet("a\nb\u{1b}[31m").to_string(), "\"a\\nb\\u{1b}[31m\"");
+        assert_eq!(
+            snippet("a\nb\u{1b}[31m").to_string(),
+            "\"a\\nb\\u{1b}[31m\""
+        );
         let long = "x".repeat(65_536);
         let shown = snippet(&long).to_string();
         assert!(shown.len() < 120, "{shown}");

@@ -148,7 +148,9 @@ mod tests {
     }
 
     fn drain(outbox: &mut Outbox) -> Vec<String> {
-        std::iter::from_fn(|| outbox.pop()).map(|t| t.to_string()).collect()
+        std::iter::from_fn(|| outbox.pop())
+            .map(|t| t.to_string())
+            .collect()
     }
 
     #[test]

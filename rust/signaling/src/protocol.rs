@@ -58,7 +58,10 @@ pub enum Reply {
     /// Your last message was refused; the connection stays usable.
     Error { message: String },
     /// Your last message was refused because you are going too fast: retry after the delay.
-    SlowDown { message: String, retry_after_ms: u64 },
+    SlowDown {
+        message: String,
+        retry_after_ms: u64,
+    },
 }
 
 impl Reply {

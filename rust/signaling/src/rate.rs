@@ -80,7 +80,9 @@ mod tests {
             "waits half a second at 2/s: {wait:?}"
         );
         assert_eq!(bucket.take(1.0, start + Duration::from_millis(500)), Ok(()));
-        assert!(bucket.take(1.0, start + Duration::from_millis(600)).is_err());
+        assert!(bucket
+            .take(1.0, start + Duration::from_millis(600))
+            .is_err());
         assert!(!bucket.is_full(start + Duration::from_millis(600)));
         assert!(bucket.is_full(start + Duration::from_secs(10)));
     }

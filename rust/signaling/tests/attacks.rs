@@ -68,7 +68,10 @@ async fn connection_rate_is_limited_per_address() {
     }
     let allowed = 5 + (started.elapsed().as_secs_f64() * 2.0).ceil() as usize;
     assert!(accepted >= 5, "the burst is allowed: {accepted}");
-    assert!(accepted <= allowed, "{accepted} accepted, at most {allowed}");
+    assert!(
+        accepted <= allowed,
+        "{accepted} accepted, at most {allowed}"
+    );
     honest.exchange_within(PROMPT).await;
     HonestLobby::open(server.addr, local(1))
         .await
@@ -103,7 +106,9 @@ async fn one_address_cannot_hoard_lobbies() {
     assert_eq!(hosts.len(), 3);
     assert_eq!(refusals.len(), 5);
     assert!(
-        refusals.iter().all(|m| m.contains("already hosts 3 lobbies")),
+        refusals
+            .iter()
+            .all(|m| m.contains("already hosts 3 lobbies")),
         "{refusals:?}"
     );
     assert_eq!(server.stats.lobbies(), 4);
@@ -252,7 +257,10 @@ async fn guessing_codes_is_rate_limited_per_address() {
         }
     }
     let allowed = 20 + (started.elapsed().as_secs_f64() * 2.0).ceil() as usize;
-    assert!(refused <= allowed, "{refused} guesses answered, at most {allowed}");
+    assert!(
+        refused <= allowed,
+        "{refused} guesses answered, at most {allowed}"
+    );
     assert_eq!(refused + slowed, 60);
     // Guessing from one address costs another address nothing.
     let mut friend = Client::connect_from(server.addr, local(3)).await;
@@ -375,7 +383,9 @@ async fn a_trusted_proxy_is_counted_per_forwarded_client() {
         );
     }
     assert_eq!(
-        connect_forwarded(server.addr, proxy, "127.0.0.66").await.err(),
+        connect_forwarded(server.addr, proxy, "127.0.0.66")
+            .await
+            .err(),
         Some(429)
     );
     // Another client behind the same proxy has its own allowance.

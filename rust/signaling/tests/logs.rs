@@ -95,7 +95,10 @@ async fn a_flood_of_refused_messages_logs_few_short_lines() {
     let longest = lines.iter().map(|l| l.len()).max().unwrap_or(0);
     assert!(longest < 400, "a line of {longest} bytes");
     assert!(!log.contains('\u{1b}'), "control characters are escaped");
-    assert!(log.contains("FAKE LOG"), "a prefix of the client text is quoted");
+    assert!(
+        log.contains("FAKE LOG"),
+        "a prefix of the client text is quoted"
+    );
     assert!(
         !lines.iter().any(|line| line.starts_with("FAKE LOG")),
         "no line break is injected"

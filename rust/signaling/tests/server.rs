@@ -178,8 +178,11 @@ async fn leaves_are_announced_and_host_leaving_closes_the_lobby() {
         a.recv().await,
         json!({"type": "lobby_closed", "reason": "the host left"})
     );
-    a.expect_error(json!({"type": "join", "lobby": "BYEB-YEBY-EBYE"}), "no lobby to join with code BYEB-YEBY-EBYE")
-        .await;
+    a.expect_error(
+        json!({"type": "join", "lobby": "BYEB-YEBY-EBYE"}),
+        "no lobby to join with code BYEB-YEBY-EBYE",
+    )
+    .await;
     // The code is not free again (quarantined), but a random one is.
     a.expect_error(
         json!({"type": "create", "lobby": "BYEB-YEBY-EBYE"}),
@@ -257,7 +260,10 @@ async fn unknown_lobby_and_taken_code() {
     let addr = start_default().await;
     let mut client = Client::connect(addr).await;
     client
-        .expect_error(json!({"type": "join", "lobby": "NNPE-NNPE-NNPE"}), "no lobby to join with code NNPE-NNPE-NNPE")
+        .expect_error(
+            json!({"type": "join", "lobby": "NNPE-NNPE-NNPE"}),
+            "no lobby to join with code NNPE-NNPE-NNPE",
+        )
         .await;
     client.create("TAKE-NTAK-ENTA").await;
     let mut other = Client::connect(addr).await;

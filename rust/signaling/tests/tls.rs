@@ -38,7 +38,8 @@ async fn lobby_and_relay_over_wss() {
     assert_eq!(guest.join(&code).await["id"], 2);
     assert_eq!(host.recv().await, json!({"type": "peer_joined", "id": 2}));
     let sdp = "v=0\r\na=fingerprint:sha-256 AB:CD\r\n";
-    host.send(json!({"type": "offer", "to": 2, "sdp": sdp})).await;
+    host.send(json!({"type": "offer", "to": 2, "sdp": sdp}))
+        .await;
     assert_eq!(
         guest.recv().await,
         json!({"type": "offer", "from": 1, "sdp": sdp})
@@ -59,9 +60,13 @@ async fn plain_and_untrusted_clients_fail_without_disturbing_the_server() {
     assert!(try_connect_from(server.addr, local(2)).await.is_err());
     // A client that does not trust the certificate refuses the handshake.
     let (other_cert, _) = common::test_certificate();
-    assert!(tls_stream(server.addr, &other_cert, "localhost").await.is_err());
+    assert!(tls_stream(server.addr, &other_cert, "localhost")
+        .await
+        .is_err());
     // A certificate for other names does not pass for this one.
-    assert!(tls_stream(server.addr, &cert_pem, "example.org").await.is_err());
+    assert!(tls_stream(server.addr, &cert_pem, "example.org")
+        .await
+        .is_err());
     let mut client = wss_client(&server, &cert_pem).await;
     assert_eq!(client.create("").await["id"], 1);
 }

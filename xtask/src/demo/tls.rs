@@ -67,7 +67,7 @@ pub fn client(tcp: TcpStream, trust: &Path) -> Result<Box<dyn Transport>, String
         .with_root_certificates(roots)
         .with_no_client_auth();
     let name = ServerName::try_from(NAME).map_err(|e| format!("TLS name: {e}"))?;
-    let connection = ClientConnection::new(Arc::new(config), name)
-        .map_err(|e| format!("TLS setup: {e}"))?;
+    let connection =
+        ClientConnection::new(Arc::new(config), name).map_err(|e| format!("TLS setup: {e}"))?;
     Ok(Box::new(StreamOwned::new(connection, tcp)))
 }

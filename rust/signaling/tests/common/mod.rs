@@ -80,7 +80,9 @@ impl Client {
 
     /// Over an already open stream (TLS, for instance) to `url`.
     pub async fn over(stream: Box<dyn Io>, url: &str) -> Client {
-        let (ws, _) = client_async(url, stream).await.expect("WebSocket handshake");
+        let (ws, _) = client_async(url, stream)
+            .await
+            .expect("WebSocket handshake");
         Client { ws }
     }
 
