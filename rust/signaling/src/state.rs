@@ -124,3 +124,57 @@ impl State {
         report
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lobby::Limits;
+    use crate::protocol::Reply;
+
+    fn relay(to: ConnId, bytes: usize) -> Outgoing {
+        let mut message = serde_json::Map::new();
+        message.insert("sdp".into(), "x".repeat(bytes).into());
+        Outgoing {
+            to,
+            reply: Reply::Relay(message),
+        }
+    }
+
+    #[test]
+    fn past_the_global_budget_only_big_queues_lose_messages() {
+        let mut state = State::new(
+            Hub::new(Limits::default()),
+            QueueLimits {
+                share: Share {
+                    messages: 100,
+                    bytes: 100_000,
+                },
+                lanes: 4,
+                max_total_bytes: 10_000,
+                fair_bytes: 2_000,
+            },
+        );
+        for conn in 1..=3 {
+            state.open(conn, Arc::new(Notify::new()));
+        }
+        // Connection 1 does not read: its queue grows until the server's budget is spent.
+        let mut dropped = 0;
+        for origin in 10..40 {
+            dropped += state.deliver(origin, vec![relay(1, 1_000)]).dropped;
+        }
+        assert!(dropped > 0);
+        assert!(
+            state.queued_bytes() <= 10_000 + 1_100,
+            "{}",
+            state.queued_bytes()
+        );
+        // Connection 2 holds less than its part: its messages still pass.
+        let report = state.deliver(99, vec![relay(2, 500)]);
+        assert_eq!(report, Delivery::default());
+        assert!(state.pop(2).is_some());
+        // Closing a connection returns its bytes to the budget.
+        state.close(1);
+        assert_eq!(state.queued_bytes(), 0);
+        assert_eq!(state.connections(), 2);
+    }
+}
