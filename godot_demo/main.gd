@@ -4,8 +4,11 @@
 ## Command line (after `--`):
 ##   --auto host|join       connect at start instead of waiting for a button
 ##   --bot host|join        headless bot: scripted moves and chat, checks, exit code (bot.gd)
-##   --lobby CODE           lobby to create (host; empty = random) or join
-##   --signaling URL        signaling server (default ws://127.0.0.1:9080)
+##   --lobby CODE           lobby to create (host; empty = random) or join: 12 letters and
+##                          digits like 7QKM-X2HP-9RTA (no 0, O, 1 or I)
+##   --signaling URL        signaling server (default ws://127.0.0.1:9080; wss:// for TLS)
+##   --trust-cert FILE      wss:// with a local test certificate: trust only this PEM file
+##   --tls-name NAME        the name that certificate is for (e.g. localhost)
 ##   --bind ADDR            use only this local address for WebRTC (bots default to 127.0.0.1)
 ##   --mesh                 host a mesh lobby (every peer connects to every other)
 ##   --players N            bots: players expected in total, host included (default 2)
@@ -63,6 +66,8 @@ func _ready() -> void:
 	net = Net.new()
 	net.name = "Net"
 	net.bind_address = options["bind"]
+	net.trust_cert = options["trust_cert"]
+	net.tls_name = options["tls_name"]
 	# Bots may start before their host has created the lobby.
 	net.retry_missing_lobby = options["bot"] != ""
 	net.status_changed.connect(_on_status)
@@ -88,7 +93,7 @@ func _ready() -> void:
 
 static func parse_args(args: PackedStringArray) -> Dictionary:
 	var o := {"bot": "", "role": "", "lobby": "", "signaling": DEFAULT_SIGNALING, "bind": "",
-		"players": 2, "timeout": 60.0, "mesh": false}
+		"players": 2, "timeout": 60.0, "mesh": false, "trust_cert": "", "tls_name": ""}
 	var i := 0
 	while i < args.size():
 		var flag := args[i]
@@ -102,6 +107,8 @@ static func parse_args(args: PackedStringArray) -> Dictionary:
 			"--lobby": o["lobby"] = value
 			"--signaling": o["signaling"] = value
 			"--bind": o["bind"] = value
+			"--trust-cert": o["trust_cert"] = value
+			"--tls-name": o["tls_name"] = value
 			"--players": o["players"] = int(value)
 			"--timeout": o["timeout"] = float(value)
 			"--mesh":

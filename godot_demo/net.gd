@@ -20,7 +20,13 @@ var my_id := 0
 var lobby := ""
 var mesh := false
 var sealed := false
+## For wss:// with a certificate no CA vouches for (a local test one): trust only this PEM file.
+var trust_cert := ""
+## With `trust_cert`: the name the certificate is for, when the URL names the server otherwise
+## (e.g. "localhost" for wss://127.0.0.1:PORT).
+var tls_name := ""
 ## Keep retrying a join while the server answers "no lobby" (the host may not be there yet).
+## Answers with `retry_after_ms` (too many codes tried from this address) are always retried.
 var retry_missing_lobby := false
 
 var _first_message := {}
@@ -44,7 +50,15 @@ func start(url: String, role: String, code: String, use_mesh: bool) -> void:
 	my_id = 0
 	_connections.clear()
 	rtc = WebRTCMultiplayerPeer.new()
-	var err := ws.connect_to_url(url)
+	# wss:// URLs use TLS; by default Godot trusts the system's certificate authorities.
+	var tls: TLSOptions = null
+	if trust_cert != "":
+		var cert := X509Certificate.new()
+		if cert.load(trust_cert) != OK:
+			failed.emit("cannot load the certificate %s" % trust_cert)
+			return
+		tls = TLSOptions.client(cert, tls_name)
+	var err := ws.connect_to_url(url, tls)
 	if err != OK:
 		failed.emit("cannot connect to %s (error %d)" % [url, err])
 		return
@@ -145,6 +159,12 @@ func _on_text(text: String) -> void:
 			status_changed.emit("lobby closed: %s" % msg.get("reason", ""))
 		"error":
 			var message := str(msg.get("message", text))
+			if my_id == 0 and msg.has("retry_after_ms"):
+				# Too many lobby codes tried from this address: the server says when to retry.
+				status_changed.emit("signaling server: %s" % message)
+				var wait := maxf(float(msg["retry_after_ms"]) / 1000.0, 0.05)
+				get_tree().create_timer(wait).timeout.connect(_send.bind(_first_message))
+				return
 			if my_id == 0 and retry_missing_lobby and message.begins_with("no lobby"):
 				get_tree().create_timer(0.5).timeout.connect(_send.bind(_first_message))
 				return

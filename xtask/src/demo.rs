@@ -1,4 +1,5 @@
-//! `cargo xtask demo [--headless] [--clients N] [--mesh] [--timeout SECS]`: the multiplayer demo.
+//! `cargo xtask demo [--headless] [--clients N] [--mesh] [--timeout SECS] [--tls]`: the
+//! multiplayer demo.
 //!
 //! Builds and stages the addon, starts `webrtc-rs-signaling` on 127.0.0.1 (a free port), then:
 //! - with a Godot 4 binary (`$GODOT`, or `godot` on `PATH`): copies the addon into
@@ -6,9 +7,13 @@
 //!   headless bots that check what they receive with `--headless`); fails if any bot fails;
 //! - without one: says where to get Godot and connects two `webrtc-rs-peer` processes through
 //!   the same server instead ([`cli_pair`]), so a real connection and message are still shown.
+//!
+//! With `--tls` the server speaks `wss://` with a throwaway certificate for `localhost`
+//! ([`tls`]), which every client is told to trust.
 
 mod cli_pair;
 mod lines;
+mod tls;
 
 use crate::cmd;
 use lines::spawn_line_reader;
@@ -18,9 +23,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: cargo xtask demo [--headless] [--clients N] [--mesh] [--timeout SECS]";
-/// The lobby every demo run uses: each run starts its own server, so it cannot clash.
-const LOBBY: &str = "DEMO";
+const USAGE: &str =
+    "usage: cargo xtask demo [--headless] [--clients N] [--mesh] [--timeout SECS] [--tls]";
+/// Lobby code symbols (the signaling protocol's alphabet: no 0, O, 1 or I).
+const CODE_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 const GODOT_DOWNLOAD: &str = "https://godotengine.org/download (Godot 4.2 or newer)";
 
 struct Options {
@@ -28,6 +34,7 @@ struct Options {
     clients: usize,
     mesh: bool,
     timeout: Duration,
+    tls: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -36,6 +43,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         clients: 1,
         mesh: false,
         timeout: Duration::from_secs(90),
+        tls: false,
     };
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
@@ -46,6 +54,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         match flag.as_str() {
             "--headless" => options.headless = true,
             "--mesh" => options.mesh = true,
+            "--tls" => options.tls = true,
             "--clients" => {
                 let text = value()?;
                 options.clients = text
@@ -72,14 +81,28 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let godot = find_godot()?;
     let addon = crate::addon::build_and_stage();
     cmd::run(cmd::cargo().args(["build", "--release", "--package", "webrtc-rs-signaling"]))?;
-    let server = SignalingServer::start(&release_binary("webrtc-rs-signaling"))?;
+    let certificate = if options.tls {
+        let dir = target_dir().join("demo-tls");
+        let certificate = tls::make_certificate(&dir)?;
+        eprintln!(
+            "wss:// with a throwaway certificate for {} in {}",
+            tls::NAME,
+            dir.display()
+        );
+        Some(certificate)
+    } else {
+        None
+    };
+    let server =
+        SignalingServer::start(&release_binary("webrtc-rs-signaling"), certificate.as_ref())?;
     eprintln!("signaling server listening on {}", server.url);
+    let trust = certificate.as_ref().map(|c| c.cert.as_path());
 
     match godot {
         Some(godot) => {
             let addon = addon?;
             stage_into_demo(&addon)?;
-            run_godot(&godot, &server.url, &options)
+            run_godot(&godot, &server.url, trust, &random_code()?, &options)
         }
         None => {
             eprintln!(
@@ -91,7 +114,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             if let Err(e) = addon {
                 eprintln!("(the addon did not build either: {e})");
             }
-            cli_pair::run(&server.url, options.timeout.min(Duration::from_secs(60)))
+            cli_pair::run(
+                &server.url,
+                trust,
+                options.timeout.min(Duration::from_secs(60)),
+            )
         }
     }
 }
@@ -137,11 +164,14 @@ fn search_path(names: &[&str]) -> Option<PathBuf> {
     })
 }
 
-fn release_binary(name: &str) -> PathBuf {
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| cmd::workspace_root().join("target"));
-    target_dir
+        .unwrap_or_else(|| cmd::workspace_root().join("target"))
+}
+
+fn release_binary(name: &str) -> PathBuf {
+    target_dir()
         .join("release")
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
@@ -218,9 +248,17 @@ struct SignalingServer {
 }
 
 impl SignalingServer {
-    fn start(binary: &Path) -> Result<SignalingServer, String> {
-        let mut child = Command::new(binary)
-            .args(["--bind", "127.0.0.1", "--port", "0", "--quiet"])
+    fn start(binary: &Path, tls: Option<&tls::Certificate>) -> Result<SignalingServer, String> {
+        let mut command = Command::new(binary);
+        command.args(["--bind", "127.0.0.1", "--port", "0", "--quiet"]);
+        if let Some(certificate) = tls {
+            command
+                .arg("--tls-cert")
+                .arg(&certificate.cert)
+                .arg("--tls-key")
+                .arg(&certificate.key);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -245,7 +283,7 @@ impl SignalingServer {
         server.url = line
             .trim()
             .strip_prefix("listening on ")
-            .filter(|url| url.starts_with("ws://"))
+            .filter(|url| url.starts_with("ws://") || url.starts_with("wss://"))
             .ok_or_else(|| format!("unexpected first line from the signaling server: {line:?}"))?
             .to_string();
         Ok(server)
@@ -272,7 +310,30 @@ struct Instance {
     exit: Option<std::process::ExitStatus>,
 }
 
-fn run_godot(godot: &Path, url: &str, options: &Options) -> Result<(), String> {
+/// A random lobby code of the protocol's shape (`XXXX-XXXX-XXXX`, 60 bits), which the host
+/// creates and the clients join: they are started together, so they must agree on it first.
+fn random_code() -> Result<String, String> {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a lobby code: {e}"))?;
+    let mut code = String::new();
+    for (i, byte) in bytes.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            code.push('-');
+        }
+        code.push(char::from(
+            CODE_ALPHABET[usize::from(*byte) % CODE_ALPHABET.len()],
+        ));
+    }
+    Ok(code)
+}
+
+fn run_godot(
+    godot: &Path,
+    url: &str,
+    trust: Option<&Path>,
+    lobby: &str,
+    options: &Options,
+) -> Result<(), String> {
     let project = cmd::workspace_root().join("godot_demo");
     let players = options.clients + 1;
     let (tx, rx) = mpsc::channel();
@@ -295,11 +356,18 @@ fn run_godot(godot: &Path, url: &str, options: &Options) -> Result<(), String> {
             .arg(&project)
             .arg("--")
             .args([if options.headless { "--bot" } else { "--auto" }, role])
-            .args(["--lobby", LOBBY, "--signaling", url, "--bind", "127.0.0.1"])
+            .args(["--lobby", lobby, "--signaling", url, "--bind", "127.0.0.1"])
             .args(["--players", &players.to_string()])
             .args(["--timeout", &options.timeout.as_secs().to_string()]);
         if options.mesh {
             command.arg("--mesh");
+        }
+        if let Some(cert) = trust {
+            // The URL names the server by address; the certificate is for localhost.
+            command
+                .arg("--trust-cert")
+                .arg(cert)
+                .args(["--tls-name", tls::NAME]);
         }
         command.stdin(Stdio::null());
         if options.headless {
@@ -415,11 +483,22 @@ mod tests {
             "--mesh",
             "--timeout",
             "20",
+            "--tls",
         ]))
         .expect("valid");
-        assert!(options.headless && options.mesh);
+        assert!(options.headless && options.mesh && options.tls);
         assert_eq!(options.clients, 3);
         assert_eq!(options.timeout, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn random_codes_have_the_protocol_shape() {
+        let code = random_code().expect("randomness");
+        assert_eq!(code.len(), 14, "{code}");
+        let symbols: Vec<char> = code.chars().filter(|c| *c != '-').collect();
+        assert_eq!(symbols.len(), 12);
+        assert!(symbols.iter().all(|c| CODE_ALPHABET.contains(&(*c as u8))));
+        assert_ne!(random_code().expect("randomness"), code);
     }
 
     #[test]

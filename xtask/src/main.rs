@@ -1,4 +1,4 @@
-//! Project commands: `cargo xtask addon | test | demo`.
+//! Project commands: `cargo xtask addon | test | demo | interop | bench | bench-signaling`.
 //!
 //! `addon` builds the release library and stages it into `addons/webrtc_rs/bin/`; `test` runs
 //! every test the project has, installing what the tests need on a fresh machine; `demo` runs
@@ -6,6 +6,7 @@
 
 mod addon;
 mod bench;
+mod bench_signaling;
 mod cmd;
 mod demo;
 mod interop;
@@ -21,10 +22,13 @@ commands:
   test [--no-interop]             run every test (format, clippy, cargo tests, interop matrix)
   interop [--no-install] [--stacks aiortc,ndc,chromium]
                                   install the other stacks, build webrtc-rs-peer, run the interop matrix
-  demo [--headless] [--clients N] [--mesh] [--timeout SECS]
+  demo [--headless] [--clients N] [--mesh] [--timeout SECS] [--tls]
                                   run the Godot multiplayer demo through the signaling server
+                                  (--tls: over wss:// with a throwaway certificate)
   bench [--no-install] [--reps N] [--mib N] [--pairs ours:ours,ndc:ndc,...]
                                   speed and memory against libdatachannel; writes docs/benchmarks.md
+  bench-signaling [--clients N] [--lobbies N] [--seconds S] [--rate R]
+                                  the signaling server under load: relay latency, memory, CPU
 ";
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         "interop" => interop::run(rest),
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
+        "bench-signaling" => bench_signaling::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -2,6 +2,7 @@
 //!
 //! The protocol itself is described in the crate documentation.
 
+use crate::codes;
 use serde_json::{json, Map, Value};
 
 /// The message types that are relayed verbatim to another peer of the lobby.
@@ -10,15 +11,16 @@ pub const RELAY_TYPES: [&str; 4] = ["offer", "answer", "candidate", "end-of-cand
 /// Every message type a client may send, for error messages.
 const CLIENT_TYPES: &str = "create, join, leave, seal, offer, answer, candidate, end-of-candidates";
 
-/// The longest lobby code accepted.
-pub const MAX_CODE_LEN: usize = 16;
+/// How much of a client's own text an error message quotes back.
+const QUOTE_CHARS: usize = 24;
 
 /// One parsed client message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    /// Create a lobby and become its host (id 1); `lobby: None` picks a random code.
+    /// Create a lobby and become its host (id 1); `lobby: None` picks a random code. A code
+    /// is already normalised (see [`codes::normalize`]).
     Create { lobby: Option<String>, mesh: bool },
-    /// Join an existing lobby.
+    /// Join an existing lobby (normalised code).
     Join { lobby: String },
     /// Leave the current lobby (the WebSocket stays open).
     Leave,
@@ -55,6 +57,11 @@ pub enum Reply {
     Relay(Map<String, Value>),
     /// Your last message was refused; the connection stays usable.
     Error { message: String },
+    /// Your last message was refused because you are going too fast: retry after the delay.
+    SlowDown {
+        message: String,
+        retry_after_ms: u64,
+    },
 }
 
 impl Reply {
@@ -74,6 +81,10 @@ impl Reply {
             Reply::LobbyClosed { reason } => json!({"type": "lobby_closed", "reason": reason}),
             Reply::Relay(message) => Value::Object(message.clone()),
             Reply::Error { message } => json!({"type": "error", "message": message}),
+            Reply::SlowDown {
+                message,
+                retry_after_ms,
+            } => json!({"type": "error", "message": message, "retry_after_ms": retry_after_ms}),
         };
         value.to_string()
     }
@@ -99,15 +110,12 @@ pub fn parse_request(text: &str) -> Result<Request, String> {
     };
     match kind.as_str() {
         "create" => {
-            let lobby = optional_string(&object, "lobby")?.filter(|code| !code.is_empty());
-            if let Some(code) = &lobby {
-                check_code(code)?;
-            }
+            let lobby = match optional_string(&object, "lobby")? {
+                Some(code) if !code.is_empty() => Some(codes::normalize(&code)?),
+                _ => None,
+            };
             let mesh = optional_bool(&object, "mesh")?.unwrap_or(false);
-            Ok(Request::Create {
-                lobby: lobby.map(|code| normalize_code(&code)),
-                mesh,
-            })
+            Ok(Request::Create { lobby, mesh })
         }
         "join" => {
             let lobby = optional_string(&object, "lobby")?.ok_or_else(|| {
@@ -118,9 +126,8 @@ pub fn parse_request(text: &str) -> Result<Request, String> {
                 let mesh = optional_bool(&object, "mesh")?.unwrap_or(false);
                 return Ok(Request::Create { lobby: None, mesh });
             }
-            check_code(&lobby)?;
             Ok(Request::Join {
-                lobby: normalize_code(&lobby),
+                lobby: codes::normalize(&lobby)?,
             })
         }
         "leave" => Ok(Request::Leave),
@@ -144,7 +151,8 @@ pub fn parse_request(text: &str) -> Result<Request, String> {
             })
         }
         other => Err(format!(
-            "unknown message type {other:?} (expected one of: {CLIENT_TYPES})"
+            "unknown message type {:?} (expected one of: {CLIENT_TYPES})",
+            quote(other)
         )),
     }
 }
@@ -165,29 +173,9 @@ fn optional_bool(object: &Map<String, Value>, field: &str) -> Result<Option<bool
     }
 }
 
-/// Lobby codes are short and typed by people: letters, digits, `-` and `_`.
-fn check_code(code: &str) -> Result<(), String> {
-    let valid = code.len() <= MAX_CODE_LEN
-        && code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid lobby code {:?}: use 1 to {MAX_CODE_LEN} letters, digits, '-' or '_'",
-            truncate(code, 40)
-        ))
-    }
-}
-
-/// Codes are case-insensitive: `abc` and `ABC` name the same lobby.
-fn normalize_code(code: &str) -> String {
-    code.to_ascii_uppercase()
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
+/// At most [`QUOTE_CHARS`] characters of a client's text, marked when cut.
+fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_CHARS) {
         Some((end, _)) => format!("{}...", &text[..end]),
         None => text.to_string(),
     }
@@ -200,9 +188,9 @@ mod tests {
     #[test]
     fn create_and_join_parse() {
         assert_eq!(
-            parse_request(r#"{"type":"create","lobby":"abc","mesh":true}"#),
+            parse_request(r#"{"type":"create","lobby":"abcd-efgh-jkmn","mesh":true}"#),
             Ok(Request::Create {
-                lobby: Some("ABC".into()),
+                lobby: Some("ABCD-EFGH-JKMN".into()),
                 mesh: true
             })
         );
@@ -214,9 +202,9 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_request(r#"{"type":"join","lobby":"x-1"}"#),
+            parse_request(r#"{"type":"join","lobby":"x2x3x4x5x6x7"}"#),
             Ok(Request::Join {
-                lobby: "X-1".into()
+                lobby: "X2X3-X4X5-X6X7".into()
             })
         );
         assert_eq!(
@@ -247,6 +235,7 @@ mod tests {
             (r#"{"lobby":"A"}"#, "missing field \"type\""),
             (r#"{"type":7}"#, "\"type\" must be a string"),
             (r#"{"type":"dance"}"#, "unknown message type \"dance\""),
+            (r#"{"type":"create","lobby":"DEMO"}"#, "invalid lobby code"),
             (r#"{"type":"join"}"#, "missing field \"lobby\""),
             (r#"{"type":"join","lobby":5}"#, "\"lobby\" must be a string"),
             (
@@ -284,6 +273,15 @@ mod tests {
             parse_request(&format!(r#"{{"type":"join","lobby":"{code}"}}"#)).expect_err("too long");
         assert!(error.contains("invalid lobby code"), "{error}");
         assert!(error.len() < 200, "{error}");
+        assert!(!error.contains("AAAAA"), "{error}");
+    }
+
+    #[test]
+    fn a_long_unknown_type_is_quoted_short() {
+        let kind = "x".repeat(60_000);
+        let error = parse_request(&format!(r#"{{"type":"{kind}"}}"#)).expect_err("unknown");
+        assert!(error.starts_with("unknown message type"), "{error}");
+        assert!(error.len() < 200, "{}", error.len());
     }
 
     #[test]
@@ -301,5 +299,14 @@ mod tests {
         );
         let error: Value = serde_json::from_str(&Reply::error("no").to_json()).expect("json");
         assert_eq!(error, json!({"type":"error","message":"no"}));
+        let slow = Reply::SlowDown {
+            message: "wait".into(),
+            retry_after_ms: 250,
+        };
+        let value: Value = serde_json::from_str(&slow.to_json()).expect("json");
+        assert_eq!(
+            value,
+            json!({"type":"error","message":"wait","retry_after_ms":250})
+        );
     }
 }

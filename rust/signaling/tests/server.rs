@@ -1,7 +1,10 @@
-//! The server over real WebSocket connections on 127.0.0.1.
+//! The protocol over real WebSocket connections on 127.0.0.1.
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+mod common;
+
+use common::{local, start, Client, Running, WAIT};
+use futures_util::SinkExt;
+use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -9,115 +12,15 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
-use webrtc_rs_signaling::{Config, Limits, Server};
-
-const WAIT: Duration = Duration::from_secs(5);
-
-async fn start(config: Config) -> SocketAddr {
-    let server = Server::bind(Config {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..config
-    })
-    .await
-    .expect("bind 127.0.0.1:0");
-    let addr = server.local_addr().expect("local addr");
-    tokio::spawn(server.run());
-    addr
-}
+use webrtc_rs_signaling::{Config, Limits};
 
 async fn start_default() -> SocketAddr {
-    start(Config::default()).await
+    start(Config::default()).await.addr
 }
 
-struct Client {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-}
-
-impl Client {
-    async fn connect(addr: SocketAddr) -> Client {
-        let (ws, _) = connect_async(format!("ws://{addr}"))
-            .await
-            .expect("WebSocket connect");
-        Client { ws }
-    }
-
-    async fn send(&mut self, value: Value) {
-        self.send_text(value.to_string()).await;
-    }
-
-    async fn send_text(&mut self, text: String) {
-        self.ws.send(Message::text(text)).await.expect("send");
-    }
-
-    /// The next JSON message (pings are skipped).
-    async fn recv(&mut self) -> Value {
-        loop {
-            let frame = timeout(WAIT, self.ws.next())
-                .await
-                .expect("a message within 5 s")
-                .expect("connection open")
-                .expect("valid frame");
-            match frame {
-                Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON"),
-                Message::Ping(_) | Message::Pong(_) => continue,
-                other => panic!("unexpected frame {other:?}"),
-            }
-        }
-    }
-
-    /// Sends `value` and expects an error reply containing `needle`.
-    async fn expect_error(&mut self, value: Value, needle: &str) {
-        self.send(value).await;
-        self.expect_error_reply(needle).await;
-    }
-
-    async fn expect_error_reply(&mut self, needle: &str) {
-        let reply = self.recv().await;
-        assert_eq!(reply["type"], "error", "{reply}");
-        let message = reply["message"].as_str().unwrap_or_default();
-        assert!(message.contains(needle), "{message:?} lacks {needle:?}");
-    }
-
-    /// Nothing but pings arrives within `ms` milliseconds (pings are answered meanwhile).
-    async fn expect_silence(&mut self, ms: u64) {
-        let until = tokio::time::Instant::now() + Duration::from_millis(ms);
-        loop {
-            match tokio::time::timeout_at(until, self.ws.next()).await {
-                Err(_) => return,
-                Ok(Some(Ok(Message::Ping(_)))) => continue,
-                Ok(other) => panic!("expected nothing, got {other:?}"),
-            }
-        }
-    }
-
-    /// The close code the server sends, reading past any other frame.
-    async fn close_code(&mut self) -> Option<CloseCode> {
-        loop {
-            match timeout(WAIT, self.ws.next())
-                .await
-                .expect("close within 5 s")
-            {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return None,
-            }
-        }
-    }
-
-    async fn create(&mut self, lobby: &str) -> Value {
-        self.send(json!({"type": "create", "lobby": lobby})).await;
-        let reply = self.recv().await;
-        assert_eq!(reply["type"], "joined", "{reply}");
-        reply
-    }
-
-    async fn join(&mut self, lobby: &str) -> Value {
-        self.send(json!({"type": "join", "lobby": lobby})).await;
-        let reply = self.recv().await;
-        assert_eq!(reply["type"], "joined", "{reply}");
-        reply
-    }
+async fn start_with(config: Config) -> SocketAddr {
+    let Running { addr, .. } = start(config).await;
+    addr
 }
 
 #[tokio::test]
@@ -131,7 +34,8 @@ async fn create_join_assigns_ids_and_announces() {
     assert_eq!(created["peers"], json!([]));
     assert_eq!(created["mesh"], false);
     let code = created["lobby"].as_str().expect("code").to_string();
-    assert_eq!(code.len(), 6);
+    assert_eq!(code.len(), 14, "{code}");
+    assert_eq!(&code[4..5], "-");
 
     let mut second = Client::connect(addr).await;
     let joined = second.join(&code.to_lowercase()).await;
@@ -153,14 +57,14 @@ async fn create_join_assigns_ids_and_announces() {
 async fn mesh_flag_is_reported_to_joiners() {
     let addr = start_default().await;
     let mut host = Client::connect(addr).await;
-    host.send(json!({"type": "create", "lobby": "Mesh-1", "mesh": true}))
+    host.send(json!({"type": "create", "lobby": "mesh-mesh-mesh", "mesh": true}))
         .await;
     let created = host.recv().await;
-    assert_eq!(created["lobby"], "MESH-1");
+    assert_eq!(created["lobby"], "MESH-MESH-MESH");
     assert_eq!(created["mesh"], true);
     let mut peer = Client::connect(addr).await;
     // A joiner's own mesh flag does not change the lobby's.
-    peer.send(json!({"type": "join", "lobby": "mesh-1", "mesh": false}))
+    peer.send(json!({"type": "join", "lobby": "meshmeshmesh", "mesh": false}))
         .await;
     let joined = peer.recv().await;
     assert_eq!(joined["mesh"], true);
@@ -170,9 +74,9 @@ async fn mesh_flag_is_reported_to_joiners() {
 async fn relays_both_ways_with_sender_id() {
     let addr = start_default().await;
     let mut host = Client::connect(addr).await;
-    host.create("RELAY").await;
+    host.create("RELA-YREL-AYRE").await;
     let mut client = Client::connect(addr).await;
-    client.join("RELAY").await;
+    client.join("RELA-YREL-AYRE").await;
     host.recv().await; // peer_joined
 
     host.send(json!({"type": "offer", "to": 2, "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"}))
@@ -222,10 +126,10 @@ async fn relay_errors_name_the_problem() {
         .await;
 
     let mut host = Client::connect(addr).await;
-    host.create("ERR").await;
+    host.create("ERRE-RRER-RERR").await;
     host.expect_error(
         json!({"type": "offer", "to": 5, "sdp": "x"}),
-        "no peer 5 in lobby ERR",
+        "no peer 5 in lobby ERRE-RRER-RERR",
     )
     .await;
     host.expect_error(
@@ -244,12 +148,12 @@ async fn relay_errors_name_the_problem() {
 async fn leaves_are_announced_and_host_leaving_closes_the_lobby() {
     let addr = start_default().await;
     let mut host = Client::connect(addr).await;
-    host.create("BYE").await;
+    host.create("BYEB-YEBY-EBYE").await;
     let mut a = Client::connect(addr).await;
-    a.join("BYE").await;
+    a.join("BYEB-YEBY-EBYE").await;
     host.recv().await;
     let mut b = Client::connect(addr).await;
-    b.join("BYE").await;
+    b.join("BYEB-YEBY-EBYE").await;
     host.recv().await;
     a.recv().await;
 
@@ -258,7 +162,7 @@ async fn leaves_are_announced_and_host_leaving_closes_the_lobby() {
     assert_eq!(b.recv().await, json!({"type": "left"}));
     assert_eq!(host.recv().await, json!({"type": "peer_left", "id": 3}));
     assert_eq!(a.recv().await, json!({"type": "peer_left", "id": 3}));
-    let rejoined = b.join("BYE").await;
+    let rejoined = b.join("BYEB-YEBY-EBYE").await;
     assert_eq!(rejoined["id"], 4);
     host.recv().await;
     a.recv().await;
@@ -274,20 +178,27 @@ async fn leaves_are_announced_and_host_leaving_closes_the_lobby() {
         a.recv().await,
         json!({"type": "lobby_closed", "reason": "the host left"})
     );
-    a.expect_error(json!({"type": "join", "lobby": "BYE"}), "no lobby BYE")
-        .await;
-    // The code is free again.
-    let recreated = a.create("BYE").await;
-    assert_eq!(recreated["id"], 1);
+    a.expect_error(
+        json!({"type": "join", "lobby": "BYEB-YEBY-EBYE"}),
+        "no lobby to join with code BYEB-YEBY-EBYE",
+    )
+    .await;
+    // The code is not free again (quarantined), but a random one is.
+    a.expect_error(
+        json!({"type": "create", "lobby": "BYEB-YEBY-EBYE"}),
+        "lobby code BYEB-YEBY-EBYE is taken or was used recently",
+    )
+    .await;
+    assert_eq!(a.create("").await["id"], 1);
 }
 
 #[tokio::test]
 async fn seal_stops_joins() {
     let addr = start_default().await;
     let mut host = Client::connect(addr).await;
-    host.create("SEAL").await;
+    host.create("SEAL-SEAL-SEAL").await;
     let mut member = Client::connect(addr).await;
-    member.join("SEAL").await;
+    member.join("SEAL-SEAL-SEAL").await;
     host.recv().await;
 
     member
@@ -299,8 +210,8 @@ async fn seal_stops_joins() {
 
     let mut late = Client::connect(addr).await;
     late.expect_error(
-        json!({"type": "join", "lobby": "SEAL"}),
-        "lobby SEAL is sealed",
+        json!({"type": "join", "lobby": "SEAL-SEAL-SEAL"}),
+        "no lobby to join with code SEAL-SEAL-SEAL",
     )
     .await;
     // Relaying inside a sealed lobby still works.
@@ -349,20 +260,23 @@ async fn unknown_lobby_and_taken_code() {
     let addr = start_default().await;
     let mut client = Client::connect(addr).await;
     client
-        .expect_error(json!({"type": "join", "lobby": "NOPE"}), "no lobby NOPE")
+        .expect_error(
+            json!({"type": "join", "lobby": "NNPE-NNPE-NNPE"}),
+            "no lobby to join with code NNPE-NNPE-NNPE",
+        )
         .await;
-    client.create("TAKEN").await;
+    client.create("TAKE-NTAK-ENTA").await;
     let mut other = Client::connect(addr).await;
     other
         .expect_error(
-            json!({"type": "create", "lobby": "taken"}),
-            "lobby TAKEN already exists",
+            json!({"type": "create", "lobby": "take-ntak-enta"}),
+            "lobby code TAKE-NTAK-ENTA is taken",
         )
         .await;
     client
         .expect_error(
-            json!({"type": "join", "lobby": "TAKEN"}),
-            "already in lobby TAKEN",
+            json!({"type": "join", "lobby": "TAKE-NTAK-ENTA"}),
+            "already in lobby TAKE-NTAK-ENTA",
         )
         .await;
 }
@@ -371,9 +285,9 @@ async fn unknown_lobby_and_taken_code() {
 async fn oversized_frame_closes_only_that_connection() {
     let addr = start_default().await;
     let mut host = Client::connect(addr).await;
-    host.create("BIG").await;
+    host.create("BBBB-GGGG-BBBB").await;
     let mut peer = Client::connect(addr).await;
-    peer.join("BIG").await;
+    peer.join("BBBB-GGGG-BBBB").await;
     host.recv().await;
 
     // Just under the limit is relayed intact.
@@ -396,7 +310,7 @@ async fn oversized_frame_closes_only_that_connection() {
     assert_eq!(host.recv().await, json!({"type": "peer_left", "id": 2}));
 
     let mut fresh = Client::connect(addr).await;
-    assert_eq!(fresh.join("BIG").await["id"], 3);
+    assert_eq!(fresh.join("BBBB-GGGG-BBBB").await["id"], 3);
 }
 
 #[tokio::test]
@@ -404,12 +318,14 @@ async fn many_lobbies_stay_separate() {
     let addr = start_default().await;
     let mut pairs = Vec::new();
     for n in 0..40 {
-        let mut host = Client::connect(addr).await;
+        // Each lobby from its own address, as separate players would be.
+        let from = local(10 + n as u8);
+        let mut host = Client::connect_from(addr, from).await;
         let code = host.create("").await["lobby"]
             .as_str()
             .expect("code")
             .to_string();
-        let mut guest = Client::connect(addr).await;
+        let mut guest = Client::connect_from(addr, from).await;
         assert_eq!(guest.join(&code).await["id"], 2);
         host.recv().await;
         pairs.push((n, code, host, guest));
@@ -430,33 +346,34 @@ async fn many_lobbies_stay_separate() {
 
 #[tokio::test]
 async fn lobby_and_peer_limits() {
-    let addr = start(Config {
+    let addr = start_with(Config {
         limits: Limits {
             max_lobbies: 2,
             max_peers: 2,
+            ..Limits::default()
         },
         ..Config::default()
     })
     .await;
     let mut a = Client::connect(addr).await;
-    a.create("A").await;
+    a.create("AAAA-AAAA-AAAA").await;
     let mut b = Client::connect(addr).await;
-    b.create("B").await;
+    b.create("BBBB-BBBB-BBBB").await;
     let mut c = Client::connect(addr).await;
     c.expect_error(json!({"type": "create"}), "maximum of 2 lobbies")
         .await;
-    c.join("A").await;
+    c.join("AAAA-AAAA-AAAA").await;
     let mut d = Client::connect(addr).await;
     d.expect_error(
-        json!({"type": "join", "lobby": "A"}),
-        "lobby A is full (2 peers)",
+        json!({"type": "join", "lobby": "AAAA-AAAA-AAAA"}),
+        "no lobby to join with code AAAA-AAAA-AAAA",
     )
     .await;
 }
 
 #[tokio::test]
 async fn clients_that_never_join_are_dropped() {
-    let addr = start(Config {
+    let addr = start_with(Config {
         join_timeout: Duration::from_millis(300),
         ping_interval: Duration::from_millis(50),
         ..Config::default()
@@ -468,17 +385,17 @@ async fn clients_that_never_join_are_dropped() {
 
 #[tokio::test]
 async fn silent_clients_are_dropped_and_announced() {
-    let addr = start(Config {
+    let addr = start_with(Config {
         idle_timeout: Duration::from_millis(400),
         ping_interval: Duration::from_millis(50),
         ..Config::default()
     })
     .await;
     let mut host = Client::connect(addr).await;
-    host.create("IDLE").await;
+    host.create("DLED-LEDL-EDLE").await;
     // This client stops reading, so it never answers the server's pings.
     let mut mute = Client::connect(addr).await;
-    mute.join("IDLE").await;
+    mute.join("DLED-LEDL-EDLE").await;
     let started = tokio::time::Instant::now();
     assert_eq!(host.recv().await, json!({"type": "peer_joined", "id": 2}));
     // The host keeps answering pings (recv reads them), so only the mute client goes.
@@ -489,7 +406,7 @@ async fn silent_clients_are_dropped_and_announced() {
 
 #[tokio::test]
 async fn non_websocket_connections_do_not_disturb_the_server() {
-    let addr = start(Config {
+    let addr = start_with(Config {
         handshake_timeout: Duration::from_millis(300),
         ..Config::default()
     })
@@ -522,14 +439,14 @@ async fn non_websocket_connections_do_not_disturb_the_server() {
 
 #[tokio::test]
 async fn join_timeout_spares_members_and_restarts_after_leaving() {
-    let addr = start(Config {
+    let addr = start_with(Config {
         join_timeout: Duration::from_millis(300),
         ping_interval: Duration::from_millis(50),
         ..Config::default()
     })
     .await;
     let mut host = Client::connect(addr).await;
-    host.create("STAY").await;
+    host.create("STAY-STAY-STAY").await;
     host.expect_silence(700).await;
     host.send(json!({"type": "seal"})).await;
     assert_eq!(host.recv().await, json!({"type": "sealed"}));

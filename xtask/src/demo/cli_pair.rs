@@ -5,10 +5,12 @@
 //! The offerer then sends a text message and the answerer echoes it back.
 
 use super::lines::spawn_line_reader;
+use super::tls::{self, Transport};
 use crate::cmd;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
@@ -29,15 +31,16 @@ enum Event {
     Server(usize, Result<String, String>),
 }
 
-pub fn run(url: &str, timeout: Duration) -> Result<(), String> {
+/// `trust`: for a `wss://` URL, the certificate to trust (the demo's own).
+pub fn run(url: &str, trust: Option<&Path>, timeout: Duration) -> Result<(), String> {
     let binary = build_peer()?;
     let (tx, rx) = mpsc::channel();
 
     // Form the lobby first, so every line the peers print can be addressed.
-    let mut host = Signaling::connect(url)?;
+    let mut host = Signaling::connect(url, trust)?;
     let created = host.request(json!({"type": "create"}), "joined")?;
     let lobby = created["lobby"].as_str().unwrap_or_default().to_string();
-    let mut guest = Signaling::connect(url)?;
+    let mut guest = Signaling::connect(url, trust)?;
     guest.request(json!({"type": "join", "lobby": lobby}), "joined")?;
     host.expect("peer_joined")?;
     println!("lobby {lobby}: offerer is peer 1, answerer is peer 2");
@@ -217,16 +220,23 @@ impl Peer {
 
 /// A blocking WebSocket client of the signaling server.
 struct Signaling {
-    ws: WebSocket<TcpStream>,
+    ws: WebSocket<Box<dyn Transport>>,
 }
 
 impl Signaling {
-    fn connect(url: &str) -> Result<Signaling, String> {
-        let addr = url
-            .strip_prefix("ws://")
-            .ok_or_else(|| format!("not a ws:// URL: {url}"))?;
-        let stream =
-            TcpStream::connect(addr).map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    /// Connects to a `ws://` URL, or to a `wss://` one trusting only `trust`.
+    fn connect(url: &str, trust: Option<&Path>) -> Result<Signaling, String> {
+        let (addr, secure) = match (url.strip_prefix("ws://"), url.strip_prefix("wss://")) {
+            (Some(addr), _) => (addr, false),
+            (_, Some(addr)) => (addr, true),
+            _ => return Err(format!("not a ws:// or wss:// URL: {url}")),
+        };
+        let tcp = TcpStream::connect(addr).map_err(|e| format!("cannot connect to {url}: {e}"))?;
+        let stream: Box<dyn Transport> = match (secure, trust) {
+            (false, _) => Box::new(tcp),
+            (true, Some(trust)) => tls::client(tcp, trust)?,
+            (true, None) => return Err(format!("{url}: no certificate to trust given")),
+        };
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .map_err(|e| format!("socket setup: {e}"))?;
