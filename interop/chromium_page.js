@@ -1,5 +1,6 @@
-// The browser side of interop/chromium_peer.py: one RTCPeerConnection driven by protocol
-// commands (`handle(line)`), reporting through the DevTools binding `emitLine`.
+// The browser side of interop/chromium_peer.py and interop/firefox_peer.py: one
+// RTCPeerConnection driven by protocol commands (`handle(line)`), reporting through
+// `emitLine` (a DevTools binding in Chromium, the bridge's WebSocket in Firefox).
 'use strict';
 
 const BULK_HIGH_WATER = 1 << 20;
@@ -74,7 +75,7 @@ function start(options) {
     }
   };
   pc.ondatachannel = (e) => track(e.channel);
-  emit({ event: 'ready', role: args.role, label: args.label, stack: 'chromium', userAgent: navigator.userAgent });
+  emit({ event: 'ready', role: args.role, label: args.label, stack: args.stack || 'chromium', userAgent: navigator.userAgent });
   if (args.role === 'offerer') {
     track(pc.createDataChannel(args.label));
     queue = queue.then(async () => {

@@ -18,7 +18,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INTEROP = os.path.join(ROOT, ".interop")
 NODE_MODULES = os.path.join(INTEROP, "node", "node_modules")
-STACKS = ("ours", "aiortc", "ndc", "chromium")
+STACKS = ("ours", "aiortc", "ndc", "werift", "chromium", "firefox")
 SIGNALLING = ("offer", "answer", "candidate", "end-of-candidates")
 STATS_REQUEST = "__stats__"
 
@@ -44,8 +44,13 @@ def peer_command(stack, ours_bin=None):
     if stack == "ndc":
         env["NODE_PATH"] = NODE_MODULES
         return ["node", os.path.join(ROOT, "interop", "ndc_peer.mjs")], env
+    if stack == "werift":
+        env["NODE_PATH"] = NODE_MODULES
+        return ["node", os.path.join(ROOT, "interop", "werift_peer.mjs")], env
     if stack == "chromium":
         return [sys.executable, os.path.join(ROOT, "interop", "chromium_peer.py")], env
+    if stack == "firefox":
+        return [sys.executable, os.path.join(ROOT, "interop", "firefox_peer.py")], env
     script = os.path.basename(sys.argv[0])
     raise SystemExit(f"{script}: unknown stack {stack!r} (expected {', '.join(STACKS[:-1])} or {STACKS[-1]})")
 

@@ -5,11 +5,13 @@ signalling to each other and drives the check matrix of issue 4 over a real conn
     python3 interop/run.py [--no-netns] [--logs DIR] [--only CHECK,...] SUBJECT:OTHER ...
 
 SUBJECT and OTHER are stack names: ours (target/release/webrtc-rs-peer), aiortc, ndc
-(libdatachannel through node-datachannel), chromium; `NAME@FLAG,FLAG` adds flags to that side
+(libdatachannel through node-datachannel), werift, chromium; `NAME@FLAG,FLAG` adds flags to that side
 (e.g. `ours@--no-trickle:chromium`). Each pair runs four sessions: SUBJECT offers
 or answers, and either side is the echoing responder while the other drives (--no-echo --sink).
 A table of results and a final `N passed, M failed` line are printed; the exit status is 1 when
-anything failed. Everything runs inside a fresh network namespace with only `lo` up when the
+anything failed. A check that meets a documented defect of another stack (KNOWN_DEFECTS) must
+show it exactly as described; it is counted as known (`, K skipped` on the final line), and
+fails once the stack behaves correctly. Everything runs inside a fresh network namespace with only `lo` up when the
 machine permits it (else on 127.0.0.1 only), and every peer gets `--bind 127.0.0.1`.
 
 Standard library only.
@@ -33,6 +35,18 @@ DEFAULT_REMOTE_MAX = 65536
 CONNECT_TIMEOUT = 20.0
 STEP_TIMEOUT = 10.0
 BULK_TIMEOUT = 150.0
+
+# Defects of other stacks that a check meets, by (stack, check): the check then demands exactly
+# the wrong result described (and fails if the stack behaves correctly, so the entry goes when
+# the stack is fixed). Counted as `known`, never as passed.
+KNOWN_DEFECTS = {
+    ("werift", "unordered-rtx0"): {
+        "role": "driver",
+        "why": "werift's DATA_CHANNEL_OPEN drops the unordered bit when maxRetransmits or "
+        "maxPacketLifeTime is set (channel type 0x01, not 0x81): the remote sees an ordered channel",
+        "remote_sees": {"ordered": True},
+    },
+}
 
 CHECKS = [
     ("connect", "connected, channel open both sides"),
@@ -72,6 +86,17 @@ def advertised_max(peer):
     return None if peer.description is None else max_message_size(peer.description)
 
 
+class Known(str):
+    """The note of a check that met a known defect of another stack exactly as described."""
+
+
+def known_defect(peer_name, check, role):
+    """The KNOWN_DEFECTS entry for the stack of `peer_name` (`ours@--flag` counts as `ours`)
+    acting as `role` in `check`, or None."""
+    entry = KNOWN_DEFECTS.get((peer_name.partition("@")[0], check))
+    return entry if entry and entry["role"] == role else None
+
+
 def is_message(label, length=None):
     return lambda v: v.get("event") == "message" and v.get("label") == label and (length is None or v.get("len") == length)
 
@@ -94,9 +119,9 @@ class Checks:
             ("binary-echo", self.binary_echo),
             ("max-size", self.max_size),
             ("oversize-refused", self.oversize),
-            ("unordered-rtx0", lambda: self.options_channel("unrel", {"ordered": False, "maxRetransmits": 0})),
-            ("lifetime", lambda: self.options_channel("life", {"maxPacketLifeTime": 150})),
-            ("protocol", lambda: self.options_channel("proto", {"protocol": "chat.v1"})),
+            ("unordered-rtx0", lambda: self.options_channel("unrel", {"ordered": False, "maxRetransmits": 0}, "unordered-rtx0")),
+            ("lifetime", lambda: self.options_channel("life", {"maxPacketLifeTime": 150}, "lifetime")),
+            ("protocol", lambda: self.options_channel("proto", {"protocol": "chat.v1"}, "protocol")),
             ("remote-opened", self.remote_opened),
             ("negotiated", self.negotiated),
             ("bulk-20MiB", self.bulk),
@@ -112,7 +137,7 @@ class Checks:
                 continue
             try:
                 note = step()
-                self.results[name] = (True, note or "")
+                self.results[name] = (True, note if isinstance(note, Known) else (note or ""))
                 if name == "connect":
                     connected = True
             except Failure as e:
@@ -205,7 +230,7 @@ class Checks:
         self.echo_round("data", "still open", True)
         return f"{size} bytes refused"
 
-    def options_channel(self, label, options):
+    def options_channel(self, label, options, check):
         pmark = self.s.mark(self.p)
         self.s.peers[self.d].send({"type": "create_channel", "label": label, **options})
         seen = self.open_on(self.p, label, pmark)
@@ -218,6 +243,13 @@ class Checks:
             "negotiated": False,
         }
         unknown = seen.get("optionsKnown") is False
+        defect = known_defect(self.dname, check, "driver")
+        if defect and not unknown:
+            correct = [key for key in defect["remote_sees"] if seen.get(key) == expected[key]]
+            if correct:
+                raise Failure(f"{self.pname} reports {', '.join(f'{k}={seen.get(k)!r}' for k in correct)}, "
+                              f"the right value: {self.dname}'s known defect is gone, drop it from KNOWN_DEFECTS")
+            expected.update(defect["remote_sees"])
         wrong = []
         for key, want in expected.items():
             if unknown and key in ("ordered", "maxRetransmits", "maxPacketLifeTime"):
@@ -227,6 +259,8 @@ class Checks:
         if wrong:
             raise Failure(f"{self.pname} reports {', '.join(wrong)}")
         self.echo_round(label, f"on {label}", True)
+        if defect and not unknown:
+            return Known(f"{self.dname} defect: {defect['why']}")
         if unknown:
             return f"{self.pname} cannot report reliability; protocol/label checked"
         return f"id {seen.get('id')}"
@@ -325,6 +359,7 @@ def parse_args():
     parser.add_argument("--roles", default="offers,answers", help="subject roles to run: offers,answers")
     parser.add_argument("--flags", action="append", default=[], metavar="STACK=FLAGS", help="extra flags for a stack, e.g. ours=--no-trickle")
     parser.add_argument("--markdown", help="also write the result table as Markdown to this file")
+    parser.add_argument("--docs", help="replace the matrix summary section of this Markdown file (docs/interop.md)")
     args = parser.parse_args()
     args.only = set(args.only.split(",")) if args.only else None
     args.extra = {}
@@ -345,7 +380,7 @@ def main():
         print(f"interop: {where}", flush=True)
     run_id = time.strftime("%Y%m%d-%H%M%S")
     log_root = os.path.join(args.logs, run_id)
-    passed = failed = 0
+    passed = failed = known = 0
     markdown = []
     summary = {}
     started = time.monotonic()
@@ -369,8 +404,13 @@ def main():
                         table[name].append("-")
                         continue
                     ok, detail = results[name]
-                    summary.setdefault((subject, f"{other}, {subject} {role}"), {}).setdefault(name, []).append(ok)
-                    if ok:
+                    outcome = "known" if ok and isinstance(detail, Known) else ok
+                    summary.setdefault((subject, f"{other}, {subject} {role}"), {}).setdefault(name, []).append(outcome)
+                    if outcome == "known":
+                        known += 1
+                        table[name].append("known defect")
+                        notes.append(f"{column} / {name}: {detail}")
+                    elif ok:
                         passed += 1
                         table[name].append("pass" + (f" ({detail})" if detail and len(detail) < 40 else ""))
                         if detail and len(detail) >= 40:
@@ -389,10 +429,17 @@ def main():
     summary_tables = summarize(summary)
     for subject, columns, rows in summary_tables:
         print_table(f"summary for {subject} (pass = every session of that stack and role passed)", columns, rows, sys.stdout)
-    print(f"\nlogs: {log_root}  ({time.monotonic() - started:.0f}s)")
+    elapsed = time.monotonic() - started
+    print(f"\nlogs: {log_root}  ({elapsed:.0f}s)")
     if args.markdown:
         write_markdown(args.markdown, summary_tables, markdown, where)
-    print(f"{passed} passed, {failed} failed")
+    totals = f"{passed} passed, {failed} failed" + (f", {known} known" if known else "")
+    if args.docs:
+        write_docs(args.docs, summary_tables, where, args.pairs, totals, elapsed)
+    if known:
+        print(f"known: {known} checks met another stack's documented defect exactly as described "
+              "(KNOWN_DEFECTS in interop/run.py); counted as skipped below")
+    print(f"{passed} passed, {failed} failed" + (f", {known} skipped" if known else ""))
     return 1 if failed else 0
 
 
@@ -407,10 +454,43 @@ def summarize(summary):
             row = [name]
             for key in keys:
                 outcomes = summary[key].get(name)
-                row.append("-" if not outcomes else ("pass" if all(outcomes) else "FAIL"))
+                if not outcomes:
+                    row.append("-")
+                elif False in outcomes:
+                    row.append("FAIL")
+                elif "known" in outcomes:
+                    row.append("known defect")
+                else:
+                    row.append("pass")
             rows.append(row)
         tables.append((subject, columns, rows))
     return tables
+
+
+DOCS_BEGIN = "<!-- matrix summary: begin (written by interop/run.py --docs) -->"
+DOCS_END = "<!-- matrix summary: end -->"
+
+
+def write_docs(path, summary_tables, where, pairs, totals, elapsed):
+    """Replaces the summary between DOCS_BEGIN and DOCS_END in `path` with this run's."""
+    with open(path) as f:
+        text = f.read()
+    begin, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
+    if begin < 0 or end < begin:
+        raise SystemExit(f"run.py: {path} has no {DOCS_BEGIN!r} ... {DOCS_END!r} section")
+    parts = [
+        DOCS_BEGIN,
+        "",
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {where}, "
+        f"{elapsed:.0f} s: **{totals}**. Pairs: `{' '.join(pairs)}`. Each cell is one stack and "
+        "role: `pass` when every session of it passed that check, `known defect` when the "
+        "other stack's documented defect (below) showed exactly as described.",
+    ]
+    for subject, columns, rows in summary_tables:
+        parts += ["", f"Subject `{subject}`:", "", markdown_table(columns, rows).rstrip("\n")]
+    parts += ["", DOCS_END]
+    with open(path, "w") as f:
+        f.write(text[:begin] + "\n".join(parts) + text[end + len(DOCS_END):])
 
 
 def write_markdown(path, summary_tables, tables, where):

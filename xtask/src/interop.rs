@@ -1,8 +1,9 @@
 //! `cargo xtask interop`: the interop matrix of `webrtc-rs-peer` against aiortc, libdatachannel
-//! (node-datachannel) and headless Chromium, each in both roles.
+//! (node-datachannel), werift and headless Chromium, each in both roles.
 //!
 //! Installs what the peers need on a fresh machine (a Python venv with aiortc and an npm
-//! prefix with node-datachannel under `.interop/`, Debian's `chromium` when running as root),
+//! prefix with node-datachannel and werift under `.interop/`, Debian's `chromium` when running
+//! as root),
 //! builds `webrtc-rs-peer` in release mode and runs `interop/run.py`, which enters a network
 //! namespace with only `lo` up when the machine permits it. Each step is skipped when already
 //! done, so a second run only pays for the build check and the matrix.
@@ -14,14 +15,20 @@ use std::process::{Command, Stdio};
 /// Versions the matrix was proven with (docs/interop.md); pinned so results are comparable.
 const AIORTC: &str = "aiortc==1.16.0";
 const NODE_DATACHANNEL: &str = "node-datachannel@0.33.4";
+/// werift 0.25 needs Node 22; Debian's Node is 20.
+const WERIFT: &str = "werift@0.24.4";
 
-const USAGE: &str = "usage: cargo xtask interop [--no-install] [--stacks aiortc,ndc,chromium]";
+/// Every stack, in the order the matrix runs them.
+const STACKS: [&str; 4] = ["aiortc", "ndc", "werift", "chromium"];
+
+const USAGE: &str =
+    "usage: cargo xtask interop [--no-install] [--stacks aiortc,ndc,werift,chromium]";
 
 /// Installs, builds and runs the matrix; `Err` when something could not be set up or any check
 /// failed (the table printed above says which).
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut install = true;
-    let mut stacks: Vec<String> = ["aiortc", "ndc", "chromium"].map(String::from).to_vec();
+    let mut stacks: Vec<String> = STACKS.map(String::from).to_vec();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -34,18 +41,22 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     for stack in &stacks {
-        if !matches!(stack.as_str(), "aiortc" | "ndc" | "chromium") {
+        if !STACKS.contains(&stack.as_str()) {
             return Err(format!(
-                "interop: unknown stack {stack:?} (aiortc, ndc, chromium)"
+                "interop: unknown stack {stack:?} ({})",
+                STACKS.join(", ")
             ));
         }
     }
+    // Only a run of every stack rewrites the summary in docs/interop.md.
+    let whole = STACKS.iter().all(|s| stacks.iter().any(|t| t == s));
     let root = cmd::workspace_root();
     if install {
         for stack in &stacks {
             match stack.as_str() {
                 "aiortc" => install_aiortc(&root)?,
-                "ndc" => install_node_datachannel(&root)?,
+                "ndc" => install_node_package(&root, "node-datachannel", NODE_DATACHANNEL)?,
+                "werift" => install_node_package(&root, "werift", WERIFT)?,
                 _ => install_chromium()?,
             }
         }
@@ -67,8 +78,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .current_dir(&root)
         .arg(root.join("interop").join("run.py"))
         .arg("--markdown")
-        .arg(&markdown)
-        .args(&pairs);
+        .arg(&markdown);
+    if whole {
+        runner
+            .arg("--docs")
+            .arg(root.join("docs").join("interop.md"));
+    }
+    runner.args(&pairs);
     cmd::run(&mut runner).map_err(|e| format!("interop matrix failed: {e}"))
 }
 
@@ -93,16 +109,19 @@ fn install_aiortc(root: &Path) -> Result<(), String> {
 }
 
 pub(crate) fn install_node_datachannel(root: &Path) -> Result<(), String> {
+    install_node_package(root, "node-datachannel", NODE_DATACHANNEL)
+}
+
+/// Installs `spec` (`name@version`) into the npm prefix under `.interop/node` unless `name`
+/// is there and loads.
+fn install_node_package(root: &Path, name: &str, spec: &str) -> Result<(), String> {
     let prefix = root.join(".interop").join("node");
-    let installed = prefix
-        .join("node_modules")
-        .join("node-datachannel")
-        .join("package.json");
+    let installed = prefix.join("node_modules").join(name).join("package.json");
     if installed.exists()
         && succeeds(
             Command::new("node")
                 .current_dir(&prefix)
-                .args(["-e", "require('node-datachannel')"]),
+                .args(["-e", &format!("require('{name}')")]),
         )
     {
         return Ok(());
@@ -117,7 +136,8 @@ pub(crate) fn install_node_datachannel(root: &Path) -> Result<(), String> {
         "install",
         "--no-audit",
         "--no-fund",
-        NODE_DATACHANNEL,
+        "--save-exact",
+        spec,
     ]))
 }
 

@@ -76,7 +76,8 @@
 //! - A connection stays NEW until a remote description is applied, is CONNECTED once DTLS and
 //!   SCTP are up, and never reports DISCONNECTED or CLOSED transiently while healthy. FAILED:
 //!   ICE failure, DTLS failure (including a fatal alert from the remote, at any time),
-//!   certificate fingerprint mismatch, or DTLS + SCTP not up in time (no channel opens then).
+//!   certificate fingerprint mismatch, or DTLS (30 s after ICE) or SCTP (10 s after DTLS) not
+//!   up in time (no channel opens then).
 //!   No state is left without a timer: every connection ends (see *Timings*).
 //! - A reliable channel delivers every accepted message, whole and in order, or reports closed.
 //! - Memory per channel is bounded by the receive budget (plus one message and SCTP's receive
@@ -99,7 +100,7 @@
 //! |---|---|
 //! | no connectivity check is ever answered | FAILED 30 s after the remote description (rtc-ice: 5 s + 25 s) |
 //! | ICE connects but the DTLS handshake does not complete (nobody starts it, a stalled flight) | FAILED 30 s after ICE selected a pair (the setup deadline) |
-//! | DTLS completes but the SCTP association is never answered | FAILED at the same 30 s deadline; the remote, if it gets our close_notify first, reports CLOSED |
+//! | DTLS completes but the SCTP association is never answered | unanswered attempts switch SCTP role every 2 s (INIT sent, or awaited); FAILED 10 s after DTLS completed, the log naming what was tried; the remote, if it gets our close_notify first, reports CLOSED |
 //! | DTLS handshake fails (bad fingerprint, fatal alert, retransmissions exhausted) | FAILED at once, both sides (the other learns it from the alert) |
 //! | a fatal DTLS alert after connecting | FAILED at once |
 //! | the remote closes (close, or its handle dropped) | CLOSED at once (SCTP ABORT / DTLS close_notify) |

@@ -12,6 +12,8 @@ mod sctp;
 mod sctp_guard;
 
 pub(crate) use dtls::local_fingerprint;
+#[cfg(test)]
+pub(crate) use sctp::{ATTEMPT_PERIOD, CLIENT_LAG};
 
 use crate::candidate::CandidateKind;
 use crate::channel::{
@@ -35,10 +37,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, trace, warn};
 
-/// DTLS and SCTP must be up this long after ICE selected a pair, or the connection fails. On
-/// their own, a DTLS server whose client never speaks waits forever and SCTP retries its INIT
-/// for about four minutes.
+/// DTLS must be up this long after ICE selected a pair, or the connection fails. On its own, a
+/// DTLS server whose client never speaks waits forever.
 pub(crate) const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Once DTLS is up, the SCTP association must be up this long after, or the connection fails
+/// (it replaces [`SETUP_TIMEOUT`]). Meanwhile unanswered attempts switch role every
+/// [`sctp::ATTEMPT_PERIOD`]; on its own, SCTP retries an INIT for about four minutes.
+pub(crate) const ASSOCIATION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything a core needs at creation; produced by the handle in `PeerConnection::new`.
 pub(crate) struct CoreParams {
@@ -68,8 +73,11 @@ pub(crate) struct Core {
     /// The remote's SCTP port, once its description is applied.
     remote_sctp_port: Option<u16>,
     negotiated_max_message_size: u32,
-    /// Armed when ICE selects a pair, cleared once SCTP is up ([`SETUP_TIMEOUT`]).
+    /// Armed when ICE selects a pair ([`SETUP_TIMEOUT`]), moved when DTLS is up
+    /// ([`ASSOCIATION_TIMEOUT`]), cleared once SCTP is up.
     setup_deadline: Option<Instant>,
+    /// When the DTLS handshake completed.
+    dtls_connected_at: Option<Instant>,
 
     transmits: VecDeque<Transmit>,
     updates: Vec<Update>,
@@ -96,6 +104,7 @@ impl Core {
             remote_sctp_port: None,
             negotiated_max_message_size: p.local_max_message_size,
             setup_deadline: None,
+            dtls_connected_at: None,
             transmits: VecDeque::new(),
             updates: Vec::new(),
             state: ConnectionState::New,
@@ -308,15 +317,18 @@ impl Core {
             return;
         }
         if self.setup_deadline.is_some_and(|d| now >= d) {
-            let what = if self.dtls.is_connected() {
-                "the SCTP association"
+            if self.dtls.is_connected() {
+                warn!(
+                    "DTLS is connected but no SCTP association formed within {} s: {}",
+                    ASSOCIATION_TIMEOUT.as_secs(),
+                    self.sctp.setup_report()
+                );
             } else {
-                "the DTLS handshake"
-            };
-            warn!(
-                "{what} did not complete within {} s of ICE connecting",
-                SETUP_TIMEOUT.as_secs()
-            );
+                warn!(
+                    "the DTLS handshake did not complete within {} s of ICE connecting",
+                    SETUP_TIMEOUT.as_secs()
+                );
+            }
             return self.fail(now);
         }
         self.ice.handle_timeout(now);
@@ -330,8 +342,17 @@ impl Core {
             warn!("{e}");
             return self.fail(now);
         }
-        self.sctp.handle_timeout(now);
+        if let Err(e) = self.sctp.handle_timeout(now) {
+            warn!("{e}");
+            return self.fail(now);
+        }
         self.process_sctp(now);
+    }
+
+    /// When the DTLS handshake completed, if it did.
+    #[cfg(test)]
+    pub fn dtls_connected_at(&self) -> Option<Instant> {
+        self.dtls_connected_at
     }
 
     /// Hands what SCTP wants to send to DTLS, then to the selected ICE pair. Called once per
@@ -432,6 +453,10 @@ impl Core {
     }
 
     fn start_sctp(&mut self, now: Instant) {
+        self.dtls_connected_at = Some(now);
+        if self.setup_deadline.is_some() {
+            self.setup_deadline = Some(now + ASSOCIATION_TIMEOUT);
+        }
         let port = self.remote_sctp_port.unwrap_or(5000);
         // Receive up to our advertised maximum; send up to the negotiated one.
         let max = match self.negotiated_max_message_size {

@@ -1,5 +1,20 @@
 //! The SCTP layer: one rtc-sctp association over DTLS, its streams, and the data channel
 //! establishment protocol (DCEP, RFC 8832) messages carried on them.
+//!
+//! **Who sends INIT.** The DTLS client sends INIT and the DTLS server waits for one; aiortc,
+//! libdatachannel, browsers and the webrtc-rs stacks do the same (the last three also answer an
+//! INIT that crosses theirs). Some stacks tie the SCTP role to the ICE role instead (werift: the
+//! controlling agent sends INIT, the controlled one waits, and an INIT reaching the sender is
+//! ignored), so with them both sides wait, or both send and neither answers. Hence attempts:
+//! one in the role the DTLS role gives; an attempt the remote has not answered after
+//! [`ATTEMPT_PERIOD`] (no INIT accepted as server, nothing back for our INIT as client) is
+//! dropped and replaced by one in the other role, and so on every period, until one connects
+//! or the connection's deadline ends it. Taking the client role waits [`CLIENT_LAG`] more, so
+//! that a remote switching at about the same time already listens when our INIT arrives. Two
+//! engines never hold attempts in the same role past a switch, so they cannot build two
+//! associations. An INIT that comes while we are the client is held, and the next attempt as
+//! server answers it at once. As server, a repeated INIT (our INIT ACK was lost) starts another attempt
+//! beside the first, up to [`MAX_PENDING`]; the first to connect is kept.
 
 use crate::channel::ChannelInfo;
 use bytes::{Bytes, BytesMut};
@@ -15,10 +30,20 @@ use rtc_sctp::{
 use rtc_shared::marshal::{Marshal, Unmarshal};
 use rtc_shared::{TransportContext, TransportProtocol};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::{debug, warn};
 
 use super::dtls::tunnel_addr;
+
+/// How long an association attempt may go unanswered before one in the other role replaces
+/// it.
+pub(crate) const ATTEMPT_PERIOD: Duration = Duration::from_secs(2);
+/// Taking the client role waits this much past the period, so the remote listens by then.
+pub(crate) const CLIENT_LAG: Duration = Duration::from_millis(500);
+/// Server attempts (one per INIT received) held while none is up.
+const MAX_PENDING: usize = 4;
+const COMMON_HEADER: usize = 12;
+const CHUNK_INIT: u8 = 1;
 
 /// What the association reported, for the connection and its channels to act on.
 #[derive(Debug, PartialEq, Eq)]
@@ -48,19 +73,42 @@ pub(super) enum Read {
 
 pub(super) struct SctpLayer {
     endpoint: Option<Endpoint>,
-    association: Option<(AssociationHandle, Association)>,
+    /// Once connected, the association; before, the attempts that may still connect (ours as
+    /// client, or those the remote's INITs started as server).
+    associations: Vec<(AssociationHandle, Association)>,
     connected: bool,
     /// The receive window we offer.
     receive_buffer: u32,
+    setup: Option<Setup>,
+}
+
+/// The association attempts since DTLS came up (see the module comment).
+struct Setup {
+    transport: TransportConfig,
+    /// When DTLS came up: the periods count from here.
+    since: Instant,
+    /// The role of the current attempt: client sends INIT, server waits for one.
+    client: bool,
+    /// Periods after which the role was switched.
+    switches: u32,
+    /// The remote answered the current attempt.
+    answered: bool,
+    tried_client: u32,
+    tried_server: u32,
+    remote_inits: u32,
+    /// The remote's latest INIT that came while we were the client: the next server attempt
+    /// answers it at once instead of waiting for the remote to repeat it.
+    held_init: Option<Bytes>,
 }
 
 impl SctpLayer {
     pub fn new(receive_budget: usize) -> Self {
         Self {
             endpoint: None,
-            association: None,
+            associations: Vec::new(),
             connected: false,
             receive_buffer: receive_budget.clamp(256 * 1024, 4 << 20) as u32,
+            setup: None,
         }
     }
 
@@ -68,7 +116,8 @@ impl SctpLayer {
         self.connected
     }
 
-    /// Starts the association once DTLS is up: the DTLS client sends INIT, the server waits.
+    /// Starts the association once DTLS is up: the first attempt is in the role the DTLS role
+    /// gives (the DTLS client sends INIT, the server waits).
     pub fn start(
         &mut self,
         now: Instant,
@@ -80,71 +129,171 @@ impl SctpLayer {
             .with_max_message_size(max_message_size)
             .with_sctp_port(remote_port)
             .with_max_receive_buffer_size(self.receive_buffer);
+        self.setup = Some(Setup {
+            transport,
+            since: now,
+            client: is_client,
+            switches: 0,
+            answered: false,
+            tried_client: 0,
+            tried_server: 0,
+            remote_inits: 0,
+            held_init: None,
+        });
+        self.attempt(now)
+    }
+
+    /// Drops the current attempt and starts one in the role `setup.client` says.
+    fn attempt(&mut self, now: Instant) -> Result<(), String> {
+        let Some(setup) = self.setup.as_mut() else {
+            return Ok(());
+        };
+        setup.answered = false;
+        self.associations.clear();
         let endpoint_config = Arc::new(EndpointConfig::default());
         let local = TransportContext::default().local_addr;
-        if is_client {
+        if setup.client {
+            setup.tried_client += 1;
             let mut endpoint = Endpoint::new(local, TransportProtocol::UDP, endpoint_config, None);
             let association = endpoint
-                .connect(now, ClientConfig::new(transport), tunnel_addr())
+                .connect(
+                    now,
+                    ClientConfig::new(setup.transport.clone()),
+                    tunnel_addr(),
+                )
                 .map_err(|e| format!("SCTP connect failed: {e}"))?;
-            self.association = Some(association);
+            self.associations.push(association);
             self.endpoint = Some(endpoint);
+            debug!("SCTP attempt as client");
         } else {
-            let server = Some(Arc::new(ServerConfig::new(transport)));
+            setup.tried_server += 1;
+            let server = Some(Arc::new(ServerConfig::new(setup.transport.clone())));
             self.endpoint = Some(Endpoint::new(
                 local,
                 TransportProtocol::UDP,
                 endpoint_config,
                 server,
             ));
+            let held = setup.held_init.take();
+            debug!(
+                "SCTP attempt as server (answering a held INIT: {})",
+                held.is_some()
+            );
+            if let Some(init) = held {
+                self.route(now, init);
+            }
         }
         Ok(())
     }
 
+    /// When the current attempt, still unanswered, gives way to one in the other role.
+    fn next_switch(&self) -> Option<Instant> {
+        let setup = self.setup.as_ref()?;
+        if self.connected || setup.answered {
+            return None;
+        }
+        let lag = if setup.client {
+            Duration::ZERO
+        } else {
+            CLIENT_LAG
+        };
+        Some(setup.since + ATTEMPT_PERIOD * (setup.switches + 1) + lag)
+    }
+
+    /// What the attempts came to, for the message when none connected in time.
+    pub fn setup_report(&self) -> String {
+        let Some(s) = self.setup.as_ref() else {
+            return "SCTP never started".to_owned();
+        };
+        let answered = if s.answered {
+            "; the remote answered the last attempt, which did not complete"
+        } else {
+            ""
+        };
+        format!(
+            "tried {} time(s) as SCTP client (sending INIT) and {} time(s) as server \
+             (waiting for the remote's INIT); {} INIT(s) came from the remote{answered}",
+            s.tried_client, s.tried_server, s.remote_inits
+        )
+    }
+
     /// One SCTP packet that DTLS decrypted.
     pub fn feed(&mut self, now: Instant, packet: BytesMut) {
-        let Some(endpoint) = self.endpoint.as_mut() else {
+        let Some(setup) = self.setup.as_mut() else {
             return;
         };
-        match endpoint.handle(now, tunnel_addr(), None, packet.freeze()) {
-            Some((h, DatagramEvent::NewAssociation(a))) if self.association.is_none() => {
-                self.association = Some((h, a));
+        if packet.get(COMMON_HEADER) == Some(&CHUNK_INIT) {
+            if !self.connected {
+                setup.remote_inits += 1;
+            }
+            // An INIT starts an attempt only while we are the server and none is up.
+            if self.connected || setup.client || self.associations.len() >= MAX_PENDING {
+                debug!("ignoring an SCTP INIT (connected: {})", self.connected);
+                if !self.connected && setup.client {
+                    setup.held_init = Some(packet.freeze());
+                }
+                return;
+            }
+        }
+        self.route(now, packet.freeze());
+    }
+
+    /// Hands a packet to the endpoint and on to the attempt it belongs to.
+    fn route(&mut self, now: Instant, packet: Bytes) {
+        let (Some(endpoint), Some(setup)) = (self.endpoint.as_mut(), self.setup.as_mut()) else {
+            return;
+        };
+        match endpoint.handle(now, tunnel_addr(), None, packet) {
+            Some((h, DatagramEvent::NewAssociation(a))) => {
+                setup.answered = true;
+                self.associations.push((h, a));
             }
             Some((h, DatagramEvent::AssociationEvent(ev))) => {
-                if let Some((ours, a)) = self.association.as_mut() {
-                    if *ours == h {
-                        a.handle_event(ev);
-                    }
+                if let Some((_, a)) = self.associations.iter_mut().find(|(ours, _)| *ours == h) {
+                    setup.answered = true;
+                    a.handle_event(ev);
                 }
             }
             _ => {}
         }
     }
 
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some((_, a)) = self.association.as_mut() {
+    /// Runs the association's timers; switches an unanswered attempt to the other role.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), String> {
+        if self.next_switch().is_some_and(|at| now >= at) {
+            if let Some(setup) = self.setup.as_mut() {
+                setup.switches += 1;
+                setup.client = !setup.client;
+            }
+            self.attempt(now)?;
+        }
+        for (_, a) in self.associations.iter_mut() {
             a.handle_timeout(now);
         }
+        Ok(())
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.association.as_ref()?.1.poll_timeout()
+        self.associations
+            .iter()
+            .filter_map(|(_, a)| a.poll_timeout())
+            .chain(self.next_switch())
+            .min()
     }
 
-    /// Drains the association's events.
+    /// Drains the association's events. Before one is up, the first attempt to connect
+    /// becomes the association and the others are dropped.
     pub fn drain(&mut self) -> Vec<SctpOutput> {
         let mut out = Vec::new();
-        let Some((handle, association)) = self.association.as_mut() else {
+        if !self.connected && !self.settle_attempts(&mut out) {
+            return out;
+        }
+        let Some((handle, association)) = self.associations.first_mut() else {
             return out;
         };
         let mut ended = false;
         while let Some(ev) = association.poll() {
             match ev {
-                SctpEvent::Connected if !self.connected => {
-                    debug!("SCTP connected");
-                    self.connected = true;
-                    out.push(SctpOutput::Connected);
-                }
                 SctpEvent::HandshakeFailed { reason } => {
                     warn!("SCTP handshake failed: {reason}");
                     out.push(SctpOutput::HandshakeFailed);
@@ -169,25 +318,66 @@ impl SctpLayer {
             }
             ended = true;
         }
-        if (ended || association.is_closed()) && self.connected {
+        if ended || association.is_closed() {
             debug!("SCTP association ended");
             out.push(SctpOutput::Ended);
         }
         out
     }
 
+    /// Looks for the attempt that connected; true once one did (it is then the only one).
+    fn settle_attempts(&mut self, out: &mut Vec<SctpOutput>) -> bool {
+        let mut failed = Vec::new();
+        let mut winner = None;
+        for (i, (_, a)) in self.associations.iter_mut().enumerate() {
+            while let Some(ev) = a.poll() {
+                match ev {
+                    SctpEvent::Connected => {
+                        winner = Some(i);
+                        break;
+                    }
+                    SctpEvent::HandshakeFailed { reason } => {
+                        warn!("SCTP handshake failed: {reason}");
+                        failed.push(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if winner.is_some() {
+                break;
+            }
+        }
+        if let Some(i) = winner {
+            let chosen = self.associations.swap_remove(i);
+            self.associations = vec![chosen];
+            self.connected = true;
+            debug!("SCTP connected");
+            out.push(SctpOutput::Connected);
+            return true;
+        }
+        let any_failed = !failed.is_empty();
+        for i in failed.into_iter().rev() {
+            self.associations.remove(i);
+        }
+        if any_failed && self.associations.is_empty() {
+            out.push(SctpOutput::HandshakeFailed);
+        }
+        false
+    }
+
     /// Whether reading can happen at all (the association is up and not handshaking).
     pub fn is_readable(&self) -> bool {
         self.connected
             && self
-                .association
-                .as_ref()
+                .associations
+                .first()
                 .is_some_and(|(_, a)| !a.is_handshaking())
     }
 
     /// Reads one whole message from stream `id`, dropping it if it is larger than `max`.
     pub fn read(&mut self, id: u16, max: usize) -> Read {
-        let Some((_, association)) = self.association.as_mut() else {
+        let Ok(association) = self.association_mut() else {
             return Read::Exhausted;
         };
         if association.is_handshaking() {
@@ -303,7 +493,7 @@ impl SctpLayer {
     /// The SCTP packets to encrypt and send.
     pub fn poll_packets(&mut self, now: Instant) -> Vec<Bytes> {
         let mut packets = Vec::new();
-        if let Some((_, association)) = self.association.as_mut() {
+        for (_, association) in self.associations.iter_mut() {
             while let Some(t) = association.poll_transmit(now) {
                 if let Payload::RawEncode(v) = t.message {
                     packets.extend(v);
@@ -313,9 +503,9 @@ impl SctpLayer {
         packets
     }
 
-    /// Aborts the association (its ABORT is among the next packets).
+    /// Aborts the association, or every attempt (their ABORTs are among the next packets).
     pub fn abort(&mut self) {
-        if let Some((_, association)) = self.association.as_mut() {
+        for (_, association) in self.associations.iter_mut() {
             if !association.is_closed() {
                 let _ = association.abort();
             }
@@ -324,14 +514,15 @@ impl SctpLayer {
 
     /// Forgets the association (after its last packets were taken).
     pub fn release(&mut self) {
-        self.association = None;
+        self.associations.clear();
+        self.setup = None;
     }
 
     fn association_mut(&mut self) -> Result<&mut Association, String> {
-        self.association
-            .as_mut()
-            .map(|(_, a)| a)
-            .ok_or_else(|| "no SCTP association".to_owned())
+        match self.associations.first_mut() {
+            Some((_, a)) if self.connected => Ok(a),
+            _ => Err("no SCTP association".to_owned()),
+        }
     }
 }
 
@@ -353,4 +544,200 @@ fn channel_type(info: &ChannelInfo) -> (ChannelType, u32) {
         info.max_retransmits,
         info.max_packet_lifetime,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    //! The layer against a plain rtc-sctp endpoint that keeps one role, as stacks that tie the
+    //! SCTP role to the ICE role do (werift): on a virtual clock, packets handed over directly.
+    use super::*;
+    use std::collections::BTreeMap;
+
+    const LATENCY: Duration = Duration::from_millis(10);
+
+    /// An rtc-sctp endpoint in one role for good: a client sends INIT and ignores the remote's
+    /// (its endpoint has no server configuration); a server only answers INITs.
+    struct Fixed {
+        endpoint: Endpoint,
+        association: Option<(AssociationHandle, Association)>,
+        inits_sent: usize,
+    }
+
+    impl Fixed {
+        fn new(now: Instant, client: bool) -> Self {
+            let transport = TransportConfig::default();
+            let local = TransportContext::default().local_addr;
+            let server = (!client).then(|| Arc::new(ServerConfig::new(transport.clone())));
+            let mut endpoint = Endpoint::new(
+                local,
+                TransportProtocol::UDP,
+                Arc::new(EndpointConfig::default()),
+                server,
+            );
+            let association = client.then(|| {
+                endpoint
+                    .connect(now, ClientConfig::new(transport), tunnel_addr())
+                    .expect("connect")
+            });
+            Self {
+                endpoint,
+                association,
+                inits_sent: 0,
+            }
+        }
+
+        fn feed(&mut self, now: Instant, packet: Bytes) {
+            match self.endpoint.handle(now, tunnel_addr(), None, packet) {
+                Some((h, DatagramEvent::NewAssociation(a))) if self.association.is_none() => {
+                    self.association = Some((h, a));
+                }
+                Some((h, DatagramEvent::AssociationEvent(ev))) => {
+                    if let Some((ours, a)) = self.association.as_mut() {
+                        if *ours == h {
+                            a.handle_event(ev);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        fn connected(&mut self) -> bool {
+            let Some((_, a)) = self.association.as_mut() else {
+                return false;
+            };
+            let mut up = false;
+            while let Some(ev) = a.poll() {
+                up |= matches!(ev, SctpEvent::Connected);
+            }
+            up
+        }
+
+        fn packets(&mut self, now: Instant) -> Vec<Bytes> {
+            let mut out = Vec::new();
+            if let Some((_, a)) = self.association.as_mut() {
+                while let Some(t) = a.poll_transmit(now) {
+                    if let Payload::RawEncode(v) = t.message {
+                        out.extend(v);
+                    }
+                }
+            }
+            self.inits_sent += out
+                .iter()
+                .filter(|p| p.get(COMMON_HEADER) == Some(&CHUNK_INIT))
+                .count();
+            out
+        }
+    }
+
+    /// Runs `ours` against `theirs` for up to 10 s; when each reported the association up.
+    fn run(
+        start: Instant,
+        ours: &mut SctpLayer,
+        theirs: &mut Fixed,
+    ) -> (Option<Duration>, Option<Duration>) {
+        // In flight: (arrival, sequence) -> (to ours?, packet).
+        let mut flights: BTreeMap<(Instant, u64), (bool, Bytes)> = BTreeMap::new();
+        let mut seq = 0;
+        let (mut ours_up, mut theirs_up) = (None, None);
+        let mut now = start;
+        while now < start + Duration::from_secs(10) {
+            while let Some(entry) = flights.first_entry() {
+                if entry.key().0 > now {
+                    break;
+                }
+                let (to_ours, packet) = entry.remove();
+                if to_ours {
+                    ours.feed(now, BytesMut::from(&packet[..]));
+                } else {
+                    theirs.feed(now, packet);
+                }
+            }
+            if ours.poll_timeout().is_some_and(|t| t <= now) {
+                ours.handle_timeout(now).expect("attempt");
+            }
+            if let Some((_, a)) = theirs.association.as_mut() {
+                if a.poll_timeout().is_some_and(|t| t <= now) {
+                    a.handle_timeout(now);
+                }
+            }
+            if ours.drain().contains(&SctpOutput::Connected) {
+                ours_up = Some(now - start);
+            }
+            if theirs.connected() {
+                theirs_up = Some(now - start);
+            }
+            for (to_ours, packets) in [(false, ours.poll_packets(now)), (true, theirs.packets(now))]
+            {
+                for p in packets {
+                    seq += 1;
+                    flights.insert((now + LATENCY, seq), (to_ours, p));
+                }
+            }
+            if ours_up.is_some() && theirs_up.is_some() {
+                break;
+            }
+            let next = [
+                flights.keys().next().map(|k| k.0),
+                ours.poll_timeout(),
+                theirs
+                    .association
+                    .as_ref()
+                    .and_then(|(_, a)| a.poll_timeout()),
+            ];
+            match next.into_iter().flatten().min() {
+                Some(t) => now = t.max(now),
+                None => break,
+            }
+        }
+        (ours_up, theirs_up)
+    }
+
+    #[test]
+    fn a_remote_that_only_sends_init_is_answered_when_we_switch_to_server() {
+        // We are the DTLS client, so we send INIT; the remote sends its own and ignores ours
+        // (werift offering: its SCTP client is the ICE controlling side). At 2 s we switch to
+        // server and answer the INIT it sent (held, not waiting for its next one at 3 s).
+        let start = Instant::now();
+        let mut ours = SctpLayer::new(1 << 20);
+        let mut theirs = Fixed::new(start, true);
+        ours.start(start, true, 65536, 5000).expect("start");
+        let (ours_up, theirs_up) = run(start, &mut ours, &mut theirs);
+        assert_eq!(ours_up, Some(ATTEMPT_PERIOD + 2 * LATENCY));
+        assert_eq!(theirs_up, Some(ATTEMPT_PERIOD + 3 * LATENCY));
+        // rtc-sctp sent its INIT at 0 and 1 s; the one we answered is the held one.
+        assert_eq!(theirs.inits_sent, 2);
+        let s = ours.setup.as_ref().expect("setup");
+        assert_eq!((s.tried_client, s.tried_server, s.remote_inits), (1, 1, 2));
+    }
+
+    #[test]
+    fn a_remote_that_only_waits_for_init_gets_ours_after_the_period() {
+        // We are the DTLS server, so we wait; the remote waits too (werift answering: its SCTP
+        // server is the ICE controlled side). At 2.5 s we send INIT.
+        let start = Instant::now();
+        let mut ours = SctpLayer::new(1 << 20);
+        let mut theirs = Fixed::new(start, false);
+        ours.start(start, false, 65536, 5000).expect("start");
+        let (ours_up, theirs_up) = run(start, &mut ours, &mut theirs);
+        let init = ATTEMPT_PERIOD + CLIENT_LAG;
+        assert_eq!(theirs_up, Some(init + 3 * LATENCY));
+        assert_eq!(ours_up, Some(init + 4 * LATENCY));
+        assert!(ours.is_connected() && ours.associations.len() == 1);
+    }
+
+    #[test]
+    fn the_report_says_what_was_tried() {
+        let start = Instant::now();
+        let mut ours = SctpLayer::new(1 << 20);
+        assert_eq!(ours.setup_report(), "SCTP never started");
+        ours.start(start, false, 65536, 5000).expect("start");
+        ours.handle_timeout(start + ATTEMPT_PERIOD + CLIENT_LAG)
+            .expect("switch");
+        assert_eq!(
+            ours.setup_report(),
+            "tried 1 time(s) as SCTP client (sending INIT) and 1 time(s) as server (waiting \
+             for the remote's INIT); 0 INIT(s) came from the remote"
+        );
+    }
 }

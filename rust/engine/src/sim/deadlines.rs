@@ -3,7 +3,7 @@
 //! milliseconds and every time is exact.
 
 use super::*;
-use crate::core::SETUP_TIMEOUT;
+use crate::core::{ASSOCIATION_TIMEOUT, ATTEMPT_PERIOD, CLIENT_LAG, SETUP_TIMEOUT};
 use crate::types::{ChannelState, ConnectionState};
 use ConnectionState::{Closed, Connected, Connecting, Disconnected, Failed};
 
@@ -84,10 +84,34 @@ fn dtls_handshake_nobody_starts_fails_at_the_setup_deadline() {
     assert!(sim.b().remote_channels().is_empty());
 }
 
+/// When `who` sent SCTP packets (datagrams whose first DTLS record is application data),
+/// counted from `since`.
+fn sctp_sent(sim: &Sim, who: Who, since: Duration) -> Vec<Duration> {
+    sim.wire
+        .iter()
+        .filter(|w| w.from == who && w.kind == Kind::Dtls(DTLS_APPLICATION_DATA))
+        .map(|w| w.sent - since)
+        .collect()
+}
+
+fn secs(s: &[f64]) -> Vec<Duration> {
+    s.iter().map(|&s| Duration::from_secs_f64(s)).collect()
+}
+
+/// Both sides' DTLS connected: A (the DTLS server) when B's last flight reached it, B when
+/// A's answer to it came back one latency later.
+fn dtls_up(sim: &Sim) -> (Duration, Duration) {
+    let a = sim.dtls_connected(A).expect("A's DTLS connected");
+    let b = sim.dtls_connected(B).expect("B's DTLS connected");
+    assert_eq!(b, a + sim.latency());
+    (a, b)
+}
+
 #[test]
-fn sctp_association_never_answered_fails_at_the_setup_deadline() {
+fn sctp_association_never_answered_is_tried_in_both_roles_then_fails() {
     // DTLS completes, but every application data record (SCTP) is lost: what aiortc did when
-    // it refused the handshake after finishing it.
+    // it refused the handshake after finishing it, and what a stack that waits for INIT in
+    // the same role as ours looks like.
     let mut sim = Sim::new(SimConfig::default());
     let ch = sim.create_channel(A, "data", None);
     sim.set_filter(A, drop_application_data());
@@ -100,12 +124,97 @@ fn sctp_association_never_answered_fails_at_the_setup_deadline() {
             .any(|w| matches!(w.fate, Fate::Dropped | Fate::Replaced)),
         "DTLS never carried SCTP, so this did not test the SCTP deadline"
     );
-    let (a_sel, b_sel) = selected_at(&sim);
-    // B selected first, so its deadline fires first: FAILED, and its close_notify (which the
-    // path passes) reaches A exactly when A's own deadline is due. A ends then, CLOSED by the
-    // close_notify or FAILED by its deadline.
-    assert_ended_at_deadline(&sim, B, &[Failed], b_sel + SETUP_TIMEOUT, None);
-    assert_ended_at_deadline(&sim, A, &[Closed, Failed], a_sel + SETUP_TIMEOUT, Some(ch));
+    let (a_up, b_up) = dtls_up(&sim);
+    // A's deadline fires first: FAILED, and its close_notify (which the path passes) reaches B
+    // exactly when B's own deadline is due. B ends then, CLOSED by the close_notify or FAILED
+    // by its deadline.
+    assert_ended_at_deadline(&sim, A, &[Failed], a_up + ASSOCIATION_TIMEOUT, Some(ch));
+    assert_ended_at_deadline(&sim, B, &[Closed, Failed], b_up + ASSOCIATION_TIMEOUT, None);
+    // The attempts, every 2 s: A (DTLS server) waits, then sends INIT from 2.5 s (0.5 s late,
+    // so B already listens), waits again from 4 s, sends from 6.5 s, waits from 8 s. B (DTLS
+    // client) sends INIT at once, listens from 2 s, sends from 4.5 s, listens from 6 s, sends
+    // from 8.5 s. rtc-sctp repeats an INIT after 1 s, then 2 s: twice per client attempt.
+    assert_eq!(
+        [ATTEMPT_PERIOD, CLIENT_LAG],
+        [Duration::from_secs(2), Duration::from_millis(500)]
+    );
+    assert_eq!(sctp_sent(&sim, A, a_up), secs(&[2.5, 3.5, 6.5, 7.5]));
+    assert_eq!(
+        sctp_sent(&sim, B, b_up),
+        secs(&[0.0, 1.0, 4.5, 5.5, 8.5, 9.5])
+    );
+}
+
+#[test]
+fn sctp_attempt_in_the_other_role_connects_when_the_first_is_never_answered() {
+    // B's first two SCTP packets (its INIT and the INIT repeated 1 s later) are lost, as if A
+    // were a stack that ignores an INIT: after 2 s B listens, and A, after 2.5 s, sends INIT.
+    let mut sim = Sim::new(SimConfig::default());
+    let ch = sim.create_channel(A, "data", None);
+    let mut lost = 0;
+    sim.set_filter(B, move |d: &Datagram<'_>| {
+        if d.kind == Kind::Dtls(DTLS_APPLICATION_DATA) && lost < 2 {
+            lost += 1;
+            Verdict::Drop
+        } else {
+            Verdict::Deliver
+        }
+    });
+    sim.signal();
+    assert!(sim.run_until(Duration::from_secs(10), both(Connected)));
+    let (a_up, b_up) = dtls_up(&sim);
+    let lat = sim.latency();
+    // Only B's two INITs were lost.
+    let dropped: Vec<Duration> = sim
+        .wire
+        .iter()
+        .filter(|w| w.fate == Fate::Dropped)
+        .map(|w| w.sent - b_up)
+        .collect();
+    assert_eq!(dropped, secs(&[0.0, 1.0]));
+    // A's INIT at 2.5 s; B answers (INIT ACK), A echoes the cookie, B is up (3 latencies);
+    // B's COOKIE ACK reaches A (4 latencies).
+    let init = a_up + ATTEMPT_PERIOD + CLIENT_LAG;
+    assert_eq!(sctp_sent(&sim, A, a_up)[0], init - a_up);
+    assert_eq!(sim.b().reached(Connected), Some(init + 3 * lat));
+    assert_eq!(sim.a().reached(Connected), Some(init + 4 * lat));
+    for who in [A, B] {
+        assert_eq!(sim.side(who).state_names(), [Connecting, Connected]);
+    }
+    // The association works: A's channel opens on both sides and carries a message.
+    assert!(sim.run_until(Duration::from_secs(1), |s| {
+        s.a().channel_state(ch) == ChannelState::Open && !s.b().remote_channels().is_empty()
+    }));
+    let y = sim.b().remote_channels()[0].0;
+    sim.send(A, ch, b"hello", true);
+    assert!(sim.run_until(Duration::from_secs(1), |s| !s.b().messages(y).is_empty()));
+}
+
+#[test]
+fn sctp_init_repeated_after_a_lost_init_ack_is_answered() {
+    // A's INIT ACK is lost; B repeats its INIT 1 s later and A answers that one.
+    let mut sim = Sim::new(SimConfig::default());
+    let ch = sim.create_channel(A, "data", None);
+    let mut lost = 0;
+    sim.set_filter(A, move |d: &Datagram<'_>| {
+        if d.kind == Kind::Dtls(DTLS_APPLICATION_DATA) && lost < 1 {
+            lost += 1;
+            Verdict::Drop
+        } else {
+            Verdict::Deliver
+        }
+    });
+    sim.signal();
+    assert!(sim.run_until(Duration::from_secs(5), both(Connected)));
+    let (_, b_up) = dtls_up(&sim);
+    let lat = sim.latency();
+    let repeated = b_up + Duration::from_secs(1);
+    assert_eq!(sctp_sent(&sim, B, b_up)[..2], secs(&[0.0, 1.0]));
+    assert_eq!(sim.a().reached(Connected), Some(repeated + 3 * lat));
+    assert_eq!(sim.b().reached(Connected), Some(repeated + 4 * lat));
+    assert!(sim.run_until(Duration::from_secs(1), |s| {
+        s.a().channel_state(ch) == ChannelState::Open && !s.b().remote_channels().is_empty()
+    }));
 }
 
 #[test]

@@ -186,6 +186,11 @@ impl Sim {
         self.latency
     }
 
+    /// When `who`'s DTLS handshake completed (virtual time since the start).
+    pub fn dtls_connected(&self, who: Who) -> Option<Duration> {
+        Some(self.side(who).core.dtls_connected_at()? - self.start)
+    }
+
     /// The filter for what `from` sends.
     pub fn set_filter(&mut self, from: Who, filter: impl Filter + 'static) {
         self.filters[from.index()] = Box::new(filter);
