@@ -5,7 +5,7 @@
 
 use crate::path::{Drop, Fate, Path};
 use crate::peers::{End, Peers};
-use crate::settings::Outage;
+use crate::settings::{Impairment, Outage};
 use crate::stats::{bump, Counters};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -25,6 +25,15 @@ const TICK: Duration = Duration::from_millis(20);
 
 /// The largest UDP payload.
 const MAX_DATAGRAM: usize = 65_535;
+
+/// What the relay handle tells a running direction.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Cut the path.
+    Cut(Outage),
+    /// Impair it differently from now on.
+    Set(Impairment),
+}
 
 /// A datagram waiting until it is due; earliest first, then in arrival order.
 #[derive(Debug)]
@@ -61,7 +70,7 @@ pub(crate) struct Forwarder {
     pub from: End,
     pub peers: Arc<Peers>,
     pub counters: Arc<Counters>,
-    pub outages: Receiver<Outage>,
+    pub controls: Receiver<Control>,
     pub stop: Arc<AtomicBool>,
     pub start: Instant,
 }
@@ -72,7 +81,7 @@ impl Forwarder {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut queue = Queue::default();
         while !self.stop.load(AtomicOrdering::Relaxed) {
-            self.take_outages();
+            self.take_controls();
             self.flush(&mut queue);
             let wait = queue
                 .next_due()
@@ -100,17 +109,20 @@ impl Forwarder {
         self.start.elapsed()
     }
 
-    /// Outages asked for since the last look (a cut asked for before a datagram arrives applies
-    /// to it).
-    fn take_outages(&mut self) {
-        while let Ok(outage) = self.outages.try_recv() {
-            self.path.add_outage(outage);
+    /// What the handle asked for since the last look (asked for before a datagram arrives, it
+    /// applies to that datagram).
+    fn take_controls(&mut self) {
+        while let Ok(control) = self.controls.try_recv() {
+            match control {
+                Control::Cut(outage) => self.path.add_outage(outage),
+                Control::Set(settings) => self.path.set(settings),
+            }
         }
     }
 
     fn arrive(&mut self, data: &[u8], source: SocketAddr, queue: &mut Queue) {
         bump(&self.counters.received);
-        self.take_outages();
+        self.take_controls();
         self.peers.heard(self.from, source);
         if queue.bytes + data.len() > MAX_IN_FLIGHT_BYTES {
             bump(&self.counters.overflow);

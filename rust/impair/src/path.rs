@@ -57,6 +57,20 @@ impl Path {
         self.settings.outages.push(outage);
     }
 
+    /// Applies `settings` from now on. The outages already scheduled stay (those of `settings`
+    /// are added, counted from the start of the relay too), the random stream goes on, the loss
+    /// model restarts in its good state and a new bandwidth limit starts with an empty queue.
+    pub fn set(&mut self, settings: Impairment) {
+        let mut outages = std::mem::take(&mut self.settings.outages);
+        outages.extend(settings.outages.iter().copied());
+        self.loss = LossState::new(settings.loss);
+        self.link = settings.bandwidth.map(Bottleneck::new);
+        self.settings = Impairment {
+            outages,
+            ..settings
+        };
+    }
+
     /// Whether the path is cut at `at`.
     pub fn is_cut(&self, at: Duration) -> bool {
         self.settings.outages.iter().any(|o| o.contains(at))
@@ -235,6 +249,29 @@ mod tests {
             duration: MS,
         });
         assert!(p.is_cut(MS * 10) && !p.is_cut(MS * 11));
+    }
+
+    #[test]
+    fn new_settings_apply_from_then_on_and_keep_the_outages() {
+        let mut p = Path::new(everything(), 1);
+        p.set(Impairment::default());
+        assert!(p.is_cut(MS * 550), "the scheduled outage stays");
+        for i in 0..1_000 {
+            let f = p.admit(MS * (1_000 + i), 100);
+            assert!(matches!(
+                f,
+                Fate::Deliver {
+                    copy: None,
+                    held_back: false,
+                    ..
+                }
+            ));
+        }
+        p.set(Impairment {
+            loss: Loss::Random(1.0),
+            ..Default::default()
+        });
+        assert_eq!(p.admit(MS * 3_000, 100), Fate::Dropped(Drop::Loss));
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! The relay handle: two UDP sockets on loopback, one standing in for each peer, and one
 //! forwarding thread per direction, stopped when the handle is dropped.
 
-use crate::forward::Forwarder;
+use crate::forward::{Control, Forwarder};
 use crate::path::Path;
 use crate::peers::{End, Peers};
 use crate::rewrite;
-use crate::settings::{Impairment, Outage};
+use crate::settings::{Impairment, InvalidSetting, Outage};
 use crate::stats::{Counters, Stats};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
@@ -49,7 +49,7 @@ pub struct Relay {
     addresses: [SocketAddr; 2],
     peers: Arc<Peers>,
     counters: [Arc<Counters>; 2],
-    outages: [Sender<Outage>; 2],
+    controls: [Sender<Control>; 2],
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     start: Instant,
@@ -71,8 +71,8 @@ impl Relay {
         let counters: [Arc<Counters>; 2] = [Arc::default(), Arc::default()];
         let stop = Arc::new(AtomicBool::new(false));
         let start = Instant::now();
-        let (a_cuts, a_rx) = channel();
-        let (b_cuts, b_rx) = channel();
+        let (a_controls, a_rx) = channel();
+        let (b_controls, b_rx) = channel();
         let mut threads = Vec::new();
         for (direction, settings, rx) in [
             (Direction::AToB, a_to_b, a_rx),
@@ -87,7 +87,7 @@ impl Relay {
                 from,
                 peers: peers.clone(),
                 counters: counters[direction.index()].clone(),
-                outages: rx,
+                controls: rx,
                 stop: stop.clone(),
                 start,
             };
@@ -110,7 +110,7 @@ impl Relay {
             addresses,
             peers,
             counters,
-            outages: [a_cuts, b_cuts],
+            controls: [a_controls, b_controls],
             stop,
             threads,
             start,
@@ -168,8 +168,29 @@ impl Relay {
             start: self.start.elapsed() + after,
             duration,
         };
+        self.control(direction, Control::Cut(outage));
+    }
+
+    /// Impairs `direction` with `settings` from now on (see [`crate::Path::set`]: scheduled
+    /// outages stay, new ones count from the start of the relay). For example, connect on a
+    /// clean path, then make it lossy.
+    pub fn set(&self, direction: Direction, settings: Impairment) -> Result<(), InvalidSetting> {
+        settings.validate()?;
+        self.control(direction, Control::Set(settings));
+        Ok(())
+    }
+
+    /// [`Relay::set`] for both directions.
+    pub fn set_both(&self, settings: Impairment) -> Result<(), InvalidSetting> {
+        settings.validate()?;
+        self.control(Direction::AToB, Control::Set(settings.clone()));
+        self.control(Direction::BToA, Control::Set(settings));
+        Ok(())
+    }
+
+    fn control(&self, direction: Direction, control: Control) {
         // The thread only ends when the relay is dropped, so it is there to receive this.
-        let _ = self.outages[direction.index()].send(outage);
+        let _ = self.controls[direction.index()].send(control);
     }
 
     /// What `direction` did so far.

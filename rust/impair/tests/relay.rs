@@ -167,6 +167,32 @@ fn a_cut_drops_everything_until_it_ends() {
 }
 
 #[test]
+fn new_settings_apply_to_what_arrives_next() {
+    let relay = Relay::symmetric(Impairment::default(), 1).unwrap();
+    let p = pair(&relay);
+    send_numbered(&p.a, p.a_to, 0..5, 100);
+    assert_eq!(drain(&p.b).len(), 5);
+    let all_lost = Impairment {
+        loss: Loss::Random(1.0),
+        ..Default::default()
+    };
+    relay.set(Direction::AToB, all_lost.clone()).unwrap();
+    send_numbered(&p.a, p.a_to, 5..10, 100);
+    send_numbered(&p.b, p.b_to, 0..5, 100);
+    assert!(drain(&p.b).is_empty());
+    assert_eq!(drain(&p.a).len(), 5, "the other direction is unchanged");
+    relay.set_both(Impairment::default()).unwrap();
+    send_numbered(&p.a, p.a_to, 10..15, 100);
+    assert_eq!(drain(&p.b).len(), 5);
+    assert_eq!(relay.stats(Direction::AToB).lost, 5);
+    let bad = Impairment {
+        loss: Loss::Random(2.0),
+        ..all_lost
+    };
+    assert!(relay.set_both(bad).is_err());
+}
+
+#[test]
 fn the_bandwidth_queue_tail_drops_a_burst() {
     let narrow = Impairment {
         // 1,000-byte datagrams take 8 ms each; 10 fit in the queue.
