@@ -1,0 +1,468 @@
+//! Two engine peers over real UDP on loopback through the impairing relay (`rust/impair`):
+//! delivery and liveness on bad paths. Each test is bounded to a few seconds of real time; the
+//! setup and delivery times they measure are printed (`--nocapture` shows them).
+
+mod common;
+
+use common::*;
+use impair::{Direction, End, Impairment, Loss, Relay, Reorder, Stats};
+use std::time::{Duration, Instant};
+use webrtc_rs_engine::*;
+
+/// A pump whose signaling points every candidate (and any inline one) at `relay`.
+fn through(relay: &Relay) -> Pump<'_> {
+    Pump::new()
+        .rewrite_candidates(|from, line| relay.rewrite_candidate(end(from), line))
+        .rewrite_offer(|sdp| relay.rewrite_sdp(End::A, sdp))
+        .rewrite_answer(|sdp| relay.rewrite_sdp(End::B, sdp))
+}
+
+fn end(origin: Origin) -> End {
+    match origin {
+        Origin::A => End::A,
+        Origin::B => End::B,
+    }
+}
+
+/// A bad path: `loss` random loss, 10 ms delay plus `jitter`, 5 % of datagrams held back
+/// 30 ms more, 5 % duplicated.
+fn bad_path(loss: f64, jitter: Duration) -> Impairment {
+    Impairment {
+        loss: Loss::Random(loss),
+        delay: Duration::from_millis(10),
+        jitter,
+        reorder: Some(Reorder {
+            probability: 0.05,
+            extra: Duration::from_millis(30),
+        }),
+        duplicate: 0.05,
+        ..Default::default()
+    }
+}
+
+/// Two peers through `relay`, `a` with a channel created before signaling: both connected and
+/// the channel open at both ends. Returns both ends of the channel and the setup time (from the
+/// offer to the channel open at both ends).
+fn connect_through(
+    relay: &Relay,
+    a: &mut Peer,
+    b: &mut Peer,
+    options: ChannelOptions,
+) -> (DataChannel, DataChannel, Duration) {
+    let ch =
+        a.pc.create_data_channel("impaired", options)
+            .expect("create channel");
+    let started = Instant::now();
+    let mut pump = through(relay);
+    pump.signal(a, b);
+    pump.until(a, b, "connected with the channel open", |a, b| {
+        connected(a, b) && ch.ready_state() == ChannelState::Open && !b.incoming.is_empty()
+    });
+    let took = started.elapsed();
+    let remote = b.incoming[0].clone();
+    (ch, remote, took)
+}
+
+/// Message `i` of `len` bytes (at least 4): its index, then a pattern that depends on it.
+fn message(i: u32, len: usize) -> Vec<u8> {
+    let mut m: Vec<u8> = (0..len).map(|j| (j as u32).wrapping_add(i) as u8).collect();
+    m[..4].copy_from_slice(&i.to_be_bytes());
+    m
+}
+
+fn index_of(m: &Message) -> u32 {
+    assert!(m.data.len() >= 4, "a message of {} bytes", m.data.len());
+    u32::from_be_bytes([m.data[0], m.data[1], m.data[2], m.data[3]])
+}
+
+fn drain(ch: &DataChannel, into: &mut Vec<Message>) {
+    while let Some(m) = ch.recv() {
+        into.push(m);
+    }
+}
+
+/// The path really did what it was asked: some datagrams lost, duplicated and held back (in
+/// either direction: a short test sends few datagrams).
+fn assert_impaired(relay: &Relay) {
+    let (ab, ba) = (relay.stats(Direction::AToB), relay.stats(Direction::BToA));
+    let both = |f: fn(&Stats) -> u64| f(&ab) + f(&ba);
+    assert!(
+        both(|s| s.lost) > 0 && both(|s| s.duplicated) > 0 && both(|s| s.held_back) > 0,
+        "a->b {ab:?}, b->a {ba:?}"
+    );
+}
+
+/// The jitter of the reliable cases (the issue's figure): with 10 ms of delay, a datagram takes
+/// 10 to 210 ms, so most of them overtake or are overtaken.
+const JITTER: Duration = Duration::from_millis(200);
+
+/// Connects on a clean path, then makes it bad both ways ([`bad_path`] with `loss` and
+/// [`JITTER`]) and sends `count` messages of `len` bytes each way on a reliable ordered
+/// channel: every one arrives, whole and in order, and is acknowledged.
+///
+/// rtc-sctp retransmits a lost packet that nothing follows after its retransmission timeout
+/// (1 s at least, doubled each time the retransmission is lost too), so the time a case takes
+/// grows fast with the loss; the counts keep each case to a few seconds.
+fn reliable_ordered_delivery(loss: f64, count: u32, len: usize, seed: u64) {
+    let relay = Relay::symmetric(Impairment::default(), seed).expect("relay");
+    let mut a = Peer::new(config());
+    let mut b = Peer::new(config());
+    let (x, y, _) = connect_through(&relay, &mut a, &mut b, ChannelOptions::default());
+    relay.set_both(bad_path(loss, JITTER)).expect("settings");
+    let started = Instant::now();
+    for i in 0..count {
+        x.send(&message(i, len), false).expect("send a->b");
+        y.send(&message(i, len), false).expect("send b->a");
+    }
+    let (mut at_b, mut at_a) = (Vec::new(), Vec::new());
+    let n = count as usize;
+    through(&relay).until(&mut a, &mut b, "every message, acknowledged", |_, _| {
+        drain(&y, &mut at_b);
+        drain(&x, &mut at_a);
+        at_b.len() >= n && at_a.len() >= n && x.buffered_amount() == 0 && y.buffered_amount() == 0
+    });
+    let took = started.elapsed();
+    for (who, got) in [("b", &at_b), ("a", &at_a)] {
+        assert_eq!(got.len(), n, "{who} got more than was sent");
+        for (i, m) in got.iter().enumerate() {
+            assert!(
+                m.data.as_ref() == message(i as u32, len).as_slice() && !m.is_text,
+                "{who}: message {i} is #{} or damaged",
+                index_of(m)
+            );
+        }
+    }
+    println!(
+        "reliable ordered, {:.0} % loss, {}ms jitter (seed {seed}): {count} x {len} B each way, \
+         delivered and acknowledged in {took:.2?}; a->b {:?}; b->a {:?}",
+        loss * 100.0,
+        JITTER.as_millis(),
+        relay.stats(Direction::AToB),
+        relay.stats(Direction::BToA)
+    );
+    assert_impaired(&relay);
+}
+
+#[test]
+fn reliable_ordered_delivers_everything_in_order_at_2_percent_loss() {
+    reliable_ordered_delivery(0.02, 100, 1_000, 2);
+}
+
+#[test]
+fn reliable_ordered_delivers_everything_in_order_at_10_percent_loss() {
+    reliable_ordered_delivery(0.10, 100, 300, 10);
+}
+
+#[test]
+fn reliable_ordered_delivers_everything_in_order_at_20_percent_loss() {
+    reliable_ordered_delivery(0.20, 50, 300, 20);
+}
+
+/// Loss of the partially reliable cases, in the direction of the data.
+const UNRELIABLE_LOSS: f64 = 0.25;
+
+/// A channel with `maxRetransmits: 0` sends each message once. On a clean connection the path
+/// a->b starts losing [`UNRELIABLE_LOSS`] of the datagrams (10 ms delay, no jitter: reordering
+/// makes SCTP abandon messages that are only late, which would blur the count); `a` sends 300
+/// small messages 5 ms apart (about one per datagram). About a quarter is lost and stays lost:
+/// had SCTP retransmitted them once, only about 6 % would be. Nothing arrives twice, nothing
+/// arrives in the 1.5 s that follow the last send (a retransmission timeout is 1 s at least),
+/// and once the path is clean again every new message arrives: the channel never stalls.
+fn max_retransmits_zero(ordered: bool, seed: u64) {
+    const COUNT: u32 = 300;
+    const AFTER: u32 = 20;
+    let relay = Relay::symmetric(Impairment::default(), seed).expect("relay");
+    let mut a = Peer::new(config());
+    let mut b = Peer::new(config());
+    let options = ChannelOptions {
+        ordered,
+        max_retransmits: Some(0),
+        ..ChannelOptions::default()
+    };
+    let (x, y, _) = connect_through(&relay, &mut a, &mut b, options);
+    assert_eq!(y.max_retransmits(), Some(0));
+    assert_eq!(y.ordered(), ordered);
+    let lossy = Impairment {
+        loss: Loss::Random(UNRELIABLE_LOSS),
+        delay: Duration::from_millis(10),
+        ..Default::default()
+    };
+    relay.set(Direction::AToB, lossy).expect("settings");
+    let mut pump = through(&relay);
+    let mut got = Vec::new();
+    let started = Instant::now();
+    let mut next = 0;
+    pump.until(&mut a, &mut b, "all sent", |_, _| {
+        while next < COUNT && started.elapsed() >= Duration::from_millis(5) * next {
+            x.send(&message(next, 100), false).expect("send");
+            next += 1;
+        }
+        drain(&y, &mut got);
+        next == COUNT
+    });
+    pump.hold(&mut a, &mut b, Duration::from_millis(1_500), |_, _| {
+        drain(&y, &mut got)
+    });
+    let arrived = got.len();
+    let mut seen: Vec<u32> = got.iter().map(index_of).collect();
+    if ordered {
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "ordered: out of order or twice: {seen:?}"
+        );
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), arrived, "a message arrived twice");
+    for m in &got {
+        assert!(
+            m.data.as_ref() == message(index_of(m), 100).as_slice(),
+            "damaged"
+        );
+    }
+    let lost = COUNT as usize - arrived;
+    let lost_share = lost as f64 / f64::from(COUNT);
+    let stats = relay.stats(Direction::AToB);
+    println!(
+        "maxRetransmits 0, {} ({:.0} % loss a->b, seed {seed}): {arrived} of {COUNT} arrived, \
+         {lost} lost ({:.1} %); a->b {stats:?}",
+        if ordered { "ordered" } else { "unordered" },
+        UNRELIABLE_LOSS * 100.0,
+        lost_share * 100.0
+    );
+    assert!(
+        lost_share > 0.15,
+        "only {:.1} % of the messages were lost on a path losing {:.0} %: were they retransmitted?",
+        lost_share * 100.0,
+        UNRELIABLE_LOSS * 100.0
+    );
+    assert!(lost_share < 0.4, "{lost} of {COUNT} lost");
+    // Later messages still arrive, promptly.
+    relay
+        .set(Direction::AToB, Impairment::default())
+        .expect("settings");
+    let before = got.len();
+    let restarted = Instant::now();
+    for i in COUNT..COUNT + AFTER {
+        x.send(&message(i, 100), false).expect("send");
+    }
+    pump.with_limit(Duration::from_secs(2))
+        .until(&mut a, &mut b, "the messages after", |_, _| {
+            drain(&y, &mut got);
+            got.len() >= before + AFTER as usize
+        });
+    let after: Vec<u32> = got[before..].iter().map(index_of).collect();
+    let mut sorted = after.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (COUNT..COUNT + AFTER).collect::<Vec<_>>());
+    if ordered {
+        assert_eq!(after, sorted, "ordered");
+    }
+    println!(
+        "  then {AFTER} messages on the clean path arrived in {:.2?}",
+        restarted.elapsed()
+    );
+}
+
+#[test]
+fn max_retransmits_zero_unordered_loses_messages_for_good_and_never_stalls() {
+    max_retransmits_zero(false, 30);
+}
+
+/// Ordered, a lost message must only be skipped (FORWARD-TSN), not take later ones with it.
+/// Fails today: 56 to 92 % of the messages are lost on a path losing 25 % of the datagrams
+/// (the unordered case loses 27 to 29 % on the same path); see KNOWN_ISSUES.md.
+#[test]
+#[ignore = "ordered maxRetransmits 0 loses far more messages than the path (KNOWN_ISSUES.md)"]
+fn max_retransmits_zero_ordered_skips_lost_messages_and_never_stalls() {
+    max_retransmits_zero(true, 31);
+}
+
+/// How many connections each handshake test sets up, each on its own relay and seed.
+const HANDSHAKES: u64 = 5;
+
+/// [`HANDSHAKES`] connections at once, each through a relay losing `loss` of the datagrams
+/// both ways from the first (10 ms delay): ICE, DTLS, SCTP and the channel's DCEP open all
+/// complete. Prints the setup times (offer to channel open at both ends).
+fn handshakes_complete(loss: f64) {
+    let path = Impairment {
+        loss: Loss::Random(loss),
+        delay: Duration::from_millis(10),
+        ..Default::default()
+    };
+    let mut times: Vec<(u64, Duration, u64)> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..HANDSHAKES)
+            .map(|seed| {
+                let path = path.clone();
+                s.spawn(move || {
+                    let relay = Relay::symmetric(path, seed).expect("relay");
+                    let mut a = Peer::new(config());
+                    let mut b = Peer::new(config());
+                    let (x, y, took) =
+                        connect_through(&relay, &mut a, &mut b, ChannelOptions::default());
+                    assert_eq!(x.ready_state(), ChannelState::Open);
+                    assert_eq!(y.label(), "impaired");
+                    let lost =
+                        relay.stats(Direction::AToB).lost + relay.stats(Direction::BToA).lost;
+                    (seed, took, lost)
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .enumerate()
+            .map(|(seed, r)| {
+                r.join()
+                    .unwrap_or_else(|_| panic!("the handshake with seed {seed} failed"))
+            })
+            .collect()
+    });
+    times.sort_by_key(|t| t.1);
+    let lost: u64 = times.iter().map(|t| t.2).sum();
+    println!(
+        "handshakes at {:.0} % loss: setup times {:?} (seed, time, datagrams lost); median {:.2?}",
+        loss * 100.0,
+        times
+            .iter()
+            .map(|(seed, t, lost)| format!("{seed}: {t:.2?} ({lost} lost)"))
+            .collect::<Vec<_>>(),
+        times[times.len() / 2].1
+    );
+    assert!(lost > 0, "nothing was lost");
+}
+
+/// Fails today: rtc-dtls 0.21.1 stops retransmitting its flight when a repeated flight of the
+/// remote arrives while it waits, so a lost last flight stalls the handshake until the 30 s
+/// setup deadline (or the server gives up after 8 s); see KNOWN_ISSUES.md.
+#[test]
+#[ignore = "rtc-dtls 0.21.1 handshake stalls after a lost flight (KNOWN_ISSUES.md)"]
+fn handshakes_complete_at_10_percent_loss() {
+    handshakes_complete(0.10);
+}
+
+/// See [`handshakes_complete_at_10_percent_loss`].
+#[test]
+#[ignore = "rtc-dtls 0.21.1 handshake stalls after a lost flight (KNOWN_ISSUES.md)"]
+fn handshakes_complete_at_20_percent_loss() {
+    handshakes_complete(0.20);
+}
+
+/// Connection states as the application saw them, in order, with when (from `since`).
+struct States {
+    since: Instant,
+    seen: Vec<(Duration, ConnectionState)>,
+}
+
+impl States {
+    fn new(since: Instant, pc: &PeerConnection) -> Self {
+        Self {
+            since,
+            seen: vec![(Duration::ZERO, pc.connection_state())],
+        }
+    }
+
+    fn record(&mut self, pc: &PeerConnection) {
+        let now = pc.connection_state();
+        if self.seen.last().map(|s| s.1) != Some(now) {
+            self.seen.push((self.since.elapsed(), now));
+        }
+    }
+
+    fn names(&self) -> Vec<ConnectionState> {
+        self.seen.iter().map(|s| s.1).collect()
+    }
+
+    fn at(&self, state: ConnectionState) -> Option<Duration> {
+        self.seen.iter().find(|s| s.1 == state).map(|s| s.0)
+    }
+}
+
+/// A reliable channel sending a numbered message every 20 ms while the path is cut both ways
+/// for `cut` (from the first send on), then until 300 ms after it is restored; the cut's
+/// outcome: every message arrives, in order, and the connection states each side went
+/// through (from the cut), printed with their times.
+fn cut_path(cut: Duration, seed: u64) -> [States; 2] {
+    let relay = Relay::symmetric(Impairment::default(), seed).expect("relay");
+    let mut a = Peer::new(config());
+    let mut b = Peer::new(config());
+    let (x, y, _) = connect_through(&relay, &mut a, &mut b, ChannelOptions::default());
+    let mut pump = through(&relay);
+    let started = Instant::now();
+    relay.cut(cut);
+    let mut states = [States::new(started, &a.pc), States::new(started, &b.pc)];
+    let mut got = Vec::new();
+    let mut sent = 0;
+    pump.hold(&mut a, &mut b, cut + Duration::from_millis(300), |a, b| {
+        while started.elapsed() >= Duration::from_millis(20) * sent {
+            x.send(&message(sent, 200), false)
+                .expect("send during the cut");
+            sent += 1;
+        }
+        states[0].record(&a.pc);
+        states[1].record(&b.pc);
+        drain(&y, &mut got);
+    });
+    pump.until(
+        &mut a,
+        &mut b,
+        "every message sent, and CONNECTED",
+        |a, b| {
+            states[0].record(&a.pc);
+            states[1].record(&b.pc);
+            drain(&y, &mut got);
+            got.len() >= sent as usize && connected(a, b) && x.buffered_amount() == 0
+        },
+    );
+    let done = started.elapsed();
+    for (i, m) in got.iter().enumerate() {
+        assert!(
+            m.data.as_ref() == message(i as u32, 200).as_slice(),
+            "message {i} is #{} or damaged",
+            index_of(m)
+        );
+    }
+    assert_eq!(got.len(), sent as usize);
+    let stats = relay.stats(Direction::AToB);
+    println!(
+        "path cut for {cut:?}: {sent} messages, all delivered by {done:.2?}; states a {:?}, \
+         b {:?}; a->b {stats:?}",
+        states[0].seen, states[1].seen
+    );
+    assert!(stats.cut > 0, "the cut dropped nothing");
+    states
+}
+
+/// A 3 s cut: no reliable message is lost. The connection stays CONNECTED, as the engine's
+/// documented timings say (DISCONNECTED after 5 s without a packet): the issue's "DISCONNECTED
+/// then CONNECTED" for a 3 s cut needs a shorter DISCONNECTED timeout (the liveness keys).
+#[test]
+fn a_3_second_cut_loses_no_reliable_message_and_stays_connected() {
+    let [a, b] = cut_path(Duration::from_secs(3), 40);
+    assert_eq!(a.names(), [ConnectionState::Connected], "a: {:?}", a.seen);
+    assert_eq!(b.names(), [ConnectionState::Connected], "b: {:?}", b.seen);
+}
+
+/// A cut longer than the DISCONNECTED timeout (6 s): both sides go DISCONNECTED about 5 s after
+/// the cut, CONNECTED again once the path is back, and no reliable message is lost.
+#[test]
+fn a_6_second_cut_disconnects_then_reconnects_and_loses_no_reliable_message() {
+    let cut = Duration::from_secs(6);
+    for (who, s) in ["a", "b"].into_iter().zip(cut_path(cut, 41)) {
+        use ConnectionState::*;
+        assert_eq!(
+            s.names(),
+            [Connected, Disconnected, Connected],
+            "{who}: {:?}",
+            s.seen
+        );
+        let down = s.at(Disconnected).expect("DISCONNECTED");
+        assert!(
+            down >= Duration::from_secs(5) && down < cut,
+            "{who}: DISCONNECTED at {down:?}"
+        );
+        let back = s.seen[2].0;
+        assert!(
+            back >= cut,
+            "{who}: CONNECTED again at {back:?}, before the path was back"
+        );
+    }
+}

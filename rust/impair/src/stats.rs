@@ -1,0 +1,68 @@
+//! What the relay did with the datagrams of one direction, counted as it goes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A snapshot of one direction's counters. Every datagram received ends up in exactly one of
+/// `delivered` (its duplicates counted there too), `lost`, `cut`, `queue_full`, `overflow`,
+/// `undeliverable`, `unsent`, or is still in flight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams that arrived at the relay.
+    pub received: u64,
+    /// Datagrams sent on to the other peer, duplicates included.
+    pub delivered: u64,
+    /// Dropped by the loss model.
+    pub lost: u64,
+    /// Dropped because the path was cut (when they arrived or when they were due).
+    pub cut: u64,
+    /// Dropped because the bandwidth queue was full.
+    pub queue_full: u64,
+    /// Dropped because the relay already held its maximum of bytes in flight.
+    pub overflow: u64,
+    /// Dropped because the relay did not know the other peer's address yet.
+    pub undeliverable: u64,
+    /// The socket refused to send them.
+    pub unsent: u64,
+    /// Duplicates made.
+    pub duplicated: u64,
+    /// Datagrams held back to be overtaken.
+    pub held_back: u64,
+}
+
+/// The live counters behind [`Stats`], shared by a direction's thread and the relay handle.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub received: AtomicU64,
+    pub delivered: AtomicU64,
+    pub lost: AtomicU64,
+    pub cut: AtomicU64,
+    pub queue_full: AtomicU64,
+    pub overflow: AtomicU64,
+    pub undeliverable: AtomicU64,
+    pub unsent: AtomicU64,
+    pub duplicated: AtomicU64,
+    pub held_back: AtomicU64,
+}
+
+/// Adds one to a counter.
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            received: get(&self.received),
+            delivered: get(&self.delivered),
+            lost: get(&self.lost),
+            cut: get(&self.cut),
+            queue_full: get(&self.queue_full),
+            overflow: get(&self.overflow),
+            undeliverable: get(&self.undeliverable),
+            unsent: get(&self.unsent),
+            duplicated: get(&self.duplicated),
+            held_back: get(&self.held_back),
+        }
+    }
+}
