@@ -23,6 +23,7 @@
 //! | `core/mod.rs` | one connection, sans-IO: wires the layers below, owns the connection state and the setup deadline |
 //! | `core/ice.rs` | rtc-ice agent: local and remote candidates, checks, selection, consent; STUN authenticated before the agent; which addresses are validated; DTLS that arrives early |
 //! | `core/dtls.rs` | rtc-dtls endpoint: handshake in the negotiated role, fingerprint check, the filter of unauthenticated records |
+//! | `core/flight.rs` | our last handshake flight, sent again when rtc-dtls stops retransmitting |
 //! | `core/sctp.rs` | rtc-sctp association (attempts that switch role when unanswered) and its streams, DCEP messages |
 //! | `core/sctp_guard.rs` | bounds on what the remote's SCTP packets can make rtc-sctp hold |
 //! | `core/channels.rs` | the data channel state machine (one `set_state`), stream ids, reading within the receive budget |

@@ -246,12 +246,20 @@ fn max_retransmits_zero(ordered: bool, seed: u64) {
     for i in COUNT..COUNT + AFTER {
         x.send(&message(i, 100), false).expect("send");
     }
+    // Earlier messages still on their way (the path delays them) may arrive in between.
+    let later = |got: &[Message]| -> Vec<u32> {
+        got[before..]
+            .iter()
+            .map(index_of)
+            .filter(|i| *i >= COUNT)
+            .collect()
+    };
     pump.with_limit(Duration::from_secs(2))
         .until(&mut a, &mut b, "the messages after", |_, _| {
             drain(&y, &mut got);
-            got.len() >= before + AFTER as usize
+            later(&got).len() >= AFTER as usize
         });
-    let after: Vec<u32> = got[before..].iter().map(index_of).collect();
+    let after = later(&got);
     let mut sorted = after.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, (COUNT..COUNT + AFTER).collect::<Vec<_>>());
@@ -330,18 +338,17 @@ fn handshakes_complete(loss: f64) {
     assert!(lost > 0, "nothing was lost");
 }
 
-/// Fails today: rtc-dtls 0.21.1 stops retransmitting its flight when a repeated flight of the
-/// remote arrives while it waits, so a lost last flight stalls the handshake until the 30 s
-/// setup deadline (or the server gives up after 8 s); see KNOWN_ISSUES.md.
+/// Fails today in some seeds: DTLS now survives lost flights (core/flight.rs), but the channel
+/// created before the offer sometimes does not open after a lossy setup; see KNOWN_ISSUES.md.
 #[test]
-#[ignore = "rtc-dtls 0.21.1 handshake stalls after a lost flight (KNOWN_ISSUES.md)"]
+#[ignore = "the channel sometimes does not open after a lossy setup (KNOWN_ISSUES.md)"]
 fn handshakes_complete_at_10_percent_loss() {
     handshakes_complete(0.10);
 }
 
 /// See [`handshakes_complete_at_10_percent_loss`].
 #[test]
-#[ignore = "rtc-dtls 0.21.1 handshake stalls after a lost flight (KNOWN_ISSUES.md)"]
+#[ignore = "the channel sometimes does not open after a lossy setup (KNOWN_ISSUES.md)"]
 fn handshakes_complete_at_20_percent_loss() {
     handshakes_complete(0.20);
 }

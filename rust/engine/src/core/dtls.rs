@@ -7,6 +7,7 @@
 //! record that fails to parse is dropped, not fatal. After it, the old-epoch handshake records
 //! a remote repeats when our last flight was lost are accepted only a few times.
 
+use super::flight::FlightKeeper;
 use crate::sdp::Fingerprint;
 use bytes::BytesMut;
 use rtc_dtls::cipher_suite::CipherSuiteId;
@@ -82,6 +83,8 @@ pub(super) struct DtlsLayer {
     /// Set by the certificate check, which runs inside rtc-dtls.
     fingerprint_mismatch: Arc<AtomicBool>,
     repeated_flights: u32,
+    /// Our last handshake flight, sent again when rtc-dtls stops retransmitting.
+    flight: FlightKeeper,
     /// Datagrams dropped before reaching rtc-dtls, or that it refused without harm.
     dropped: u64,
 }
@@ -97,6 +100,7 @@ impl DtlsLayer {
             connected: false,
             fingerprint_mismatch: Arc::new(AtomicBool::new(false)),
             repeated_flights: 0,
+            flight: FlightKeeper::default(),
             dropped: 0,
         }
     }
@@ -193,6 +197,17 @@ impl DtlsLayer {
             trace!("DTLS datagram dropped before the endpoint");
             return Ok(Vec::new());
         }
+        self.flight.received();
+        let result = self.read_records(now, data);
+        self.watch_flight(now);
+        result
+    }
+
+    fn read_records(
+        &mut self,
+        now: Instant,
+        data: BytesMut,
+    ) -> Result<Vec<DtlsOutput>, DtlsFailure> {
         let Some(endpoint) = self.endpoint.as_mut() else {
             return Ok(Vec::new());
         };
@@ -298,19 +313,40 @@ impl DtlsLayer {
                 gave_up = Some(e.to_string());
             }
         }
-        match gave_up {
-            Some(e) if !self.connected => Err(DtlsFailure::Handshake(e)),
-            _ => Ok(()),
+        if let Some(e) = gave_up.filter(|_| !self.connected) {
+            return Err(DtlsFailure::Handshake(e));
         }
+        self.flight.handle_timeout(now);
+        self.watch_flight(now);
+        Ok(())
+    }
+
+    fn endpoint_timeout(&self) -> Option<Instant> {
+        self.endpoint.as_ref()?.poll_timeout(&tunnel_addr())
+    }
+
+    fn watch_flight(&mut self, now: Instant) {
+        let timer = self.endpoint_timeout();
+        self.flight.watch(now, timer, self.connected);
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.endpoint.as_ref()?.poll_timeout(&tunnel_addr())
+        [self.endpoint_timeout(), self.flight.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next record to send on the selected pair.
     pub fn poll_transmit(&mut self) -> Option<BytesMut> {
-        self.endpoint.as_mut()?.poll_transmit().map(|t| t.message)
+        if let Some(again) = self.flight.poll_resend() {
+            return Some(again);
+        }
+        let datagram = self.endpoint.as_mut()?.poll_transmit()?.message;
+        if !self.connected {
+            self.flight.sent(&datagram);
+        }
+        Some(datagram)
     }
 
     /// Sends close_notify if the handshake completed.

@@ -5,6 +5,7 @@
 
 mod channels;
 mod dtls;
+mod flight;
 mod ice;
 #[cfg(test)]
 mod proptests;

@@ -20,6 +20,7 @@ mod side;
 
 mod data;
 mod deadlines;
+mod handshake;
 mod lifecycle;
 mod relay;
 mod turn_server;
