@@ -338,17 +338,16 @@ fn handshakes_complete(loss: f64) {
     assert!(lost > 0, "nothing was lost");
 }
 
-/// Fails today in some seeds: DTLS now survives lost flights (core/flight.rs), but the channel
-/// created before the offer sometimes does not open after a lossy setup; see KNOWN_ISSUES.md.
 #[test]
-#[ignore = "the channel sometimes does not open after a lossy setup (KNOWN_ISSUES.md)"]
 fn handshakes_complete_at_10_percent_loss() {
     handshakes_complete(0.10);
 }
 
 /// See [`handshakes_complete_at_10_percent_loss`].
 #[test]
-#[ignore = "the channel sometimes does not open after a lossy setup (KNOWN_ISSUES.md)"]
+/// Fails today in some seeds: the SCTP association must form within 10 s of DTLS, and under
+/// 20 % loss each way its four-way handshake sometimes does not (KNOWN_ISSUES.md).
+#[ignore = "SCTP setup under 20 % loss sometimes misses its 10 s deadline (KNOWN_ISSUES.md)"]
 fn handshakes_complete_at_20_percent_loss() {
     handshakes_complete(0.20);
 }

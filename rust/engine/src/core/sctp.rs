@@ -80,6 +80,8 @@ pub(super) struct SctpLayer {
     /// The receive window we offer.
     receive_buffer: u32,
     setup: Option<Setup>,
+    /// Events of attempts not connected yet, by attempt: the winner's are reported once it is.
+    early: Vec<(AssociationHandle, SctpEvent)>,
 }
 
 /// The association attempts since DTLS came up (see the module comment).
@@ -109,6 +111,7 @@ impl SctpLayer {
             connected: false,
             receive_buffer: receive_budget.clamp(256 * 1024, 4 << 20) as u32,
             setup: None,
+            early: Vec::new(),
         }
     }
 
@@ -293,23 +296,7 @@ impl SctpLayer {
         };
         let mut ended = false;
         while let Some(ev) = association.poll() {
-            match ev {
-                SctpEvent::HandshakeFailed { reason } => {
-                    warn!("SCTP handshake failed: {reason}");
-                    out.push(SctpOutput::HandshakeFailed);
-                }
-                SctpEvent::AssociationLost { reason, id } => {
-                    debug!("SCTP stream {id} closed: {reason}");
-                    out.push(SctpOutput::StreamClosed(id));
-                }
-                SctpEvent::Stream(StreamEvent::Readable { id }) => {
-                    out.push(SctpOutput::Readable(id))
-                }
-                SctpEvent::Stream(StreamEvent::BufferedAmountReleased { id, n_bytes }) => {
-                    out.push(SctpOutput::Released(id, n_bytes))
-                }
-                _ => {}
-            }
+            out.extend(output(ev));
         }
         while association.accept_stream().is_some() {}
         while let Some(ev) = association.poll_endpoint_event() {
@@ -329,7 +316,7 @@ impl SctpLayer {
     fn settle_attempts(&mut self, out: &mut Vec<SctpOutput>) -> bool {
         let mut failed = Vec::new();
         let mut winner = None;
-        for (i, (_, a)) in self.associations.iter_mut().enumerate() {
+        for (i, (handle, a)) in self.associations.iter_mut().enumerate() {
             while let Some(ev) = a.poll() {
                 match ev {
                     SctpEvent::Connected => {
@@ -341,7 +328,9 @@ impl SctpLayer {
                         failed.push(i);
                         break;
                     }
-                    _ => {}
+                    // Data can arrive before our side sees the association up (DATA bundled
+                    // after a COOKIE ACK we lost): what it reports must not be lost.
+                    other => self.early.push((*handle, other)),
                 }
             }
             if winner.is_some() {
@@ -350,10 +339,18 @@ impl SctpLayer {
         }
         if let Some(i) = winner {
             let chosen = self.associations.swap_remove(i);
+            let handle = chosen.0;
             self.associations = vec![chosen];
             self.connected = true;
             debug!("SCTP connected");
             out.push(SctpOutput::Connected);
+            let early = std::mem::take(&mut self.early);
+            out.extend(
+                early
+                    .into_iter()
+                    .filter(|(attempt, _)| *attempt == handle)
+                    .filter_map(|(_, ev)| output(ev)),
+            );
             return true;
         }
         let any_failed = !failed.is_empty();
@@ -523,6 +520,25 @@ impl SctpLayer {
             Some((_, a)) if self.connected => Ok(a),
             _ => Err("no SCTP association".to_owned()),
         }
+    }
+}
+
+/// What an association event means for the connection and its channels.
+fn output(ev: SctpEvent) -> Option<SctpOutput> {
+    match ev {
+        SctpEvent::HandshakeFailed { reason } => {
+            warn!("SCTP handshake failed: {reason}");
+            Some(SctpOutput::HandshakeFailed)
+        }
+        SctpEvent::AssociationLost { reason, id } => {
+            debug!("SCTP stream {id} closed: {reason}");
+            Some(SctpOutput::StreamClosed(id))
+        }
+        SctpEvent::Stream(StreamEvent::Readable { id }) => Some(SctpOutput::Readable(id)),
+        SctpEvent::Stream(StreamEvent::BufferedAmountReleased { id, n_bytes }) => {
+            Some(SctpOutput::Released(id, n_bytes))
+        }
+        _ => None,
     }
 }
 

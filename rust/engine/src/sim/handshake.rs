@@ -103,3 +103,29 @@ fn the_servers_first_answer_lost_once() {
         sim.b().state_names()
     );
 }
+
+#[test]
+fn a_channel_made_before_the_offer_opens_after_a_lossy_setup() {
+    for seed in 0..20 {
+        let mut sim = Sim::new(SimConfig::default());
+        let key = sim.create_channel(A, "early", None);
+        sim.set_filter(A, loss(seed, 10));
+        sim.set_filter(B, loss(seed + 100, 10));
+        sim.signal();
+        let open = sim.run_until(Duration::from_secs(30), |s| {
+            !s.b().remote_channels().is_empty()
+                && s.a()
+                    .channel_states(key)
+                    .iter()
+                    .any(|(_, st)| *st == crate::types::ChannelState::Open)
+        });
+        assert!(
+            open,
+            "seed {seed}: a={:?} b={:?} a's channel {:?} after {:?}",
+            sim.a().state_names(),
+            sim.b().state_names(),
+            sim.a().channel_states(key),
+            sim.elapsed()
+        );
+    }
+}
