@@ -8,63 +8,16 @@
 // `open` events for such channels report ordered/maxRetransmits/maxPacketLifeTime as null and
 // `optionsKnown: false`.
 
-import { createRequire } from 'node:module';
 import readline from 'node:readline';
 import zlib from 'node:zlib';
+import { emit, error, parseArgs, requirePackage } from './peer_cli.mjs';
 
-const require = createRequire(import.meta.url);
-const nodeDataChannel = require(resolveNdc());
+const nodeDataChannel = requirePackage('node-datachannel');
 
 const BULK_HIGH_WATER = 1 << 20;
 const STATS_REQUEST = '__stats__';
 
-function resolveNdc() {
-  const roots = (process.env.NODE_PATH || '').split(':').filter(Boolean);
-  for (const root of roots) {
-    try {
-      return require.resolve('node-datachannel', { paths: [root] });
-    } catch {
-      // try the next root
-    }
-  }
-  return 'node-datachannel';
-}
-
-function parseArgs(argv) {
-  const args = { role: null, label: 'data', echo: true, sink: false, quiet: false, trickle: true, bind: '127.0.0.1' };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) fail(`${arg} needs a value`);
-      return argv[++i];
-    };
-    if (arg === '--role') args.role = value();
-    else if (arg === '--label') args.label = value();
-    else if (arg === '--no-echo') args.echo = false;
-    else if (arg === '--sink') args.sink = true;
-    else if (arg === '--quiet') args.quiet = true;
-    else if (arg === '--no-trickle') args.trickle = false;
-    else if (arg === '--bind') args.bind = value();
-    else fail(`unknown argument ${JSON.stringify(arg)}`);
-  }
-  if (args.role !== 'offerer' && args.role !== 'answerer') fail('--role offerer|answerer is required');
-  return args;
-}
-
-function fail(message) {
-  process.stderr.write(`ndc_peer: ${message}\n`);
-  process.exit(2);
-}
-
-function emit(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-function error(message) {
-  emit({ event: 'error', message });
-}
-
-const args = parseArgs(process.argv.slice(2));
+const args = parseArgs('ndc_peer', process.argv.slice(2));
 const pc = new nodeDataChannel.PeerConnection(args.role, {
   iceServers: [],
   bindAddress: args.bind, // libdatachannel skips loopback unless bound to it

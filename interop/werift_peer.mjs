@@ -8,65 +8,18 @@
 // asks it for ADDR (default 127.0.0.1) explicitly and announces only candidates on ADDR.
 // `DEBUG=werift*` in the environment turns on werift's own log (on stderr).
 
-import { createRequire } from 'node:module';
 import readline from 'node:readline';
 import zlib from 'node:zlib';
+import { emit, error, parseArgs, requirePackage } from './peer_cli.mjs';
 
-const require = createRequire(import.meta.url);
-const werift = require(resolveModule('werift'));
+const werift = requirePackage('werift');
 
 const BULK_HIGH_WATER = 1 << 20;
 const STATS_REQUEST = '__stats__';
 // What every other stack in the matrix advertises (werift's own default is 65536).
 const MAX_MESSAGE_SIZE = 262144;
 
-function resolveModule(name) {
-  const roots = (process.env.NODE_PATH || '').split(':').filter(Boolean);
-  for (const root of roots) {
-    try {
-      return require.resolve(name, { paths: [root] });
-    } catch {
-      // try the next root
-    }
-  }
-  return name;
-}
-
-function parseArgs(argv) {
-  const args = { role: null, label: 'data', echo: true, sink: false, quiet: false, trickle: true, bind: '127.0.0.1' };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) fail(`${arg} needs a value`);
-      return argv[++i];
-    };
-    if (arg === '--role') args.role = value();
-    else if (arg === '--label') args.label = value();
-    else if (arg === '--no-echo') args.echo = false;
-    else if (arg === '--sink') args.sink = true;
-    else if (arg === '--quiet') args.quiet = true;
-    else if (arg === '--no-trickle') args.trickle = false;
-    else if (arg === '--bind') args.bind = value();
-    else fail(`unknown argument ${JSON.stringify(arg)}`);
-  }
-  if (args.role !== 'offerer' && args.role !== 'answerer') fail('--role offerer|answerer is required');
-  return args;
-}
-
-function fail(message) {
-  process.stderr.write(`werift_peer: ${message}\n`);
-  process.exit(2);
-}
-
-function emit(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-function error(message) {
-  emit({ event: 'error', message });
-}
-
-const args = parseArgs(process.argv.slice(2));
+const args = parseArgs('werift_peer', process.argv.slice(2));
 const pc = new werift.RTCPeerConnection({
   iceServers: [],
   iceAdditionalHostAddresses: [args.bind],
