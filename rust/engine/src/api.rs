@@ -127,6 +127,7 @@ impl PeerConnection {
                 connection_budget: connection_budget.clone(),
                 max_remote_channels: config.limits.max_remote_channels,
                 relay_only: config.ice_transport_policy == IceTransportPolicy::Relay,
+                liveness: config.liveness.clone(),
             },
         )?;
         let (tx, rx) = mpsc::unbounded_channel();

@@ -68,6 +68,35 @@ impl ServerUrl {
     }
 }
 
+/// The liveness timings: keepalive < disconnected < failed, each between 100 ms and 10 min.
+fn check_liveness(l: &crate::types::Liveness) -> Result<()> {
+    const LEAST: std::time::Duration = std::time::Duration::from_millis(100);
+    const MOST: std::time::Duration = std::time::Duration::from_secs(600);
+    for (name, value) in [
+        ("keepaliveInterval", l.keepalive_interval),
+        ("disconnectedTimeout", l.disconnected_after),
+        ("failedTimeout", l.failed_after),
+    ] {
+        if value < LEAST || value > MOST {
+            return Err(Error::invalid(format!(
+                "{name} must be between 100 ms and 600000 ms, got {} ms",
+                value.as_millis()
+            )));
+        }
+    }
+    if l.keepalive_interval >= l.disconnected_after {
+        return Err(Error::invalid(
+            "keepaliveInterval must be shorter than disconnectedTimeout",
+        ));
+    }
+    if l.disconnected_after >= l.failed_after {
+        return Err(Error::invalid(
+            "disconnectedTimeout must be shorter than failedTimeout",
+        ));
+    }
+    Ok(())
+}
+
 /// Validates the whole configuration; returns the parsed server URLs.
 pub(crate) fn validate(config: &Config) -> Result<Vec<ServerUrl>> {
     if config.channel_receive_budget == 0 {
@@ -75,6 +104,7 @@ pub(crate) fn validate(config: &Config) -> Result<Vec<ServerUrl>> {
             "channel_receive_budget must be greater than 0",
         ));
     }
+    check_liveness(&config.liveness)?;
     let limits = &config.limits;
     for (name, value) in [
         ("maxRemoteCandidates", limits.max_remote_candidates),
@@ -404,6 +434,51 @@ mod tests {
         }
         assert!(validate(&cfg(&["stun:s.example"], None, None)).is_ok());
         assert!(validate(&cfg(&["turn:t.example"], Some("u"), Some("p"))).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod liveness_tests {
+    use super::*;
+    use crate::types::Liveness;
+    use std::time::Duration;
+
+    fn check(f: impl FnOnce(&mut Liveness)) -> Result<()> {
+        let mut l = Liveness::default();
+        f(&mut l);
+        check_liveness(&l)
+    }
+
+    #[test]
+    fn defaults_and_fast_settings_pass() {
+        check(|_| {}).expect("defaults");
+        check(|l| {
+            l.keepalive_interval = Duration::from_millis(250);
+            l.disconnected_after = Duration::from_secs(1);
+            l.failed_after = Duration::from_secs(3);
+        })
+        .expect("a game's fast detection");
+    }
+
+    #[test]
+    fn the_order_and_range_are_enforced() {
+        let msg = |r: Result<()>| r.unwrap_err().message().to_owned();
+        assert_eq!(
+            msg(check(|l| l.keepalive_interval = Duration::from_secs(5))),
+            "keepaliveInterval must be shorter than disconnectedTimeout"
+        );
+        assert_eq!(
+            msg(check(|l| l.failed_after = Duration::from_secs(5))),
+            "disconnectedTimeout must be shorter than failedTimeout"
+        );
+        assert_eq!(
+            msg(check(|l| l.keepalive_interval = Duration::from_millis(10))),
+            "keepaliveInterval must be between 100 ms and 600000 ms, got 10 ms"
+        );
+        assert_eq!(
+            msg(check(|l| l.failed_after = Duration::from_secs(3600))),
+            "failedTimeout must be between 100 ms and 600000 ms, got 3600000 ms"
+        );
     }
 }
 

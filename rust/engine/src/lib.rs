@@ -108,6 +108,8 @@
 //! | the remote vanishes after connecting (process killed, path gone): nothing arrives any more | DISCONNECTED after 5 s, FAILED 30 s after the last packet; channels report CLOSED with FAILED |
 //! | the path comes back before those 30 s | CONNECTED again; data sent meanwhile is delivered (SCTP retransmits it) |
 //!
+//! These are the defaults of [`Liveness`] (`Config::liveness`; `initialize()` keys
+//! `disconnectedTimeout`, `failedTimeout`, `keepaliveInterval`): 5 s, 30 s and 2 s.
 //! ICE checks the selected pair every 2 s (keepalive), so DISCONNECTED and FAILED come up to
 //! about 0.2 s after the figures above. Between DISCONNECTED and FAILED the channels stay open
 //! and accept sends. Measured with two `webrtc-rs-peer` processes and `kill -9` of one: the

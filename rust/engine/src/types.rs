@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Peer connection state (W3C `RTCPeerConnectionState`, Godot `ConnectionState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -152,6 +153,33 @@ pub struct Config {
     pub ice_transport_policy: IceTransportPolicy,
     /// Caps on what a remote peer can make this connection hold.
     pub limits: Limits,
+    /// When a silent path is reported DISCONNECTED, then FAILED.
+    pub liveness: Liveness,
+}
+
+/// When a connection whose path went silent is reported DISCONNECTED and FAILED, and how often
+/// the selected pair is checked. Games often want faster detection than the defaults, which
+/// are the browsers'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Liveness {
+    /// Nothing received for this long: DISCONNECTED (the channels stay open).
+    pub disconnected_after: Duration,
+    /// Nothing received for this long: FAILED, every channel CLOSED. More than
+    /// `disconnected_after`.
+    pub failed_after: Duration,
+    /// How often the selected pair is checked (ICE keepalive and consent). Less than
+    /// `disconnected_after`.
+    pub keepalive_interval: Duration,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Self {
+            disconnected_after: Duration::from_secs(5),
+            failed_after: Duration::from_secs(30),
+            keepalive_interval: Duration::from_secs(2),
+        }
+    }
 }
 
 /// Caps on what a remote peer (or a flood of signaling) can make a connection hold. Each
@@ -200,6 +228,7 @@ impl Default for Config {
             channel_receive_budget: 1 << 20,
             ice_transport_policy: IceTransportPolicy::All,
             limits: Limits::default(),
+            liveness: Liveness::default(),
         }
     }
 }

@@ -387,9 +387,13 @@ impl States {
 /// outcome: every message arrives, in order, and the connection states each side went
 /// through (from the cut), printed with their times.
 fn cut_path(cut: Duration, seed: u64) -> [States; 2] {
+    cut_path_with(cut, seed, config())
+}
+
+fn cut_path_with(cut: Duration, seed: u64, config: Config) -> [States; 2] {
     let relay = Relay::symmetric(Impairment::default(), seed).expect("relay");
-    let mut a = Peer::new(config());
-    let mut b = Peer::new(config());
+    let mut a = Peer::new(config.clone());
+    let mut b = Peer::new(config);
     let (x, y, _) = connect_through(&relay, &mut a, &mut b, ChannelOptions::default());
     let mut pump = through(&relay);
     let started = Instant::now();
@@ -438,13 +442,48 @@ fn cut_path(cut: Duration, seed: u64) -> [States; 2] {
 }
 
 /// A 3 s cut: no reliable message is lost. The connection stays CONNECTED, as the engine's
-/// documented timings say (DISCONNECTED after 5 s without a packet): the issue's "DISCONNECTED
-/// then CONNECTED" for a 3 s cut needs a shorter DISCONNECTED timeout (the liveness keys).
+/// default timings say (DISCONNECTED after 5 s without a packet); with shorter liveness timings
+/// the same cut is reported (next test).
 #[test]
 fn a_3_second_cut_loses_no_reliable_message_and_stays_connected() {
     let [a, b] = cut_path(Duration::from_secs(3), 40);
     assert_eq!(a.names(), [ConnectionState::Connected], "a: {:?}", a.seen);
     assert_eq!(b.names(), [ConnectionState::Connected], "b: {:?}", b.seen);
+}
+
+/// With the liveness timings a game would set (DISCONNECTED after 1 s, FAILED after 10 s, a
+/// check every 250 ms), the same 3 s cut is reported: DISCONNECTED about 1 s after the cut,
+/// CONNECTED again once the path is back, and no reliable message lost.
+#[test]
+fn a_3_second_cut_with_short_liveness_timings_disconnects_then_reconnects() {
+    let cut = Duration::from_secs(3);
+    let fast = Config {
+        liveness: Liveness {
+            disconnected_after: Duration::from_secs(1),
+            failed_after: Duration::from_secs(10),
+            keepalive_interval: Duration::from_millis(250),
+        },
+        ..config()
+    };
+    for (who, s) in ["a", "b"].into_iter().zip(cut_path_with(cut, 42, fast)) {
+        use ConnectionState::*;
+        assert_eq!(
+            s.names(),
+            [Connected, Disconnected, Connected],
+            "{who}: {:?}",
+            s.seen
+        );
+        let down = s.at(Disconnected).expect("DISCONNECTED");
+        assert!(
+            down >= Duration::from_millis(750) && down < Duration::from_millis(1500),
+            "{who}: DISCONNECTED at {down:?}"
+        );
+        let back = s.seen[2].0;
+        assert!(
+            back >= cut,
+            "{who}: CONNECTED again at {back:?}, before the path was back"
+        );
+    }
 }
 
 /// A cut longer than the DISCONNECTED timeout (6 s): both sides go DISCONNECTED about 5 s after

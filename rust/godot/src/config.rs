@@ -6,7 +6,9 @@
 //! `RTCConfiguration`). One non-standard key: `bindAddress` (String IP address): gather host
 //! candidates on that address only, e.g. `"127.0.0.1"` to keep a test on loopback. The
 //! engine's caps (whole numbers): `channelReceiveBudget`, `connectionReceiveBudget`,
-//! `channelSendBudget` (bytes), `maxRemoteCandidates`, `maxRemoteChannels`, `maxNameLookups`.
+//! `channelSendBudget` (bytes), `maxRemoteCandidates`, `maxRemoteChannels`, `maxNameLookups`;
+//! the liveness timings in milliseconds: `keepaliveInterval`, `disconnectedTimeout`,
+//! `failedTimeout`.
 //! Other keys are ignored, as browsers ignore unknown `RTCConfiguration` members.
 //!
 //! Only types are checked here. Whether a URL, a TURN credential or a policy is acceptable is
@@ -16,6 +18,7 @@
 use crate::options::int_value;
 use crate::value::{lookup, Value};
 use std::net::IpAddr;
+use std::time::Duration;
 use webrtc_rs_engine::{Config, IceServer, IceTransportPolicy};
 
 /// Parses the configuration dictionary. Errors name the offending entry, e.g.
@@ -58,7 +61,27 @@ pub fn parse_config(entries: &[(String, Value)]) -> Result<Config, String> {
         config.bind_address = Some(ip);
     }
     parse_limits(entries, &mut config)?;
+    parse_liveness(entries, &mut config)?;
     Ok(config)
+}
+
+/// The liveness timings, each an optional whole number of milliseconds (the engine judges them).
+fn parse_liveness(entries: &[(String, Value)], config: &mut Config) -> Result<(), String> {
+    let liveness = &mut config.liveness;
+    let fields: [(&str, &mut Duration); 3] = [
+        ("keepaliveInterval", &mut liveness.keepalive_interval),
+        ("disconnectedTimeout", &mut liveness.disconnected_after),
+        ("failedTimeout", &mut liveness.failed_after),
+    ];
+    for (key, field) in fields {
+        if let Some(v) = lookup(entries, key) {
+            let ms = int_value(key, v)?;
+            let ms = u64::try_from(ms)
+                .map_err(|_| format!("\"{key}\" must not be negative, got {ms}"))?;
+            *field = Duration::from_millis(ms);
+        }
+    }
+    Ok(())
 }
 
 /// The engine's caps, each an optional whole number of its own key (the engine refuses 0).
@@ -315,6 +338,21 @@ mod tests {
         assert_eq!(err, "\"maxRemoteChannels\" must not be negative, got -1");
         let err = parse(&[("maxNameLookups", Value::Str("8".into()))]).unwrap_err();
         assert_eq!(err, "\"maxNameLookups\" must be an int, got String");
+    }
+
+    #[test]
+    fn liveness_is_passed_to_the_engine() {
+        let c = parse(&[
+            ("keepaliveInterval", Value::Int(250)),
+            ("disconnectedTimeout", Value::Int(1000)),
+            ("failedTimeout", Value::Float(3000.0)),
+        ])
+        .unwrap();
+        assert_eq!(c.liveness.keepalive_interval, Duration::from_millis(250));
+        assert_eq!(c.liveness.disconnected_after, Duration::from_secs(1));
+        assert_eq!(c.liveness.failed_after, Duration::from_secs(3));
+        let err = parse(&[("failedTimeout", Value::Int(-5))]).unwrap_err();
+        assert_eq!(err, "\"failedTimeout\" must not be negative, got -5");
     }
 
     #[test]

@@ -79,6 +79,7 @@ impl IceLayer {
         ufrag: String,
         pwd: String,
         relay_only: bool,
+        liveness: &crate::types::Liveness,
     ) -> crate::Result<Self> {
         let config = AgentConfig {
             local_ufrag: ufrag.clone(),
@@ -96,6 +97,14 @@ impl IceLayer {
             // this) is seen as peer-reflexive; the 1 s default wait before nominating such a
             // pair delayed every connection by a second for no better path.
             prflx_acceptance_min_wait: Some(Duration::ZERO),
+            disconnected_timeout: Some(liveness.disconnected_after),
+            // rtc-ice counts FAILED from DISCONNECTED; ours counts from the last packet.
+            failed_timeout: Some(
+                liveness
+                    .failed_after
+                    .saturating_sub(liveness.disconnected_after),
+            ),
+            keepalive_interval: Some(liveness.keepalive_interval),
             ..AgentConfig::default()
         };
         let agent = Agent::new(now, Arc::new(config), provider.clone())
@@ -374,8 +383,16 @@ mod tests {
 
     fn layer(now: Instant) -> IceLayer {
         let provider = rtc_crypto::default_provider().expect("crypto provider");
-        let mut ice = IceLayer::new(now, provider, "locl".into(), LOCAL_PWD.into(), false)
-            .expect("ice layer");
+        let liveness = crate::types::Liveness::default();
+        let mut ice = IceLayer::new(
+            now,
+            provider,
+            "locl".into(),
+            LOCAL_PWD.into(),
+            false,
+            &liveness,
+        )
+        .expect("ice layer");
         ice.start(now, true, "remt".into(), REMOTE_PWD.into())
             .expect("start");
         ice

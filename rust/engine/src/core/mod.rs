@@ -58,6 +58,7 @@ pub(crate) struct CoreParams {
     pub max_remote_channels: usize,
     /// `iceTransportPolicy: "relay"`: the agent accepts relay candidates only.
     pub relay_only: bool,
+    pub liveness: crate::types::Liveness,
 }
 
 pub(crate) struct Core {
@@ -91,7 +92,14 @@ pub(crate) struct Core {
 
 impl Core {
     pub fn new(now: Instant, p: CoreParams) -> crate::Result<Self> {
-        let ice = IceLayer::new(now, p.provider.clone(), p.ufrag, p.pwd, p.relay_only)?;
+        let ice = IceLayer::new(
+            now,
+            p.provider.clone(),
+            p.ufrag,
+            p.pwd,
+            p.relay_only,
+            &p.liveness,
+        )?;
         Ok(Self {
             ice,
             dtls: DtlsLayer::new(p.provider, p.certificate),

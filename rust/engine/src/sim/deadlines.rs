@@ -401,3 +401,49 @@ fn path_lost_in_one_direction_fails_the_side_that_hears_nothing_first() {
         "B sent after FAILED"
     );
 }
+
+#[test]
+fn shorter_liveness_timings_are_honoured() {
+    // What a game sets through initialize(): DISCONNECTED after 1 s of silence, FAILED after
+    // 3 s, the pair checked every 250 ms.
+    let liveness = crate::types::Liveness {
+        disconnected_after: Duration::from_secs(1),
+        failed_after: Duration::from_secs(3),
+        keepalive_interval: Duration::from_millis(250),
+    };
+    let side = SideConfig {
+        liveness: liveness.clone(),
+        ..SideConfig::default()
+    };
+    let mut sim = Sim::new(SimConfig {
+        a: side.clone(),
+        b: side,
+        ..SimConfig::default()
+    });
+    sim.signal();
+    assert!(sim.run_until(Duration::from_secs(5), both(Connected)));
+    sim.run_for(Duration::from_millis(1500));
+    let cut = sim.elapsed();
+    sim.cut_path();
+    assert!(sim.run_until(Duration::from_secs(5), both(Failed)));
+    let slack = liveness.keepalive_interval;
+    for who in [A, B] {
+        let side = sim.side(who);
+        let last = sim.last_delivered(who, Kind::is_stun).expect("STUN");
+        assert!(last <= cut && cut - last <= slack, "{who:?}: last {last:?}");
+        let disconnected = side.reached_after(Disconnected, cut).expect("DISCONNECTED");
+        let failed = side.reached_after(Failed, cut).expect("FAILED");
+        let d = liveness.disconnected_after;
+        let f = liveness.failed_after;
+        assert!(
+            disconnected > last + d && disconnected <= last + d + slack,
+            "{who:?}: last packet {last:?}, {:?}",
+            side.states()
+        );
+        assert!(
+            failed > last + f && failed <= last + f + slack,
+            "{who:?}: last packet {last:?}, {:?}",
+            side.states()
+        );
+    }
+}

@@ -21,6 +21,7 @@ pub(crate) struct SideConfig {
     /// Reads every message as soon as it is reported (as `DataChannel::recv` would), so the
     /// receive budget never parks a stream. Off: messages stay unread.
     pub auto_read: bool,
+    pub liveness: crate::types::Liveness,
 }
 
 impl Default for SideConfig {
@@ -29,6 +30,7 @@ impl Default for SideConfig {
             local_max_message_size: 262_144,
             receive_budget: 1 << 20,
             auto_read: true,
+            liveness: crate::types::Liveness::default(),
         }
     }
 }
@@ -76,6 +78,7 @@ impl Side {
                 connection_budget: connection_budget.clone(),
                 max_remote_channels: crate::Limits::default().max_remote_channels,
                 relay_only: false,
+                liveness: config.liveness.clone(),
             },
         )
         .expect("core");

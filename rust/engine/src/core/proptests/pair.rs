@@ -53,6 +53,7 @@ impl Peer {
                 connection_budget: Arc::new(ReceiveBudget::new(16 << 20)),
                 max_remote_channels: 256,
                 relay_only: false,
+                liveness: crate::types::Liveness::default(),
             },
         )
         .unwrap();
