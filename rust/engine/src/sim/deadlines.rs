@@ -15,6 +15,44 @@ const KEEPALIVE: Duration = Duration::from_secs(2);
 /// ...and checks candidates this often while connecting.
 const CHECK_INTERVAL: Duration = Duration::from_millis(200);
 
+/// Asserts that `who`, silent since its last STUN packet, went DISCONNECTED and FAILED as
+/// `liveness` says (within one keepalive: ICE notices at its next check), each after `since`.
+/// Returns (the last packet, when FAILED).
+fn assert_silence_timings(
+    sim: &Sim,
+    who: Who,
+    since: Duration,
+    liveness: &crate::types::Liveness,
+) -> (Duration, Duration) {
+    let side = sim.side(who);
+    // ICE's clock starts at the last packet that arrived (STUN: DTLS does not count).
+    let last = sim.last_delivered(who, Kind::is_stun).expect("STUN");
+    let slack = liveness.keepalive_interval;
+    for (state, after) in [
+        (Disconnected, liveness.disconnected_after),
+        (Failed, liveness.failed_after),
+    ] {
+        let at = side.reached_after(state, since).expect("state reached");
+        assert!(
+            at > last + after && at <= last + after + slack,
+            "{who:?}: {state:?} at {at:?}, last packet {last:?}, {:?}",
+            side.states()
+        );
+    }
+    let failed = side.reached_after(Failed, since).expect("FAILED");
+    (last, failed)
+}
+
+/// The default liveness timings, which the Timings table of lib.rs gives.
+fn default_liveness() -> crate::types::Liveness {
+    let l = crate::types::Liveness::default();
+    assert_eq!(
+        (l.disconnected_after, l.failed_after, l.keepalive_interval),
+        (DISCONNECTED_AFTER, FAILED_AFTER, KEEPALIVE)
+    );
+    l
+}
+
 fn ended(s: &Side) -> bool {
     matches!(s.state(), Failed | Closed)
 }
@@ -268,26 +306,13 @@ fn remote_that_vanishes_is_disconnected_then_failed_and_channels_close() {
     // Data sent into the void is accepted and simply never acknowledged.
     sim.send(A, x, b"into the void", true);
     assert!(sim.run_until(FAILED_AFTER + KEEPALIVE, both(Failed)));
+    let liveness = default_liveness();
     for (who, key) in [(A, x), (B, y)] {
         let side = sim.side(who);
-        // ICE's clock starts at the last packet that arrived (STUN: DTLS does not count).
-        let last = sim.last_delivered(who, Kind::is_stun).expect("STUN");
+        let (last, failed) = assert_silence_timings(&sim, who, cut, &liveness);
         assert!(
             last <= cut && cut - last <= KEEPALIVE,
             "{who:?}: last {last:?}"
-        );
-        let disconnected = side.reached_after(Disconnected, cut).expect("DISCONNECTED");
-        let failed = side.reached_after(Failed, cut).expect("FAILED");
-        assert!(
-            disconnected > last + DISCONNECTED_AFTER
-                && disconnected <= last + DISCONNECTED_AFTER + KEEPALIVE,
-            "{who:?}: last packet {last:?}, {:?}",
-            side.states()
-        );
-        assert!(
-            failed > last + FAILED_AFTER && failed <= last + FAILED_AFTER + KEEPALIVE,
-            "{who:?}: last packet {last:?}, {:?}",
-            side.states()
         );
         assert_eq!(
             side.state_names(),
@@ -367,22 +392,10 @@ fn path_lost_in_one_direction_fails_the_side_that_hears_nothing_first() {
     // its own checks) until B gives up; B sends nothing after that (no close either: consent
     // is gone, RFC 7675), so A's clock starts at B's last check.
     let b_failed = sim.b().reached(Failed).expect("B FAILED");
+    let liveness = default_liveness();
     for (who, key) in [(B, y), (A, x)] {
         let side = sim.side(who);
-        let last = sim.last_delivered(who, Kind::is_stun).expect("STUN");
-        let disconnected = side.reached(Disconnected).expect("DISCONNECTED");
-        let failed = side.reached(Failed).expect("FAILED");
-        assert!(
-            disconnected > last + DISCONNECTED_AFTER
-                && disconnected <= last + DISCONNECTED_AFTER + KEEPALIVE,
-            "{who:?}: last packet {last:?}, {:?}",
-            side.states()
-        );
-        assert!(
-            failed > last + FAILED_AFTER && failed <= last + FAILED_AFTER + KEEPALIVE,
-            "{who:?}: last packet {last:?}, {:?}",
-            side.states()
-        );
+        let (_, failed) = assert_silence_timings(&sim, who, Duration::ZERO, &liveness);
         assert_eq!(
             side.state_names(),
             [Connecting, Connected, Disconnected, Failed],
@@ -426,24 +439,9 @@ fn shorter_liveness_timings_are_honoured() {
     let cut = sim.elapsed();
     sim.cut_path();
     assert!(sim.run_until(Duration::from_secs(5), both(Failed)));
-    let slack = liveness.keepalive_interval;
     for who in [A, B] {
-        let side = sim.side(who);
-        let last = sim.last_delivered(who, Kind::is_stun).expect("STUN");
+        let (last, _) = assert_silence_timings(&sim, who, cut, &liveness);
+        let slack = liveness.keepalive_interval;
         assert!(last <= cut && cut - last <= slack, "{who:?}: last {last:?}");
-        let disconnected = side.reached_after(Disconnected, cut).expect("DISCONNECTED");
-        let failed = side.reached_after(Failed, cut).expect("FAILED");
-        let d = liveness.disconnected_after;
-        let f = liveness.failed_after;
-        assert!(
-            disconnected > last + d && disconnected <= last + d + slack,
-            "{who:?}: last packet {last:?}, {:?}",
-            side.states()
-        );
-        assert!(
-            failed > last + f && failed <= last + f + slack,
-            "{who:?}: last packet {last:?}, {:?}",
-            side.states()
-        );
     }
 }
