@@ -8,9 +8,8 @@
 // `open` events for such channels report ordered/maxRetransmits/maxPacketLifeTime as null and
 // `optionsKnown: false`.
 
-import readline from 'node:readline';
 import zlib from 'node:zlib';
-import { emit, error, parseArgs, requirePackage } from './peer_cli.mjs';
+import { channelOptions, emit, error, parseArgs, readCommands, requirePackage } from './peer_cli.mjs';
 
 const nodeDataChannel = requirePackage('node-datachannel');
 
@@ -184,15 +183,9 @@ function apply(command) {
       bulk(find(command.label), Number(command.bytes), Number(command.chunk ?? 65536));
       break;
     case 'create_channel': {
-      const options = {};
-      if (command.ordered === false) options.unordered = true;
-      if (command.maxRetransmits !== undefined && command.maxRetransmits !== null) options.maxRetransmits = command.maxRetransmits;
-      if (command.maxPacketLifeTime !== undefined && command.maxPacketLifeTime !== null) options.maxPacketLifeTime = command.maxPacketLifeTime;
-      if (command.protocol) options.protocol = command.protocol;
-      if (command.negotiated) {
-        options.negotiated = true;
-        options.id = command.id;
-      }
+      // node-datachannel spells the W3C `ordered: false` as `unordered: true`.
+      const { ordered, ...options } = channelOptions(command);
+      if (ordered === false) options.unordered = true;
       track(pc.createDataChannel(command.label, options), options);
       break;
     }
@@ -220,16 +213,14 @@ function close() {
 emit({ event: 'ready', role: args.role, label: args.label, stack: 'libdatachannel' });
 if (args.role === 'offerer') track(pc.createDataChannel(args.label), {});
 
-const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-input.on('line', (line) => {
-  line = line.trim();
-  if (!line || closing) return;
-  try {
-    const command = JSON.parse(line);
-    if (typeof command !== 'object' || command === null) throw new Error('a command must be a JSON object');
-    apply(command);
-  } catch (e) {
-    error(`${e.message ?? e} (line: ${line.slice(0, 120)})`);
-  }
+readCommands({
+  closing: () => closing,
+  onCommand: (command, line) => {
+    try {
+      apply(command);
+    } catch (e) {
+      error(`${e.message ?? e} (line: ${line.slice(0, 120)})`);
+    }
+  },
+  onEnd: close,
 });
-input.on('close', close);

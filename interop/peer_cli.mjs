@@ -3,6 +3,7 @@
 // (interop/README.md) to stdout.
 
 import { createRequire } from 'node:module';
+import readline from 'node:readline';
 
 const require = createRequire(import.meta.url);
 
@@ -43,6 +44,44 @@ export function parseArgs(tool, argv) {
   }
   if (args.role !== 'offerer' && args.role !== 'answerer') fail('--role offerer|answerer is required');
   return args;
+}
+
+/** The W3C data channel options of a `create_channel` command. */
+export function channelOptions(command) {
+  const options = {};
+  const given = (v) => v !== undefined && v !== null;
+  if (command.ordered === false) options.ordered = false;
+  if (given(command.maxRetransmits)) options.maxRetransmits = command.maxRetransmits;
+  if (given(command.maxPacketLifeTime)) options.maxPacketLifeTime = command.maxPacketLifeTime;
+  if (command.protocol) options.protocol = command.protocol;
+  if (command.negotiated) {
+    options.negotiated = true;
+    options.id = command.id;
+  }
+  return options;
+}
+
+/**
+ * Reads commands, one JSON object a line, from stdin: `onCommand(command, line)` for each
+ * (a line that is not an object is reported as an `error` event), `onEnd()` when stdin closes.
+ * Lines are ignored once `closing()` is true.
+ */
+export function readCommands({ closing, onCommand, onEnd }) {
+  const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  input.on('line', (raw) => {
+    const line = raw.trim();
+    if (!line || closing()) return;
+    let command;
+    try {
+      command = JSON.parse(line);
+      if (typeof command !== 'object' || command === null) throw new Error('a command must be a JSON object');
+    } catch (e) {
+      error(`${e.message ?? e} (line: ${line.slice(0, 120)})`);
+      return;
+    }
+    onCommand(command, line);
+  });
+  input.on('close', onEnd);
 }
 
 /** Writes one event line. */

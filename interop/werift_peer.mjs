@@ -8,9 +8,8 @@
 // asks it for ADDR (default 127.0.0.1) explicitly and announces only candidates on ADDR.
 // `DEBUG=werift*` in the environment turns on werift's own log (on stderr).
 
-import readline from 'node:readline';
 import zlib from 'node:zlib';
-import { emit, error, parseArgs, requirePackage } from './peer_cli.mjs';
+import { channelOptions, emit, error, parseArgs, readCommands, requirePackage } from './peer_cli.mjs';
 
 const werift = requirePackage('werift');
 
@@ -196,15 +195,7 @@ async function apply(command) {
       bulk(find(command.label), Number(command.bytes), Number(command.chunk ?? 65536));
       break;
     case 'create_channel': {
-      const options = {};
-      if (command.ordered === false) options.ordered = false;
-      if (command.maxRetransmits !== undefined && command.maxRetransmits !== null) options.maxRetransmits = command.maxRetransmits;
-      if (command.maxPacketLifeTime !== undefined && command.maxPacketLifeTime !== null) options.maxPacketLifeTime = command.maxPacketLifeTime;
-      if (command.protocol) options.protocol = command.protocol;
-      if (command.negotiated) {
-        options.negotiated = true;
-        options.id = command.id;
-      }
+      const options = channelOptions(command);
       track(pc.createDataChannel(command.label, options));
       break;
     }
@@ -242,20 +233,12 @@ if (args.role === 'offerer') {
   queue = queue.then(() => describe('offer')).catch((e) => error(`offer: ${e.message ?? e}`));
 }
 
-const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-input.on('line', (line) => {
-  line = line.trim();
-  if (!line || closing) return;
-  let command;
-  try {
-    command = JSON.parse(line);
-    if (typeof command !== 'object' || command === null) throw new Error('a command must be a JSON object');
-  } catch (e) {
-    error(`${e.message ?? e} (line: ${line.slice(0, 120)})`);
-    return;
-  }
-  queue = queue.then(() => apply(command)).catch((e) => error(`${e.message ?? e} (line: ${line.slice(0, 120)})`));
-});
-input.on('close', () => {
-  queue = queue.then(close, close);
+readCommands({
+  closing: () => closing,
+  onCommand: (command, line) => {
+    queue = queue.then(() => apply(command)).catch((e) => error(`${e.message ?? e} (line: ${line.slice(0, 120)})`));
+  },
+  onEnd: () => {
+    queue = queue.then(close, close);
+  },
 });
