@@ -34,6 +34,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+import small  # noqa: E402
 from harness import (  # noqa: E402
     INTEROP,
     NODE_MODULES,
@@ -136,22 +137,37 @@ def stamp_of(session, who, what, predicate, timeout):
     return session.peers[who].stamps[session.find(who, what, predicate, 0, timeout)]
 
 
+def connect(session, figures):
+    """Waits until both peers are connected with channel `data` open; records setup times."""
+    session.find(1, "ready", is_event("ready"))
+    figures["rss_ready_kib"] = status_kib(session.peers[1], "VmRSS")
+    connected = opened = 0.0
+    for who in (0, 1):
+        connected = max(connected, stamp_of(session, who, "connected state", is_connected, CONNECT_TIMEOUT))
+        opened = max(opened, stamp_of(session, who, "open of channel 'data'", is_event("open", "data"), CONNECT_TIMEOUT))
+    if session.offer_at is None:
+        raise Failure("channel open without an offer line")
+    figures["connected_ms"] = (connected - session.offer_at) * 1000
+    figures["setup_ms"] = (opened - session.offer_at) * 1000
+
+
+def run_small_session(pair, scenario, args):
+    """One connection and one small-message scenario (bench/small.py)."""
+    session = start_session(pair[0], pair[1], args)
+    try:
+        connect(session, {})
+        return small.run(session, scenario, args.netns, cpu_seconds, args.bulk_timeout)
+    finally:
+        finish_session(session)
+
+
 def run_session(sender, receiver, total, chunk, args):
     """One connection and, unless `total` is None, one bulk transfer; returns its figures."""
     session = start_session(sender, receiver, args)
     figures = {}
     try:
         s, r = session.peers
-        session.find(1, "ready", is_event("ready"))
-        figures["rss_ready_kib"] = status_kib(r, "VmRSS")
-        connected = opened = 0.0
-        for who in (0, 1):
-            connected = max(connected, stamp_of(session, who, "connected state", is_connected, CONNECT_TIMEOUT))
-            opened = max(opened, stamp_of(session, who, "open of channel 'data'", is_event("open", "data"), CONNECT_TIMEOUT))
-        if session.offer_at is None:
-            raise Failure("channel open without an offer line")
-        figures["connected_ms"] = (connected - session.offer_at) * 1000
-        figures["setup_ms"] = (opened - session.offer_at) * 1000
+        connect(session, figures)
         session.settle(IDLE_SETTLE)
         figures["rss_idle_kib"] = [status_kib(peer, "VmRSS") for peer in (s, r)]
         if total is None:
@@ -380,7 +396,20 @@ def parse_args():
     parser.add_argument("--ours-bin", help="webrtc-rs-peer binary (default target/release/webrtc-rs-peer)")
     parser.add_argument("--bulk-timeout", type=float, default=300.0, help="seconds one bulk send may take")
     parser.add_argument("--logs", default=os.path.join(INTEROP, "logs", "bench"), help="where peer stderr goes")
+    parser.add_argument("--small-sizes", default="64,200", help="small-message sizes in bytes (default 64,200)")
+    parser.add_argument("--small-count", type=int, default=200000, help="messages per flat-out small session")
+    parser.add_argument("--game-seconds", type=int, default=3, help="seconds of each 60 Hz small session")
+    parser.add_argument("--no-small", action="store_true", help="skip the small-message scenarios")
+    parser.add_argument("--small-only", action="store_true", help="only the small-message scenarios")
     args = parser.parse_args()
+    try:
+        args.small_sizes = [int(c) for c in args.small_sizes.split(",") if c]
+    except ValueError:
+        parser.error("--small-sizes must be comma-separated byte counts")
+    if args.small_sizes and min(args.small_sizes) < 12:
+        parser.error("--small-sizes: a message needs at least 12 bytes for its send-time stamp")
+    if args.no_small and args.small_only:
+        parser.error("--no-small and --small-only exclude each other")
     try:
         args.chunks = [int(c) for c in args.chunks.split(",") if c]
     except ValueError:
@@ -427,7 +456,7 @@ def main():
     failures = []
     peak_reset = True
     started = time.monotonic()
-    for rep in range(args.setup_reps):
+    for rep in range(0 if args.small_only else args.setup_reps):
         for pair in args.pairs:
             tag = f"{pair[0]}->{pair[1]} connect #{rep + 1}"
             figures = measure(tag, pair, None, None, args, failures)
@@ -435,7 +464,7 @@ def main():
                 continue
             results.setdefault((pair, None), []).append(figures)
             print(f"  {tag}: setup {figures['setup_ms']:.0f} ms (connected {figures['connected_ms']:.0f})", flush=True)
-    for rep in range(args.reps):
+    for rep in range(0 if args.small_only else args.reps):
         # Interleave the stacks so slow drifts of machine load hit them alike.
         for chunk in args.chunks:
             for pair in args.pairs:
@@ -453,13 +482,18 @@ def main():
                     f"UDP drops {figures.get('udp_drops', 'n/a')}",
                     flush=True,
                 )
+    small_results = {} if args.no_small else run_small(args, failures)
     info["load average at end (1/5/15 min)"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     info["network"] = where
     info["duration"] = f"{time.monotonic() - started:.0f} s"
     comparison = comparison_rows(results, args.chunks, total)
     pairs = pair_rows(results, args.pairs, args.chunks)
-    print_table("ours <-> ours against libdatachannel <-> libdatachannel (medians)", COMPARISON_COLUMNS, comparison, sys.stdout)
-    print_table("every pair (medians; sender offers, receiver answers)", PAIR_COLUMNS, pairs, sys.stdout)
+    small_rows = small_comparison_rows(small_results, args)
+    if results:
+        print_table("ours <-> ours against libdatachannel <-> libdatachannel (medians)", COMPARISON_COLUMNS, comparison, sys.stdout)
+        print_table("every pair (medians; sender offers, receiver answers)", PAIR_COLUMNS, pairs, sys.stdout)
+    if small_rows:
+        print_table("small messages, each stack with itself (medians)", SMALL_COLUMNS, small_rows, sys.stdout)
     print()
     for key, value in info.items():
         print(f"{key}: {value}")
@@ -468,25 +502,90 @@ def main():
     for failure in failures:
         print(f"failed: {failure}")
     if args.markdown:
-        write_markdown(args.markdown, info, comparison, pairs, args, peak_reset, failures)
+        write_markdown(args.markdown, info, (comparison, pairs, small_rows), args, peak_reset, failures)
         print(f"written to {args.markdown}")
-    return 1 if failures or not results else 0
+    return 1 if failures or not (results or small_results) else 0
 
 
-def write_markdown(path, info, comparison, pairs, args, peak_reset, failures):
+def run_small(args, failures):
+    """The small-message scenarios (bench/small.py), each stack with itself, interleaved."""
+    pairs = [pair for pair in args.pairs if pair[0] == pair[1]]
+    results = {}
+    for rep in range(args.reps):
+        for scenario in small.scenarios(args.small_sizes, args.small_count, args.game_seconds):
+            for pair in pairs:
+                tag = f"{pair[0]}->{pair[1]} {scenario.name} #{rep + 1}"
+                try:
+                    figures = run_small_session(pair, scenario, args)
+                except Failure as e:
+                    failures.append(f"{tag}: {e}")
+                    print(f"  {tag}: FAILED: {e}", flush=True)
+                    continue
+                results.setdefault((pair[0], scenario.name), []).append(figures)
+                rate = f"{figures['msgs_per_s']:.0f} msg/s, " if "msgs_per_s" in figures else ""
+                print(
+                    f"  {tag}: {rate}delivered {figures['delivered'] * 100:.1f} %, latency p50/p99 "
+                    f"{figures['lat_p50_ms']:.2f}/{figures['lat_p99_ms']:.2f} ms, CPU us/msg "
+                    f"{figures['cpu_us_per_msg'][0]:.2f}/{figures['cpu_us_per_msg'][1]:.2f}, "
+                    f"datagrams/msg {figures.get('datagrams_per_msg', float('nan')):.3f}",
+                    flush=True,
+                )
+    return results
+
+
+SMALL_COLUMNS = ["scenario", "measurement", "unit", "ours (webrtc-rs)", "libdatachannel", "ratio ours/theirs", "direction"]
+
+
+def small_comparison_rows(results, args):
+    specs = [
+        ("messages per second", "msg/s", "higher", "msgs_per_s", None, 1),
+        ("delivered", "%", "higher", "delivered", None, 100),
+        ("one-way latency p50", "ms", "lower", "lat_p50_ms", None, 1),
+        ("one-way latency p99", "ms", "lower", "lat_p99_ms", None, 1),
+        ("sender CPU per message", "us", "lower", "cpu_us_per_msg", 0, 1),
+        ("receiver CPU per message", "us", "lower", "cpu_us_per_msg", 1, 1),
+        ("UDP datagrams per message (both ways)", "", "lower", "datagrams_per_msg", None, 1),
+    ]
+    rows = []
+    for scenario in small.scenarios(args.small_sizes, args.small_count, args.game_seconds):
+        for what, unit, better, key, index, scale in specs:
+            values = []
+            for stack in ("ours", "ndc"):
+                runs = results.get((stack, scenario.name), [])
+                samples = [r[key][index] if index is not None else r[key] for r in runs if key in r]
+                values.append(median(samples) * scale if samples else None)
+            a, b = values
+            if a is None and b is None:
+                continue
+            ratio = "n/a" if a is None or not b else f"{a / b:.2f}" if a / b >= 0.1 else f"{a / b:.3f}"
+            rows.append([scenario.name, what, unit, fmt(a, unit), fmt(b, unit), ratio, f"{better} is better"])
+    return rows
+
+
+def write_markdown(path, info, tables, args, peak_reset, failures):
+    comparison, pairs, small_rows = tables
     parts = [BEGIN_MARK, "", "### Results", ""]
     parts += [f"- {key}: {value}" for key, value in info.items()]
-    parts += [
-        f"- {args.reps} sessions per pair and message size, {args.mib} MiB per transfer, plus {args.setup_reps} "
-        "connect-only sessions per pair; every figure is a median (setup, RSS at `ready` and at idle: over all sessions).",
-        "",
-        "#### Our stack against libdatachannel (each with itself)",
-        "",
-        markdown_table(COMPARISON_COLUMNS, comparison),
-        "#### Every pair (absolute figures)",
-        "",
-        markdown_table(PAIR_COLUMNS, pairs),
-    ]
+    if not args.small_only:
+        parts += [
+            f"- {args.reps} sessions per pair and message size, {args.mib} MiB per transfer, plus {args.setup_reps} "
+            "connect-only sessions per pair; every figure is a median (setup, RSS at `ready` and at idle: over all sessions).",
+            "",
+            "#### Our stack against libdatachannel (each with itself)",
+            "",
+            markdown_table(COMPARISON_COLUMNS, comparison),
+            "#### Every pair (absolute figures)",
+            "",
+            markdown_table(PAIR_COLUMNS, pairs),
+        ]
+    if small_rows:
+        parts += [
+            "",
+            f"#### Small messages, each stack with itself ({args.reps} sessions per scenario, medians; "
+            f"flat out: {args.small_count} messages; game rate: {args.game_seconds} s)",
+            "",
+            markdown_table(SMALL_COLUMNS, small_rows),
+        ]
     if not peak_reset:
         parts.append("VmHWM could not be reset before the transfers: bulk peaks include connection setup.\n")
     for failure in failures:

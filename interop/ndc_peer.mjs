@@ -9,7 +9,9 @@
 // `optionsKnown: false`.
 
 import zlib from 'node:zlib';
-import { channelOptions, emit, error, parseArgs, readCommands, requirePackage } from './peer_cli.mjs';
+import {
+  channelOptions, emit, error, LatencyLog, parseArgs, readCommands, requirePackage, stamp, STAMP_LEN,
+} from './peer_cli.mjs';
 
 const nodeDataChannel = requirePackage('node-datachannel');
 
@@ -24,6 +26,7 @@ const pc = new nodeDataChannel.PeerConnection(args.role, {
 const channels = []; // { dc, label, options, open, closed }
 let rxBytes = 0;
 let rxMsgs = 0;
+const latency = new LatencyLog();
 let haveRemote = false;
 let pendingCandidates = [];
 let pendingDescription = null;
@@ -99,12 +102,13 @@ function onMessage(entry, message) {
     emit(event);
   }
   if (isText && message === STATS_REQUEST) {
-    sendOrReport(entry, JSON.stringify({ type: 'stats', rx_bytes: rxBytes, rx_msgs: rxMsgs }), true, 'stats reply');
+    sendOrReport(entry, JSON.stringify(latency.addTo({ type: 'stats', rx_bytes: rxBytes, rx_msgs: rxMsgs })), true, 'stats reply');
     return;
   }
   if (!isText) {
     rxBytes += data.length;
     rxMsgs += 1;
+    latency.record(data);
   }
   if (args.echo && !(args.sink && !isText)) sendOrReport(entry, isText ? message : data, isText, 'echo');
 }
@@ -131,18 +135,37 @@ function find(label) {
   throw new Error(`no open channel labelled ${JSON.stringify(label)}`);
 }
 
-async function bulk(entry, total, chunk) {
+// `rate_hz` paces the send: `perTick` messages every 1/rate_hz s, as a game sends per frame.
+async function bulk(entry, total, chunk, { rateHz, perTick, stamped }) {
+  if (stamped && chunk < STAMP_LEN) {
+    error(`send_bulk: a stamped "chunk" needs at least ${STAMP_LEN} bytes`);
+    return;
+  }
   const payload = Buffer.alloc(chunk);
   for (let i = 0; i < chunk; i++) payload[i] = i % 251;
+  const interval = rateHz ? 1000 / rateHz : 0;
+  let nextTick = performance.now();
   let sent = 0;
   let msgs = 0;
   try {
     while (sent < total) {
-      while (entry.dc.bufferedAmount() > BULK_HIGH_WATER) await new Promise((r) => setTimeout(r, 2));
-      const size = Math.min(chunk, total - sent);
-      send(entry, size === chunk ? payload : payload.subarray(0, size), false);
-      sent += size;
-      msgs += 1;
+      let allowed = Infinity;
+      if (interval) {
+        const wait = nextTick - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        nextTick += interval;
+        if (nextTick < performance.now()) nextTick = performance.now() + interval;
+        allowed = perTick;
+      }
+      while (allowed-- > 0 && sent < total) {
+        while (entry.dc.bufferedAmount() > BULK_HIGH_WATER) await new Promise((r) => setTimeout(r, 2));
+        const size = Math.min(chunk, total - sent);
+        const message = size === chunk ? payload : payload.subarray(0, size);
+        if (stamped) stamp(message);
+        send(entry, message, false);
+        sent += size;
+        msgs += 1;
+      }
     }
   } catch (e) {
     error(`send_bulk on ${JSON.stringify(entry.label)} stopped after ${sent} bytes: ${e.message ?? e}`);
@@ -180,7 +203,11 @@ function apply(command) {
       break;
     }
     case 'send_bulk':
-      bulk(find(command.label), Number(command.bytes), Number(command.chunk ?? 65536));
+      bulk(find(command.label), Number(command.bytes), Number(command.chunk ?? 65536), {
+        rateHz: command.rate_hz ? Number(command.rate_hz) : 0,
+        perTick: Math.max(1, Number(command.per_tick ?? 1)),
+        stamped: Boolean(command.stamp),
+      });
       break;
     case 'create_channel': {
       // node-datachannel spells the W3C `ordered: false` as `unordered: true`.

@@ -93,3 +93,45 @@ export function emit(obj) {
 export function error(message) {
   emit({ event: 'error', message });
 }
+
+// One-way latency stamps, the same bytes as rust/peer-cli/src/latency.rs writes: a 4-byte
+// marker and the wall-clock send time in microseconds (u64, little endian).
+const LATENCY_MARKER = Buffer.from([0xfa, 0x4c, 0x41, 0x54]);
+export const STAMP_LEN = 12;
+const MAX_LATENCY_SAMPLES = 1 << 20;
+
+function nowMicros() {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+}
+
+export function stamp(buffer) {
+  if (buffer.length < STAMP_LEN) return;
+  LATENCY_MARKER.copy(buffer, 0);
+  buffer.writeBigUInt64LE(nowMicros(), 4);
+}
+
+export class LatencyLog {
+  constructor() {
+    this.samples = [];
+    this.lastArrival = 0;
+  }
+
+  record(data) {
+    if (data.length < STAMP_LEN || !data.subarray(0, 4).equals(LATENCY_MARKER)) return;
+    const now = nowMicros();
+    this.lastArrival = Number(now);
+    if (this.samples.length < MAX_LATENCY_SAMPLES) {
+      const delay = now - data.readBigUInt64LE(4);
+      this.samples.push(Number(delay > 0n ? delay : 0n));
+    }
+  }
+
+  // Adds lat_samples / lat_p50_us / lat_p99_us / lat_last_arrival_us to a stats reply when
+  // there were samples.
+  addTo(reply) {
+    if (this.samples.length === 0) return reply;
+    const sorted = Float64Array.from(this.samples).sort();
+    const at = (q) => sorted[Math.round((sorted.length - 1) * q)];
+    return { ...reply, lat_samples: sorted.length, lat_p50_us: at(0.5), lat_p99_us: at(0.99), lat_last_arrival_us: this.lastArrival };
+  }
+}

@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: speed and memory of our stack against libdatachannel, measured in the
-//! same run by `bench/bench.py` (connection setup, bulk throughput, RSS, CPU per MiB).
+//! same run by `bench/bench.py` (connection setup, bulk throughput, RSS, CPU per MiB) and
+//! `bench/small.py` (small messages: rate, latency, CPU and datagrams per message).
 //!
 //! Builds `webrtc-rs-peer` in release mode, installs node-datachannel under `.interop/node`
 //! when it is missing (the same prefix `cargo xtask interop` uses), runs the benchmark and
@@ -10,7 +11,9 @@ use std::process::Command;
 
 const USAGE: &str = "usage: cargo xtask bench [--no-install] [--no-markdown] [bench.py options]
   bench.py options: --reps N (3), --mib N (64), --chunks 65536,1024,
-                    --pairs ours:ours,ndc:ndc,ours:ndc,ndc:ours (SENDER:RECEIVER), --no-netns";
+                    --pairs ours:ours,ndc:ndc,ours:ndc,ndc:ours (SENDER:RECEIVER), --no-netns,
+                    --small-sizes 64,200, --small-count N (200000), --game-seconds N (3),
+                    --small-only, --no-small";
 
 /// Builds, installs what is missing and runs the benchmark; `Err` when something could not be
 /// set up or a benchmark session failed (the tables are still printed and written).

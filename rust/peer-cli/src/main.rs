@@ -4,6 +4,7 @@
 
 mod args;
 mod crc32;
+mod latency;
 mod output;
 mod protocol;
 mod sdp;

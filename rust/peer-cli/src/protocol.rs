@@ -2,13 +2,14 @@
 //!
 //! Every interop driver under `interop/` speaks the same protocol, so the runner can pair any two.
 
+use crate::latency::LatencySummary;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use webrtc_rs_engine::{ChannelOptions, DataChannel, SdpType};
 
 /// One line of input.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type")]
 pub enum Command {
     /// A remote description.
@@ -40,19 +41,32 @@ pub enum Command {
     /// Sends `bytes` bytes of binary data in messages of `chunk` bytes, respecting flow control;
     /// `{"event":"sent"}` follows once all of it was handed to the connection.
     #[serde(rename = "send_bulk")]
-    SendBulk {
-        #[serde(default)]
-        label: Option<String>,
-        bytes: u64,
-        #[serde(default)]
-        chunk: Option<usize>,
-    },
+    SendBulk(BulkRequest),
     #[serde(rename = "create_channel")]
     CreateChannel(ChannelRequest),
     #[serde(rename = "close_channel")]
     CloseChannel { label: String },
     #[serde(rename = "close")]
     Close,
+}
+
+/// `send_bulk` fields. Without `rate_hz` messages go out as fast as flow control allows;
+/// with it, `per_tick` messages (default 1) leave every 1/`rate_hz` seconds, the way a game
+/// sends its state every frame. `stamp` writes the send time into each message's first bytes
+/// so the receiver can report one-way latency.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BulkRequest {
+    #[serde(default)]
+    pub label: Option<String>,
+    pub bytes: u64,
+    #[serde(default)]
+    pub chunk: Option<usize>,
+    #[serde(default)]
+    pub rate_hz: Option<f64>,
+    #[serde(default)]
+    pub per_tick: Option<u32>,
+    #[serde(default)]
+    pub stamp: bool,
 }
 
 /// `create_channel` fields (W3C `RTCDataChannelInit` names).
@@ -185,8 +199,16 @@ pub fn message(label: &str, data: &[u8], is_text: bool, with_payload: bool) -> V
 }
 
 /// The text answered to `__stats__`, on the channel it came from.
-pub fn stats_reply(rx_bytes: u64, rx_msgs: u64) -> String {
-    json!({"type": "stats", "rx_bytes": rx_bytes, "rx_msgs": rx_msgs}).to_string()
+/// The reply to `__stats__`, with the latency of stamped messages when there were any.
+pub fn stats_reply(rx_bytes: u64, rx_msgs: u64, latency: Option<LatencySummary>) -> String {
+    let mut reply = json!({"type": "stats", "rx_bytes": rx_bytes, "rx_msgs": rx_msgs});
+    if let Some(latency) = latency {
+        reply["lat_samples"] = json!(latency.samples);
+        reply["lat_p50_us"] = json!(latency.p50_us);
+        reply["lat_p99_us"] = json!(latency.p99_us);
+        reply["lat_last_arrival_us"] = json!(latency.last_arrival_us);
+    }
+    reply.to_string()
 }
 
 /// A `send_bulk` finished handing its data over.
@@ -328,7 +350,7 @@ mod tests {
 
     #[test]
     fn stats_reply_is_json() {
-        let value: Value = serde_json::from_str(&stats_reply(10, 2)).unwrap();
+        let value: Value = serde_json::from_str(&stats_reply(10, 2, None)).unwrap();
         assert_eq!(value, json!({"type":"stats","rx_bytes":10,"rx_msgs":2}));
     }
 }

@@ -2,9 +2,11 @@
 //! changes into output lines, echoes or counts received messages, pumps bulk sends.
 
 use crate::args::{Options, Role};
+use crate::latency::{self, LatencyLog, STAMP_LEN};
 use crate::output::Output;
-use crate::protocol::{self, Command};
+use crate::protocol::{self, BulkRequest, Command};
 use crate::sdp::{self, LocalCandidate};
+use std::time::{Duration, Instant};
 use webrtc_rs_engine::{
     ChannelOptions, ChannelState, ConnectionState, DataChannel, Event, Message, PeerConnection,
     SdpType,
@@ -30,6 +32,15 @@ struct Bulk {
     remaining: u64,
     sent_bytes: u64,
     sent_msgs: u64,
+    stamp: bool,
+    pace: Option<Pace>,
+}
+
+/// A paced bulk send: `per_tick` messages every `interval`.
+struct Pace {
+    interval: Duration,
+    per_tick: u32,
+    next_tick: Instant,
 }
 
 /// The state of one `webrtc-rs-peer` run.
@@ -45,6 +56,7 @@ pub struct Session {
     gathered: bool,
     rx_bytes: u64,
     rx_msgs: u64,
+    latency: LatencyLog,
     bulk: Option<Bulk>,
     closed: bool,
 }
@@ -62,6 +74,7 @@ impl Session {
             gathered: false,
             rx_bytes: 0,
             rx_msgs: 0,
+            latency: LatencyLog::default(),
             bulk: None,
             closed: false,
         }
@@ -149,11 +162,7 @@ impl Session {
                     .send(&data, is_text)
                     .map_err(|e| format!("send of {} bytes on {label:?}: {e}", data.len()))
             }
-            Command::SendBulk {
-                label,
-                bytes,
-                chunk,
-            } => self.start_bulk(label.as_deref(), bytes, chunk),
+            Command::SendBulk(request) => self.start_bulk(request),
             Command::CreateChannel(request) => {
                 let options = request.options()?;
                 let channel = self
@@ -183,28 +192,39 @@ impl Session {
         self.pump();
     }
 
-    fn start_bulk(
-        &mut self,
-        label: Option<&str>,
-        bytes: u64,
-        chunk: Option<usize>,
-    ) -> Result<(), String> {
+    fn start_bulk(&mut self, request: BulkRequest) -> Result<(), String> {
         if self.bulk.is_some() {
             return Err("send_bulk: a bulk send is already running".into());
         }
-        let chunk = chunk.unwrap_or(DEFAULT_BULK_CHUNK);
+        let chunk = request.chunk.unwrap_or(DEFAULT_BULK_CHUNK);
         if chunk == 0 {
             return Err("send_bulk: \"chunk\" must be at least 1".into());
         }
-        let (channel, label) = self.find(label)?;
+        if request.stamp && chunk < STAMP_LEN {
+            return Err(format!(
+                "send_bulk: a stamped \"chunk\" needs at least {STAMP_LEN} bytes"
+            ));
+        }
+        let pace = match request.rate_hz {
+            None => None,
+            Some(hz) if hz.is_finite() && (0.1..=10_000.0).contains(&hz) => Some(Pace {
+                interval: Duration::from_secs_f64(1.0 / hz),
+                per_tick: request.per_tick.unwrap_or(1).max(1),
+                next_tick: Instant::now(),
+            }),
+            Some(hz) => return Err(format!("send_bulk: \"rate_hz\" {hz} is not in 0.1..=10000")),
+        };
+        let (channel, label) = self.find(request.label.as_deref())?;
         let payload = (0..chunk).map(|i| (i % 251) as u8).collect();
         self.bulk = Some(Bulk {
             channel,
             label,
             payload,
-            remaining: bytes,
+            remaining: request.bytes,
             sent_bytes: 0,
             sent_msgs: 0,
+            stamp: request.stamp,
+            pace,
         });
         self.pump_bulk();
         Ok(())
@@ -334,7 +354,7 @@ impl Session {
             ));
         }
         if message.is_text && data == STATS_REQUEST {
-            let reply = protocol::stats_reply(self.rx_bytes, self.rx_msgs);
+            let reply = protocol::stats_reply(self.rx_bytes, self.rx_msgs, self.latency.summary());
             if let Err(e) = channel.send(reply.as_bytes(), true) {
                 self.report(&format!("stats reply on {label:?}: {e}"));
             }
@@ -343,6 +363,7 @@ impl Session {
         if binary {
             self.rx_bytes += data.len() as u64;
             self.rx_msgs += 1;
+            self.latency.record(data);
         }
         if self.options.echo && !(binary && self.options.sink) {
             if let Err(e) = channel.send(data, message.is_text) {
@@ -355,8 +376,26 @@ impl Session {
         let Some(bulk) = self.bulk.as_mut() else {
             return;
         };
-        while bulk.remaining > 0 && bulk.channel.buffered_amount() < BULK_HIGH_WATER {
+        let now = Instant::now();
+        let mut allowed = match bulk.pace.as_mut() {
+            None => u64::MAX,
+            Some(pace) if now < pace.next_tick => 0,
+            Some(pace) => {
+                pace.next_tick += pace.interval;
+                if pace.next_tick < now {
+                    // Fell behind (a slow wake-up): skip missed ticks, as a game's frame would.
+                    pace.next_tick = now + pace.interval;
+                }
+                u64::from(pace.per_tick)
+            }
+        };
+        while allowed > 0 && bulk.remaining > 0 && bulk.channel.buffered_amount() < BULK_HIGH_WATER
+        {
+            allowed -= 1;
             let size = bulk.payload.len().min(bulk.remaining as usize);
+            if bulk.stamp {
+                latency::stamp(&mut bulk.payload[..size]);
+            }
             if let Err(e) = bulk.channel.send(&bulk.payload[..size], false) {
                 let message = format!(
                     "send_bulk on {:?} stopped after {} bytes: {e}",
