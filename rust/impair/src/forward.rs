@@ -1,14 +1,12 @@
 //! One direction of the relay on its own thread: receives what one peer sends to the other's
-//! relay address, asks the [`Path`] model its fate, holds it until it is due and sends it on
+//! relay address, hands it to the shared model ([`impair_model::Lane`]), which decides its fate
+//! and holds it until it is due, and sends it on
 //! from the sender's relay address (so that the receiver sees it come from the address the
 //! sender's rewritten candidates announced).
 
-use crate::path::{Drop, Fate, Path};
 use crate::peers::{End, Peers};
-use crate::settings::{Impairment, Outage};
 use crate::stats::{bump, Counters};
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use impair_model::{Drop, Fate, Impairment, Lane, Outage};
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
@@ -16,8 +14,9 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Most bytes one direction holds in flight; datagrams beyond are dropped (counted as
-/// `overflow`). With a bandwidth limit its queue usually bounds this first.
+/// Most bytes one direction holds in flight (each datagram counted as its length plus
+/// [`impair_model::ENTRY_COST`]); datagrams beyond are dropped (counted as `overflow`). With a
+/// bandwidth limit its queue usually bounds this first.
 pub const MAX_IN_FLIGHT_BYTES: usize = 8 << 20;
 
 /// Longest a thread waits before it looks at its stop flag and new outages again.
@@ -35,34 +34,10 @@ pub(crate) enum Control {
     Set(Impairment),
 }
 
-/// A datagram waiting until it is due; earliest first, then in arrival order.
-#[derive(Debug)]
-struct Due {
-    at: Duration,
-    seq: u64,
-    data: Vec<u8>,
-}
-
-impl PartialEq for Due {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Due {}
-impl PartialOrd for Due {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Due {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
 /// Everything one direction's thread owns.
 pub(crate) struct Forwarder {
-    pub path: Path,
+    /// The model and the datagrams it holds until due (at most [`MAX_IN_FLIGHT_BYTES`]).
+    pub lane: Lane<Vec<u8>>,
     /// The socket the sender sends to (the receiver's relay address).
     pub listen: UdpSocket,
     /// The socket datagrams leave from (the sender's relay address).
@@ -79,11 +54,11 @@ impl Forwarder {
     /// Relays until the stop flag is set.
     pub fn run(mut self) {
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        let mut queue = Queue::default();
         while !self.stop.load(AtomicOrdering::Relaxed) {
             self.take_controls();
-            self.flush(&mut queue);
-            let wait = queue
+            self.flush();
+            let wait = self
+                .lane
                 .next_due()
                 .map_or(TICK, |at| at.saturating_sub(self.now()).min(TICK))
                 .max(Duration::from_micros(100));
@@ -92,7 +67,7 @@ impl Forwarder {
                 continue;
             }
             match self.listen.recv_from(&mut buf) {
-                Ok((len, source)) => self.arrive(&buf[..len], source, &mut queue),
+                Ok((len, source)) => self.arrive(&buf[..len], source),
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -114,90 +89,50 @@ impl Forwarder {
     fn take_controls(&mut self) {
         while let Ok(control) = self.controls.try_recv() {
             match control {
-                Control::Cut(outage) => self.path.add_outage(outage),
-                Control::Set(settings) => self.path.set(settings),
+                Control::Cut(outage) => self.lane.path_mut().add_outage(outage),
+                Control::Set(settings) => self.lane.path_mut().set(settings),
             }
         }
     }
 
-    fn arrive(&mut self, data: &[u8], source: SocketAddr, queue: &mut Queue) {
+    fn arrive(&mut self, data: &[u8], source: SocketAddr) {
         bump(&self.counters.received);
         self.take_controls();
         self.peers.heard(self.from, source);
-        if queue.bytes + data.len() > MAX_IN_FLIGHT_BYTES {
-            bump(&self.counters.overflow);
-            return;
-        }
-        match self.path.admit(self.now(), data.len()) {
+        match self.lane.admit(self.now(), data.len(), data.to_vec()) {
             Fate::Dropped(Drop::Outage) => bump(&self.counters.cut),
             Fate::Dropped(Drop::Loss) => bump(&self.counters.lost),
             Fate::Dropped(Drop::QueueFull) => bump(&self.counters.queue_full),
+            Fate::Dropped(Drop::Overflow) => bump(&self.counters.overflow),
             Fate::Deliver {
-                at,
-                copy,
-                held_back,
+                copy, held_back, ..
             } => {
                 if held_back {
                     bump(&self.counters.held_back);
                 }
-                if let Some(copy) = copy {
+                if copy.is_some() {
                     bump(&self.counters.duplicated);
-                    queue.push(copy, data.to_vec());
                 }
-                queue.push(at, data.to_vec());
             }
         }
-        self.flush(queue);
+        self.flush();
     }
 
     /// Sends every datagram that is due.
-    fn flush(&mut self, queue: &mut Queue) {
+    fn flush(&mut self) {
         let now = self.now();
-        while let Some(due) = queue.pop_due(now) {
-            if self.path.is_cut(due.at) {
+        while let Some(due) = self.lane.release(now) {
+            let Ok(data) = due else {
                 bump(&self.counters.cut);
                 continue;
-            }
+            };
             match self.peers.get(self.from.other()) {
                 None => bump(&self.counters.undeliverable),
-                Some(to) => match self.send.send_to(&due.data, to) {
+                Some(to) => match self.send.send_to(&data, to) {
                     Ok(_) => bump(&self.counters.delivered),
                     Err(_) => bump(&self.counters.unsent),
                 },
             }
         }
-    }
-}
-
-/// The datagrams in flight, by due time, and their total size.
-#[derive(Default)]
-struct Queue {
-    heap: BinaryHeap<Reverse<Due>>,
-    bytes: usize,
-    seq: u64,
-}
-
-impl Queue {
-    fn push(&mut self, at: Duration, data: Vec<u8>) {
-        self.seq += 1;
-        self.bytes += data.len();
-        self.heap.push(Reverse(Due {
-            at,
-            seq: self.seq,
-            data,
-        }));
-    }
-
-    fn next_due(&self) -> Option<Duration> {
-        self.heap.peek().map(|d| d.0.at)
-    }
-
-    fn pop_due(&mut self, now: Duration) -> Option<Due> {
-        if self.next_due()? > now {
-            return None;
-        }
-        let Reverse(due) = self.heap.pop()?;
-        self.bytes -= due.data.len();
-        Some(due)
     }
 }

@@ -55,31 +55,24 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | `settings` | [`Impairment`] and its parts, validation |
-//! | `rng` | the seeded xorshift64* generator |
-//! | `loss` | the loss stage (random, Gilbert-Elliott) |
-//! | `bottleneck` | the bandwidth stage and its queue |
-//! | `path` | one direction as a pure model: arrival time and size in, [`Fate`] out |
+//! | `impair_model` (crate) | the sans-IO model, shared with the engine's network simulator: [`Impairment`], [`Path`] (arrival time and size in, [`Fate`] out), [`Lane`] (datagrams held until due, within a byte limit) |
 //! | `rewrite` | candidate lines and session descriptions pointed at the relay |
 //! | `peers` | the real peers' addresses as learned |
 //! | `forward` | one direction's thread: receive, schedule, send |
 //! | `stats` | the counters behind [`Stats`] |
 //! | `relay` | the [`Relay`] handle |
 
-mod bottleneck;
 mod forward;
-mod loss;
-mod path;
 mod peers;
 mod relay;
 mod rewrite;
-mod rng;
-mod settings;
 mod stats;
 
 pub use forward::MAX_IN_FLIGHT_BYTES;
-pub use path::{Drop, Fate, Path};
+pub use impair_model::{
+    Bandwidth, Drop, Fate, GilbertElliott, Impairment, InvalidSetting, Lane, Loss, Outage, Path,
+    Reorder, ENTRY_COST,
+};
 pub use peers::End;
 pub use relay::{Direction, Relay};
-pub use settings::{Bandwidth, GilbertElliott, Impairment, InvalidSetting, Loss, Outage, Reorder};
 pub use stats::Stats;

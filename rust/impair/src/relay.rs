@@ -1,12 +1,11 @@
 //! The relay handle: two UDP sockets on loopback, one standing in for each peer, and one
 //! forwarding thread per direction, stopped when the handle is dropped.
 
-use crate::forward::{Control, Forwarder};
-use crate::path::Path;
+use crate::forward::{Control, Forwarder, MAX_IN_FLIGHT_BYTES};
 use crate::peers::{End, Peers};
 use crate::rewrite;
-use crate::settings::{Impairment, InvalidSetting, Outage};
 use crate::stats::{Counters, Stats};
+use impair_model::{Impairment, InvalidSetting, Lane, Outage, Path};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -80,7 +79,10 @@ impl Relay {
         ] {
             let from = direction.sender();
             let forwarder = Forwarder {
-                path: Path::new(settings, stream_seed(seed, direction)),
+                lane: Lane::new(
+                    Path::new(settings, stream_seed(seed, direction)),
+                    MAX_IN_FLIGHT_BYTES,
+                ),
                 // The sender sends to the other end's stand-in and is answered from its own.
                 listen: sockets[from.other().index()].try_clone()?,
                 send: sockets[from.index()].try_clone()?,
@@ -171,7 +173,7 @@ impl Relay {
         self.control(direction, Control::Cut(outage));
     }
 
-    /// Impairs `direction` with `settings` from now on (see [`crate::Path::set`]: scheduled
+    /// Impairs `direction` with `settings` from now on (see [`Path::set`]: scheduled
     /// outages stay, new ones count from the start of the relay). For example, connect on a
     /// clean path, then make it lossy.
     pub fn set(&self, direction: Direction, settings: Impairment) -> Result<(), InvalidSetting> {

@@ -24,8 +24,8 @@ pub struct Impairment {
     /// Probability that a datagram is delivered twice.
     pub duplicate: f64,
     pub bandwidth: Option<Bandwidth>,
-    /// Cuts of the path, counted from the start of the relay. [`crate::Relay::cut`] adds more
-    /// while it runs.
+    /// Cuts of the path, counted from the epoch (for the relay: its start; its `cut` adds more
+    /// while it runs).
     pub outages: Vec<Outage>,
 }
 
@@ -97,7 +97,7 @@ pub struct Bandwidth {
     pub queue_bytes: usize,
 }
 
-/// The path is cut during `duration` from `start` (counted from the start of the relay).
+/// The path is cut during `duration` from `start` (counted from the epoch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outage {
     pub start: Duration,

@@ -1,6 +1,7 @@
 //! One direction of the path as a pure model: given when a datagram arrives and its size, when
-//! (and how many times) it comes out, or why it does not. No clock, no socket: the relay's
-//! threads tell it the time, and the unit tests run it on made-up times.
+//! (and how many times) it comes out, or why it does not. No clock, no socket: its user (the
+//! relay's threads, the engine's simulator) tells it the time, as a [`Duration`] since an epoch
+//! of its choosing, and the unit tests run it on made-up times.
 
 use crate::bottleneck::Bottleneck;
 use crate::loss::LossState;
@@ -17,13 +18,15 @@ pub enum Drop {
     Loss,
     /// The bandwidth queue was full.
     QueueFull,
+    /// The [`crate::Lane`] already held its most bytes in flight.
+    Overflow,
 }
 
 /// What becomes of one datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
     Deliver {
-        /// When it comes out (from the start of the relay).
+        /// When it comes out (since the epoch).
         at: Duration,
         /// When its duplicate comes out, if it is duplicated.
         copy: Option<Duration>,
@@ -58,7 +61,7 @@ impl Path {
     }
 
     /// Applies `settings` from now on. The outages already scheduled stay (those of `settings`
-    /// are added, counted from the start of the relay too), the random stream goes on, the loss
+    /// are added, counted from the epoch too), the random stream goes on, the loss
     /// model restarts in its good state and a new bandwidth limit starts with an empty queue.
     pub fn set(&mut self, settings: Impairment) {
         let mut outages = std::mem::take(&mut self.settings.outages);
