@@ -142,8 +142,12 @@ impl PeerConnection {
                 relay_only: config.ice_transport_policy == IceTransportPolicy::Relay,
                 provider: turn_provider,
                 max_name_lookups: config.limits.max_name_lookups,
+                simulate: config.simulate.clone(),
             },
         )?;
+        if let Some(simulate) = &config.simulate {
+            warn_simulation(simulate);
+        }
         let max_message_size = size_limit(config.local_max_message_size);
         Ok(Self {
             commands: tx,
@@ -541,6 +545,33 @@ impl PeerConnection {
         self.shared.dropped_datagrams.load(Ordering::Relaxed)
     }
 
+    /// Simulates a bad network on this connection from now on, as the `simulate` key of the
+    /// configuration does (`None`: the real network only). Datagrams already held are still
+    /// delivered on their schedule. Errors: settings out of range (named), or the connection
+    /// is closed.
+    pub fn set_network_simulation(&mut self, settings: Option<NetworkSimulation>) -> Result<()> {
+        self.check_open()?;
+        if let Some(s) = &settings {
+            crate::config::check_simulation(s)?;
+        }
+        self.command(Command::Simulate(settings.clone()))?;
+        match &settings {
+            Some(s) => warn_simulation(s),
+            None if self.config.simulate.is_some() => {
+                tracing::info!("network simulation off: the real network only from now on")
+            }
+            None => {}
+        }
+        self.config.simulate = settings;
+        Ok(())
+    }
+
+    /// The network simulation in effect (`Config::simulate`, or the last
+    /// [`PeerConnection::set_network_simulation`]).
+    pub fn network_simulation(&self) -> Option<&NetworkSimulation> {
+        self.config.simulate.as_ref()
+    }
+
     /// Makes this connection's network task panic, to test that a panic there fails only this
     /// connection. Not for applications.
     #[doc(hidden)]
@@ -590,6 +621,15 @@ impl PeerConnection {
         self.shared.set_notify(None);
         let _ = self.commands.send(Command::Close);
     }
+}
+
+/// Says loudly that a connection's network is a simulated bad one, so that nobody ships it by
+/// mistake (a Godot warning through the log bridge).
+fn warn_simulation(s: &NetworkSimulation) {
+    tracing::warn!(
+        "network simulation ON for this connection (each direction: {s}); remove the \"simulate\" \
+         setting before shipping"
+    );
 }
 
 impl Drop for PeerConnection {

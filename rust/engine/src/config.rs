@@ -4,12 +4,15 @@
 //! - [`Config`] ([`validate`]): ICE server URLs (`stun:`, `turn:`, `turns:`; `stuns:` is
 //!   refused), TURN credentials and limits. Errors name the bad entry, e.g.
 //!   `iceServers[1].urls[0] "stun:" has no host`.
+//! - The network simulator ([`check_simulation`]): probabilities in 0..=1, delays up to 10 s, a
+//!   bandwidth limit of at least 1 kbit/s. Errors name the `simulate` key, e.g.
+//!   `simulate.loss must be between 0 and 1, got 1.5`.
 //! - Channel options ([`channel_options`], [`check_channel`]): id and length ranges, the
 //!   `negotiated`/`id` pairing, at most one reliability limit. Errors name the W3C member, e.g.
 //!   `"id" is 70000, outside the allowed range 0..=65534`.
 
 use crate::error::{Error, Result};
-use crate::types::{ChannelOptions, Config, DataChannelInit};
+use crate::types::{ChannelOptions, Config, DataChannelInit, NetworkSimulation};
 
 /// The URL schemes [`parse_url`] accepts, as error messages list them.
 const EXPECTED_SCHEMES: &str = "expected stun:, turn: or turns:";
@@ -97,6 +100,37 @@ fn check_liveness(l: &crate::types::Liveness) -> Result<()> {
     Ok(())
 }
 
+/// The longest delay or jitter the simulator takes, in milliseconds.
+pub(crate) const MAX_SIMULATED_DELAY_MS: u64 = 10_000;
+/// The largest simulated bandwidth, in kbit/s (10 Gbit/s).
+pub(crate) const MAX_SIMULATED_KBPS: u64 = 10_000_000;
+
+/// The network simulator's settings: shares in 0..=1, delays up to 10 s, a bandwidth between
+/// 1 kbit/s and 10 Gbit/s. Errors name the key as `initialize()` spells it.
+pub(crate) fn check_simulation(s: &NetworkSimulation) -> Result<()> {
+    for (key, share) in [("loss", s.loss), ("duplicate", s.duplicate)] {
+        if !(0.0..=1.0).contains(&share) {
+            return Err(Error::invalid(format!(
+                "simulate.{key} must be between 0 and 1, got {share}"
+            )));
+        }
+    }
+    for (key, time) in [("delay_ms", s.delay), ("jitter_ms", s.jitter)] {
+        if time > std::time::Duration::from_millis(MAX_SIMULATED_DELAY_MS) {
+            return Err(Error::invalid(format!(
+                "simulate.{key} must be between 0 and {MAX_SIMULATED_DELAY_MS}, got {}",
+                time.as_millis()
+            )));
+        }
+    }
+    match s.bandwidth_kbps {
+        Some(kbps) if kbps == 0 || kbps > MAX_SIMULATED_KBPS => Err(Error::invalid(format!(
+            "simulate.bandwidth_kbps must be between 1 and {MAX_SIMULATED_KBPS}, got {kbps}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Validates the whole configuration; returns the parsed server URLs.
 pub(crate) fn validate(config: &Config) -> Result<Vec<ServerUrl>> {
     if config.channel_receive_budget == 0 {
@@ -105,6 +139,9 @@ pub(crate) fn validate(config: &Config) -> Result<Vec<ServerUrl>> {
         ));
     }
     check_liveness(&config.liveness)?;
+    if let Some(simulate) = &config.simulate {
+        check_simulation(simulate)?;
+    }
     let limits = &config.limits;
     for (name, value) in [
         ("maxRemoteCandidates", limits.max_remote_candidates),
@@ -478,6 +515,77 @@ mod liveness_tests {
         assert_eq!(
             msg(check(|l| l.failed_after = Duration::from_secs(3600))),
             "failedTimeout must be between 100 ms and 600000 ms, got 3600000 ms"
+        );
+    }
+}
+
+#[cfg(test)]
+mod simulation_tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn check(f: impl FnOnce(&mut NetworkSimulation)) -> Result<()> {
+        let mut s = NetworkSimulation::default();
+        f(&mut s);
+        check_simulation(&s)
+    }
+
+    #[test]
+    fn the_limits_of_each_range_pass() {
+        check(|_| {}).expect("no impairment");
+        check(|s| {
+            s.loss = 1.0;
+            s.duplicate = 1.0;
+            s.delay = Duration::from_secs(10);
+            s.jitter = Duration::from_secs(10);
+            s.bandwidth_kbps = Some(MAX_SIMULATED_KBPS);
+            s.seed = Some(u64::MAX);
+        })
+        .expect("the largest values");
+        check(|s| s.bandwidth_kbps = Some(1)).expect("1 kbit/s");
+    }
+
+    #[test]
+    fn out_of_range_values_are_named_with_their_key() {
+        let msg = |r: Result<()>| {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+            e.message().to_owned()
+        };
+        assert_eq!(
+            msg(check(|s| s.loss = 1.5)),
+            "simulate.loss must be between 0 and 1, got 1.5"
+        );
+        assert_eq!(
+            msg(check(|s| s.loss = -0.1)),
+            "simulate.loss must be between 0 and 1, got -0.1"
+        );
+        assert_eq!(
+            msg(check(|s| s.duplicate = f64::NAN)),
+            "simulate.duplicate must be between 0 and 1, got NaN"
+        );
+        assert_eq!(
+            msg(check(|s| s.delay = Duration::from_millis(10_001))),
+            "simulate.delay_ms must be between 0 and 10000, got 10001"
+        );
+        assert_eq!(
+            msg(check(|s| s.jitter = Duration::from_secs(3600))),
+            "simulate.jitter_ms must be between 0 and 10000, got 3600000"
+        );
+        assert_eq!(
+            msg(check(|s| s.bandwidth_kbps = Some(0))),
+            "simulate.bandwidth_kbps must be between 1 and 10000000, got 0"
+        );
+        let config = Config {
+            simulate: Some(NetworkSimulation {
+                loss: 2.0,
+                ..Default::default()
+            }),
+            ..Config::default()
+        };
+        assert_eq!(
+            msg(validate(&config).map(|_| ())),
+            "simulate.loss must be between 0 and 1, got 2"
         );
     }
 }

@@ -4,7 +4,7 @@ use bytes::BytesMut;
 use std::net::SocketAddr;
 
 /// A datagram to send from the local socket (or relayed address) `local` to `peer`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Transmit {
     pub local: SocketAddr,
     pub peer: SocketAddr,

@@ -3,10 +3,12 @@
 //! servers) or the [`Core`]; what they queue goes out on the sockets and TURN streams;
 //! commands from the handle go to the core; updates go back to the handle; DNS lookups and
 //! TCP/TLS connections run as small tasks whose results come back to it; `.local` candidate
-//! names are resolved by our own mDNS queries ([`MdnsLookups`]).
+//! names are resolved by our own mDNS queries ([`MdnsLookups`]). With `Config::simulate`, UDP
+//! datagrams pass through the [`Simulator`] on their way to and from the sockets.
 
 mod mdns;
 mod net;
+mod simulator;
 
 use crate::candidate::{self, RemoteCandidate};
 use crate::config::ServerUrl;
@@ -18,6 +20,7 @@ use crate::stream::{self, StreamConn};
 use bytes::BytesMut;
 use mdns::MdnsLookups;
 use net::Datagram;
+use simulator::Simulator;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -46,6 +49,8 @@ pub(crate) struct DriverConfig {
     pub provider: Arc<dyn rtc_crypto::RTCCryptoProvider>,
     /// `Limits::max_name_lookups`.
     pub max_name_lookups: usize,
+    /// `Config::simulate`.
+    pub simulate: Option<crate::types::NetworkSimulation>,
 }
 
 /// Starts a connection task on the network thread.
@@ -105,6 +110,8 @@ struct Task {
     datagrams: mpsc::Sender<Datagram>,
     resolved: mpsc::UnboundedSender<Resolved>,
     mdns: MdnsLookups,
+    /// The simulated bad network, while one is asked for (or still holds datagrams).
+    simulator: Option<Simulator>,
 }
 
 async fn run(
@@ -129,8 +136,13 @@ async fn run(
         datagrams: dg_tx,
         resolved: res_tx,
         mdns: MdnsLookups::new(config.bind_address, mdns_tx),
+        simulator: config
+            .simulate
+            .as_ref()
+            .map(|s| Simulator::new(Instant::now(), s)),
     };
     loop {
+        task.release_simulated().await;
         task.sync_gathering();
         task.sync_mdns().await;
         task.core.flush(Instant::now());
@@ -146,6 +158,7 @@ async fn run(
             task.core.poll_timeout(),
             task.gathering.poll_timeout(),
             task.mdns.poll_timeout(),
+            task.simulator.as_ref().and_then(Simulator::next_due),
         ]
         .into_iter()
         .flatten()
@@ -171,10 +184,10 @@ async fn run(
             }
             Some((local, peer, data)) = dg_rx.recv() => {
                 let now = Instant::now();
-                task.datagram(now, local, peer, data);
+                task.arrived(now, local, peer, data);
                 for _ in 0..BURST {
                     match dg_rx.try_recv() {
-                        Ok((local, peer, data)) => task.datagram(now, local, peer, data),
+                        Ok((local, peer, data)) => task.arrived(now, local, peer, data),
                         Err(_) => break,
                     }
                 }
@@ -191,6 +204,8 @@ async fn run(
             }
         }
     }
+    // The deallocations go straight out: the simulated network has served its purpose.
+    task.simulator = None;
     task.release_relays(&mut dg_rx).await;
     debug!("connection task ended");
 }
@@ -241,6 +256,62 @@ impl Task {
             Command::Close => self.core.close(now),
             Command::InjectPanic => panic!("panic injected by a test"),
             Command::MdnsDestination(to) => self.mdns.set_destination(to),
+            Command::Simulate(settings) => self.simulate(now, settings),
+        }
+    }
+
+    /// Starts, changes or stops the network simulation. Stopped, what it holds is still
+    /// delivered on schedule (so nothing is lost for turning it off) and it goes once empty.
+    fn simulate(&mut self, now: Instant, settings: Option<crate::types::NetworkSimulation>) {
+        match (settings, self.simulator.as_mut()) {
+            (Some(s), Some(sim)) => sim.set(&s),
+            (Some(s), None) => self.simulator = Some(Simulator::new(now, &s)),
+            (None, Some(sim)) => sim.turn_off(),
+            (None, None) => {}
+        }
+    }
+
+    /// Sends and handles what the simulator releases now.
+    async fn release_simulated(&mut self) {
+        let Some(sim) = self.simulator.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        let mut incoming = Vec::new();
+        while let Some(d) = sim.poll_incoming(now) {
+            incoming.push(d);
+        }
+        let mut outgoing = Vec::new();
+        while let Some(t) = sim.poll_outgoing(now) {
+            outgoing.push(t);
+        }
+        if sim.is_done() {
+            self.simulator = None;
+        }
+        for (local, peer, data) in incoming {
+            self.datagram(now, local, peer, data);
+        }
+        for t in outgoing {
+            self.send_udp(t).await;
+        }
+    }
+
+    /// Sends the outgoing datagrams the simulator releases now (incoming ones wait for the
+    /// top of the loop, where the core's answer to them is flushed).
+    async fn release_outgoing(&mut self) {
+        let now = Instant::now();
+        while let Some(t) = self.simulator.as_mut().and_then(|s| s.poll_outgoing(now)) {
+            self.send_udp(t).await;
+        }
+    }
+
+    /// A datagram or TURN stream frame from a reader: through the simulator (UDP only), or on.
+    fn arrived(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, data: BytesMut) {
+        match self.simulator.as_mut() {
+            Some(sim) if !self.streams.contains_key(&local) => {
+                sim.receive(now, (local, peer, data))
+            }
+            _ => self.datagram(now, local, peer, data),
         }
     }
 
@@ -388,9 +459,12 @@ impl Task {
         while let Some(t) = self.gathering.poll_transmit() {
             self.send(t).await;
         }
+        // What the simulator lets through at once (no delay) goes now, not a loop later.
+        self.release_outgoing().await;
     }
 
-    /// Sends one datagram from its local socket, or one TURN message on its stream.
+    /// Sends one TURN message on its stream, or one datagram from its local socket (through
+    /// the simulator, if one runs).
     async fn send(&mut self, t: Transmit) {
         if let Some(w) = self.streams.get(&t.local) {
             if w.send(t.data).is_err() {
@@ -398,6 +472,14 @@ impl Task {
             }
             return;
         }
+        match self.simulator.as_mut() {
+            Some(sim) => sim.send(Instant::now(), t),
+            None => self.send_udp(t).await,
+        }
+    }
+
+    /// Sends one datagram from its local socket (or one of the same address family).
+    async fn send_udp(&mut self, t: Transmit) {
         let sock = self.sockets.get(&t.local).or_else(|| {
             self.sockets
                 .iter()

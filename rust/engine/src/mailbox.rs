@@ -80,6 +80,8 @@ pub(crate) enum Command {
     /// Sends mDNS queries there instead of the mDNS group (tests' fake responders only).
     MdnsDestination(std::net::SocketAddr),
     Resume(ChannelKey),
+    /// Simulate a bad network from now on (`None`: the real network only).
+    Simulate(Option<crate::types::NetworkSimulation>),
     Close,
 }
 

@@ -137,7 +137,7 @@ impl FromStr for IceTransportPolicy {
 }
 
 /// Connection configuration. `Default` is what a Godot `WebRTCPeerConnection.new()` gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub ice_servers: Vec<IceServer>,
     /// Only gather host candidates on this address (tests use 127.0.0.1). `None`: every usable
@@ -155,6 +155,57 @@ pub struct Config {
     pub limits: Limits,
     /// When a silent path is reported DISCONNECTED, then FAILED.
     pub liveness: Liveness,
+    /// A simulated bad network for this connection's traffic (`initialize()` key `simulate`);
+    /// `None` (the default): the real network only.
+    pub simulate: Option<NetworkSimulation>,
+}
+
+/// A bad network the engine simulates on one connection, for testing a game on poor links
+/// without special tools: applied to every UDP datagram the connection sends (before the
+/// socket) and receives (after it), each direction on its own, so a round trip takes about
+/// twice `delay` more. `NetworkSimulation::default()` changes nothing; set the fields that
+/// matter. The random decisions come from `seed` (one stream per direction).
+///
+/// Traffic to TURN servers over TCP or TLS is not impaired (TCP would repair it anyway).
+/// Datagrams held by the simulator take at most 4 MiB per direction; beyond, they are dropped,
+/// as a router drops what it has no room for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetworkSimulation {
+    /// Share of datagrams lost in each direction, 0 to 1.
+    pub loss: f64,
+    /// One-way delay added to every datagram, at most 10 s.
+    pub delay: Duration,
+    /// Each datagram is delayed a further uniform draw in `0..=jitter` (so datagrams closer
+    /// together than that are reordered), at most 10 s.
+    pub jitter: Duration,
+    /// Share of datagrams delivered twice, 0 to 1.
+    pub duplicate: f64,
+    /// Each direction carries at most this many kilobits (1,000 bits) per second, 1 to
+    /// 10,000,000; datagrams queue for the link (up to 250 ms of traffic, at least 16 KiB) and
+    /// those that find the queue full are dropped. `None`: no limit.
+    pub bandwidth_kbps: Option<u64>,
+    /// Seed of the random decisions (the same seed and traffic give the same fates); `None`:
+    /// a random seed per connection.
+    pub seed: Option<u64>,
+}
+
+impl std::fmt::Display for NetworkSimulation {
+    /// `loss 5 %, delay 150 ms, jitter 0 ms, duplicate 0 %, bandwidth unlimited` (each
+    /// direction).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "loss {} %, delay {} ms, jitter {} ms, duplicate {} %, bandwidth ",
+            self.loss * 100.0,
+            self.delay.as_millis(),
+            self.jitter.as_millis(),
+            self.duplicate * 100.0
+        )?;
+        match self.bandwidth_kbps {
+            Some(kbps) => write!(f, "{kbps} kbit/s"),
+            None => write!(f, "unlimited"),
+        }
+    }
 }
 
 /// When a connection whose path went silent is reported DISCONNECTED and FAILED, and how often
@@ -229,6 +280,7 @@ impl Default for Config {
             ice_transport_policy: IceTransportPolicy::All,
             limits: Limits::default(),
             liveness: Liveness::default(),
+            simulate: None,
         }
     }
 }
