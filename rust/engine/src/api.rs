@@ -42,6 +42,10 @@ pub enum Event {
     GatheringComplete,
     /// The remote opened an in-band (DCEP) channel. Never raised for negotiated channels.
     DataChannel(DataChannel),
+    /// The channel's buffered amount fell from above its low threshold
+    /// ([`DataChannel::set_buffered_amount_low_threshold`], 0 by default) to at or below it, as
+    /// the network released what it had sent (W3C `bufferedamountlow`): once per such drop.
+    BufferedAmountLow(DataChannel),
 }
 
 /// One WebRTC peer connection (data channels only). Cheap to create, usable at once in state
@@ -501,6 +505,11 @@ impl PeerConnection {
                     {
                         v.state = state;
                     }
+                }
+            }
+            Update::BufferedAmountLow { key } => {
+                if let Some(c) = self.channels.get(&key) {
+                    events.push(Event::BufferedAmountLow(c.clone()));
                 }
             }
             Update::ChannelMessage { key, message } => {

@@ -63,6 +63,9 @@ impl ReceiveBudget {
 pub(crate) struct ChannelLink {
     /// Bytes accepted by `send` and not yet released by SCTP (acknowledged or abandoned).
     pub buffered: AtomicUsize,
+    /// `bufferedAmountLowThreshold`: the network thread reports a drop of `buffered` from above
+    /// it to at or below it.
+    pub low_threshold: AtomicUsize,
     /// This channel's received bytes not taken by `recv` (queued for `poll()` or visible).
     pub receive: ReceiveBudget,
     /// The same for the whole connection.
@@ -79,18 +82,24 @@ impl ChannelLink {
     ) -> Arc<Self> {
         Arc::new(Self {
             buffered: AtomicUsize::new(0),
+            low_threshold: AtomicUsize::new(0),
             receive: ReceiveBudget::new(receive_budget),
             connection,
             max_message_size: AtomicUsize::new(max_message_size),
         })
     }
 
-    pub fn sub_buffered(&self, n: usize) {
-        let _ = self
+    /// The network no longer holds `n` of the buffered bytes. True if that took the buffered
+    /// amount from above the low threshold to at or below it (`bufferedamountlow`).
+    pub fn sub_buffered(&self, n: usize) -> bool {
+        let before = self
             .buffered
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
                 Some(v.saturating_sub(n))
-            });
+            })
+            .unwrap_or(0);
+        let threshold = self.low_threshold.load(Ordering::Acquire);
+        before > threshold && before.saturating_sub(n) <= threshold
     }
 
     /// Whether the network thread may read another message for this channel.
@@ -113,6 +122,34 @@ impl ChannelLink {
 }
 
 /// Immutable description of a channel (W3C `RTCDataChannelInit` plus label).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(buffered: usize, threshold: usize) -> Arc<ChannelLink> {
+        let l = ChannelLink::new(1 << 16, 1 << 20, Arc::new(ReceiveBudget::new(1 << 20)));
+        l.buffered.store(buffered, Ordering::Release);
+        l.low_threshold.store(threshold, Ordering::Release);
+        l
+    }
+
+    #[test]
+    fn only_a_drop_across_the_threshold_is_low() {
+        let l = link(10, 0);
+        assert!(!l.sub_buffered(4), "10 -> 6, still above 0");
+        assert!(l.sub_buffered(6), "6 -> 0 crosses 0");
+        assert!(!l.sub_buffered(1), "0 -> 0 crosses nothing");
+        let l = link(100, 50);
+        assert!(!l.sub_buffered(49), "100 -> 51");
+        assert!(l.sub_buffered(1), "51 -> 50: at the threshold counts");
+        assert!(!l.sub_buffered(50), "50 -> 0: already at or below");
+        let l = link(100, 50);
+        assert!(l.sub_buffered(1_000), "100 -> 0 in one step");
+        let l = link(30, 50);
+        assert!(!l.sub_buffered(30), "never above the threshold");
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ChannelInfo {
     pub label: String,

@@ -40,6 +40,10 @@ pub(crate) enum Update {
         key: ChannelKey,
         message: Message,
     },
+    /// The channel's buffered amount fell from above its low threshold to at or below it.
+    BufferedAmountLow {
+        key: ChannelKey,
+    },
     /// The connection's task panicked and is gone: FAILED, every channel CLOSED.
     Crashed,
     RemoteChannel {

@@ -314,6 +314,8 @@ impl Session {
                 }
             }
             Event::DataChannel(channel) => self.track(channel),
+            // The CLI's protocol has no such event; its scripts read the buffered amount.
+            Event::BufferedAmountLow(_) => {}
         }
     }
 

@@ -116,6 +116,19 @@ impl DataChannel {
     pub fn buffered_amount(&self) -> usize {
         self.inner.link.buffered.load(Ordering::Acquire)
     }
+    /// The buffered amount at or below which [`Event::BufferedAmountLow`](crate::Event) is
+    /// raised when it falls there from above (W3C `bufferedAmountLowThreshold`; 0 by default).
+    pub fn buffered_amount_low_threshold(&self) -> usize {
+        self.inner.link.low_threshold.load(Ordering::Acquire)
+    }
+    /// Sets [`DataChannel::buffered_amount_low_threshold`]. Takes effect for the next drop;
+    /// setting it above the current buffered amount raises nothing by itself.
+    pub fn set_buffered_amount_low_threshold(&self, bytes: usize) {
+        self.inner
+            .link
+            .low_threshold
+            .store(bytes, Ordering::Release);
+    }
     /// The largest message `send` accepts (negotiated; `DEFAULT_LOCAL_MAX_MESSAGE_SIZE` before).
     pub fn max_message_size(&self) -> usize {
         self.inner.link.max_message_size.load(Ordering::Acquire)
@@ -174,7 +187,8 @@ impl DataChannel {
             is_text,
         });
         if sent.is_err() {
-            self.inner.link.sub_buffered(data.len());
+            // The connection is gone: no event will be raised any more.
+            let _ = self.inner.link.sub_buffered(data.len());
             return Err(Error::new(ErrorKind::Closed, "the connection has ended"));
         }
         Ok(())

@@ -223,6 +223,7 @@ impl Channels {
         data: Bytes,
         is_text: bool,
         sctp: &mut SctpLayer,
+        updates: &mut Vec<Update>,
     ) {
         let len = data.len();
         let Some(chan) = self.channels.get(&key) else {
@@ -230,7 +231,9 @@ impl Channels {
         };
         let (Some(id), ChanState::Open) = (chan.id, chan.state) else {
             debug!("dropping a message for channel {key}: not open any more");
-            chan.link.sub_buffered(len);
+            if chan.link.sub_buffered(len) {
+                updates.push(Update::BufferedAmountLow { key });
+            }
             return;
         };
         let (ppi, payload) = match (is_text, len) {
@@ -247,7 +250,9 @@ impl Channels {
             Ok(()) => {}
             Err(e) => {
                 warn!("send on stream {id} failed: {e}");
-                chan.link.sub_buffered(len);
+                if chan.link.sub_buffered(len) {
+                    updates.push(Update::BufferedAmountLow { key });
+                }
             }
         }
     }
@@ -306,10 +311,16 @@ impl Channels {
         }
     }
 
-    /// SCTP no longer holds `n` bytes of stream `id`.
-    pub fn released(&self, id: u16, n: usize) {
-        if let Some(c) = self.by_stream.get(&id).and_then(|k| self.channels.get(k)) {
-            c.link.sub_buffered(n);
+    /// SCTP no longer holds `n` bytes of stream `id`; the application hears when that takes
+    /// the channel's buffered amount down to its low threshold.
+    pub fn released(&self, id: u16, n: usize, updates: &mut Vec<Update>) {
+        let Some(&key) = self.by_stream.get(&id) else {
+            return;
+        };
+        if let Some(c) = self.channels.get(&key) {
+            if c.link.sub_buffered(n) {
+                updates.push(Update::BufferedAmountLow { key });
+            }
         }
     }
 

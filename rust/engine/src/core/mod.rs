@@ -265,7 +265,8 @@ impl Core {
     }
 
     pub fn send(&mut self, now: Instant, key: ChannelKey, data: Bytes, is_text: bool) {
-        self.channels.send(now, key, data, is_text, &mut self.sctp);
+        self.channels
+            .send(now, key, data, is_text, &mut self.sctp, &mut self.updates);
     }
 
     pub fn close_channel(&mut self, now: Instant, key: ChannelKey) {
@@ -490,7 +491,7 @@ impl Core {
                 }
                 SctpOutput::HandshakeFailed => return self.fail(now),
                 SctpOutput::StreamClosed(id) => self.channels.stream_closed(id, &mut self.updates),
-                SctpOutput::Released(id, n) => self.channels.released(id, n),
+                SctpOutput::Released(id, n) => self.channels.released(id, n, &mut self.updates),
                 SctpOutput::Readable(id) => self.channels.mark_readable(id),
                 SctpOutput::Ended => {
                     self.flush(now);
