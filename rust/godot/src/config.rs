@@ -8,7 +8,7 @@
 //! engine's caps (whole numbers): `channelReceiveBudget`, `connectionReceiveBudget`,
 //! `channelSendBudget` (bytes), `maxRemoteCandidates`, `maxRemoteChannels`, `maxNameLookups`;
 //! the liveness timings in milliseconds: `keepaliveInterval`, `disconnectedTimeout`,
-//! `failedTimeout`.
+//! `failedTimeout`; the network simulator, `simulate` (a Dictionary, see [`crate::simulate`]).
 //! Other keys are ignored, as browsers ignore unknown `RTCConfiguration` members.
 //!
 //! Only types are checked here. Whether a URL, a TURN credential or a policy is acceptable is
@@ -16,6 +16,7 @@
 //! (`iceServers[1].urls[0] "http://x" has an unsupported scheme ...`).
 
 use crate::options::int_value;
+use crate::simulate::parse_simulation;
 use crate::value::{lookup, Value};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -62,6 +63,9 @@ pub fn parse_config(entries: &[(String, Value)]) -> Result<Config, String> {
     }
     parse_limits(entries, &mut config)?;
     parse_liveness(entries, &mut config)?;
+    if let Some(simulate) = lookup(entries, "simulate") {
+        config.simulate = parse_simulation(simulate)?;
+    }
     Ok(config)
 }
 
@@ -353,6 +357,24 @@ mod tests {
         assert_eq!(c.liveness.failed_after, Duration::from_secs(3));
         let err = parse(&[("failedTimeout", Value::Int(-5))]).unwrap_err();
         assert_eq!(err, "\"failedTimeout\" must not be negative, got -5");
+    }
+
+    #[test]
+    fn simulate_is_passed_to_the_engine() {
+        let c = parse(&[(
+            "simulate",
+            dict(&[("delay_ms", Value::Int(150)), ("loss", Value::Float(0.05))]),
+        )])
+        .unwrap();
+        let simulate = c.simulate.expect("simulating");
+        assert_eq!(simulate.delay, Duration::from_millis(150));
+        assert_eq!(simulate.loss, 0.05);
+        assert_eq!(
+            parse(&[("simulate", dict(&[]))]).unwrap(),
+            Config::default()
+        );
+        let err = parse(&[("simulate", s("on"))]).unwrap_err();
+        assert_eq!(err, "simulate must be a Dictionary, got String");
     }
 
     #[test]

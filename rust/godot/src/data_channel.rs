@@ -1,9 +1,9 @@
 //! `WebRtcRsDataChannel`: the `WebRTCDataChannel` objects our connections hand out.
 
-use crate::godot_error::engine_failure;
+use crate::godot_error::{engine_failure, invalid};
 use crate::session::{self, SessionChannel};
 use godot::classes::web_rtc_data_channel::{ChannelState, WriteMode};
-use godot::classes::{IWebRtcDataChannelExtension, WebRtcDataChannel, WebRtcDataChannelExtension};
+use godot::classes::{IWebRtcDataChannelExtension, WebRtcDataChannelExtension};
 use godot::global::{godot_error, Error};
 use godot::obj::EngineEnum;
 use godot::prelude::*;
@@ -21,8 +21,13 @@ pub struct WebRtcRsDataChannel {
 
 impl WebRtcRsDataChannel {
     /// Wraps a channel of a session in a new Godot object.
-    pub fn wrap(channel: SessionChannel) -> Gd<WebRtcDataChannel> {
-        Gd::from_init_fn(|base| WebRtcRsDataChannel { channel, base }).upcast()
+    pub fn wrap(channel: SessionChannel) -> Gd<WebRtcRsDataChannel> {
+        Gd::from_init_fn(|base| WebRtcRsDataChannel { channel, base })
+    }
+
+    /// Whether this object is the channel `handle` (the target of a `buffered_amount_low`).
+    pub fn is(&self, handle: &webrtc_rs_engine::DataChannel) -> bool {
+        self.channel.is(handle)
     }
 }
 
@@ -35,6 +40,30 @@ impl WebRtcRsDataChannel {
     #[func(rename = get_max_packet_size)]
     fn script_max_packet_size(&self) -> i32 {
         self.channel.max_packet_size()
+    }
+
+    /// Emitted from the connection's `poll()` when the buffered amount falls from above
+    /// `get_buffered_amount_low_threshold()` to at or below it (W3C `bufferedamountlow`).
+    #[signal]
+    fn buffered_amount_low();
+
+    /// Sets the buffered amount (bytes) at or below which `buffered_amount_low` is emitted
+    /// when it falls there from above; 0 by default. A negative value is refused (error
+    /// logged, threshold unchanged).
+    #[func]
+    fn set_buffered_amount_low_threshold(&mut self, bytes: i64) {
+        if let Err(e) = self.channel.set_buffered_amount_low_threshold(bytes) {
+            invalid(
+                "WebRtcRsDataChannel.set_buffered_amount_low_threshold",
+                e.message(),
+            );
+        }
+    }
+
+    /// The threshold of `buffered_amount_low`, in bytes.
+    #[func]
+    fn get_buffered_amount_low_threshold(&self) -> i64 {
+        self.channel.buffered_amount_low_threshold()
     }
 }
 

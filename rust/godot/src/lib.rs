@@ -11,6 +11,7 @@ pub mod log_bridge;
 pub mod mapping;
 pub mod options;
 pub mod session;
+pub mod simulate;
 pub mod value;
 
 mod data_channel;

@@ -8,6 +8,8 @@ use crate::godot_value::dict_entries;
 use crate::mapping::mline_index;
 use crate::options::parse_channel_options;
 use crate::session::{Session, Signal};
+use crate::simulate::parse_simulation;
+use crate::value::Value;
 use godot::classes::web_rtc_peer_connection::{ConnectionState, GatheringState, SignalingState};
 use godot::classes::{
     IWebRtcPeerConnectionExtension, WebRtcDataChannel, WebRtcPeerConnectionExtension,
@@ -15,7 +17,7 @@ use godot::classes::{
 use godot::global::Error;
 use godot::obj::EngineEnum;
 use godot::prelude::*;
-use webrtc_rs_engine::{Config, SdpType};
+use webrtc_rs_engine::{Config, DataChannel, SdpType};
 
 /// A WebRTC peer connection (data channels only) implemented in Rust by the webrtc_rs
 /// extension. Signals are emitted only from `poll()`, on the thread calling it.
@@ -23,7 +25,54 @@ use webrtc_rs_engine::{Config, SdpType};
 #[class(tool, base = WebRtcPeerConnectionExtension)]
 pub struct WebRtcRsPeerConnection {
     session: Session,
+    /// The channel objects handed out for the current connection (created or received), by
+    /// id so that they are freed as usual: `poll()` emits their `buffered_amount_low`.
+    channels: Vec<InstanceId>,
     base: Base<WebRtcPeerConnectionExtension>,
+}
+
+#[godot_api]
+impl WebRtcRsPeerConnection {
+    /// Simulates a bad network on this connection from now on, with the keys of
+    /// `initialize()`'s `simulate`; an empty Dictionary turns it off. `ERR_INVALID_PARAMETER`
+    /// (the bad key named in the log) for settings out of range or of the wrong type.
+    #[func]
+    fn set_network_simulation(&mut self, settings: VarDictionary) -> Error {
+        const WHAT: &str = "WebRtcRsPeerConnection.set_network_simulation";
+        let settings = match parse_simulation(&Value::Dict(dict_entries(&settings))) {
+            Ok(settings) => settings,
+            Err(message) => return invalid(WHAT, &message),
+        };
+        match self.session.set_network_simulation(settings) {
+            Ok(()) => Error::OK,
+            Err(e) => engine_failure(WHAT, &e),
+        }
+    }
+}
+
+impl WebRtcRsPeerConnection {
+    /// Remembers a channel object this connection handed out (and forgets freed ones).
+    fn track(&mut self, channel: &Gd<WebRtcRsDataChannel>) {
+        self.channels
+            .retain(|id| Gd::<WebRtcRsDataChannel>::try_from_instance_id(*id).is_ok());
+        self.channels.push(channel.instance_id());
+    }
+
+    /// Emits `buffered_amount_low` on the object of `handle`, if it still exists.
+    fn emit_buffered_amount_low(&mut self, handle: &DataChannel) {
+        let target = self
+            .channels
+            .iter()
+            .filter_map(|id| Gd::<WebRtcRsDataChannel>::try_from_instance_id(*id).ok())
+            .find(|channel| channel.bind().is(handle));
+        if let Some(channel) = target {
+            // Scripts reacting to the signal may call back into this connection.
+            let _reentrant = self.base_mut();
+            channel
+                .upcast::<Object>()
+                .emit_signal("buffered_amount_low", &[]);
+        }
+    }
 }
 
 #[godot_api]
@@ -31,6 +80,7 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
     fn init(base: Base<WebRtcPeerConnectionExtension>) -> Self {
         WebRtcRsPeerConnection {
             session: Session::new(Config::default()),
+            channels: Vec::new(),
             base,
         }
     }
@@ -61,7 +111,10 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
             Err(message) => return invalid("WebRTCPeerConnection.initialize", &message),
         };
         match self.session.reinitialize(config) {
-            Ok(()) => Error::OK,
+            Ok(()) => {
+                self.channels.clear();
+                Error::OK
+            }
             Err(e) => engine_failure("WebRTCPeerConnection.initialize", &e),
         }
     }
@@ -82,7 +135,11 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
             }
         };
         match self.session.create_data_channel(&label, options) {
-            Ok(channel) => Some(WebRtcRsDataChannel::wrap(channel)),
+            Ok(channel) => {
+                let channel = WebRtcRsDataChannel::wrap(channel);
+                self.track(&channel);
+                Some(channel.upcast())
+            }
             Err(e) => {
                 engine_failure(&what, &e);
                 None
@@ -173,9 +230,12 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
                 }
                 Signal::DataChannel(channel) => {
                     let channel = WebRtcRsDataChannel::wrap(channel);
+                    self.track(&channel);
+                    let channel: Gd<WebRtcDataChannel> = channel.upcast();
                     self.base_mut()
                         .emit_signal("data_channel_received", &[channel.to_variant()]);
                 }
+                Signal::BufferedAmountLow(handle) => self.emit_buffered_amount_low(&handle),
             }
         }
         Error::OK

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use webrtc_rs_engine::{
     ChannelOptions, ChannelState, Config, ConnectionState, DataChannel, Error, ErrorKind, Event,
-    GatheringState, Message, PeerConnection, SdpType, SignalingState,
+    GatheringState, Message, NetworkSimulation, PeerConnection, SdpType, SignalingState,
 };
 
 /// Set when a connection generation is retired (closed, re-initialized or freed). The session
@@ -39,6 +39,8 @@ pub enum Signal {
     },
     /// `data_channel_received(channel)`: the glue wraps this in a channel object.
     DataChannel(SessionChannel),
+    /// `buffered_amount_low()` on the object of this channel ([`SessionChannel::is`] finds it).
+    BufferedAmountLow(DataChannel),
 }
 
 /// One peer connection as the Godot object sees it.
@@ -183,6 +185,14 @@ impl Session {
         self.pc()?.add_ice_candidate(mid, index, candidate)
     }
 
+    /// Simulates a bad network on the current connection from now on (`None`: stops).
+    pub fn set_network_simulation(
+        &mut self,
+        settings: Option<NetworkSimulation>,
+    ) -> Result<(), Error> {
+        self.pc()?.set_network_simulation(settings)
+    }
+
     /// Advances the connection and its channels and returns the signals to emit, in order.
     pub fn poll(&mut self) -> Vec<Signal> {
         if self.closed {
@@ -243,6 +253,7 @@ impl Signal {
                 handle,
                 retired.clone(),
             ))),
+            Event::BufferedAmountLow(handle) => Some(Signal::BufferedAmountLow(handle)),
         }
     }
 }
@@ -310,6 +321,22 @@ impl SessionChannel {
     /// The largest message `send` accepts (the negotiated limit).
     pub fn max_packet_size(&self) -> i32 {
         clamp_i32(self.handle.max_message_size())
+    }
+    /// The buffered amount at or below which `buffered_amount_low` fires when it falls there.
+    pub fn buffered_amount_low_threshold(&self) -> i64 {
+        i64::try_from(self.handle.buffered_amount_low_threshold()).unwrap_or(i64::MAX)
+    }
+    /// Sets the threshold; a negative value is refused.
+    pub fn set_buffered_amount_low_threshold(&self, bytes: i64) -> Result<(), Error> {
+        let bytes = usize::try_from(bytes).map_err(|_| {
+            Error::invalid(format!("the threshold must not be negative, got {bytes}"))
+        })?;
+        self.handle.set_buffered_amount_low_threshold(bytes);
+        Ok(())
+    }
+    /// Whether `handle` is this channel (the target of a `BufferedAmountLow` signal).
+    pub fn is(&self, handle: &DataChannel) -> bool {
+        self.handle == *handle
     }
 
     /// The channel state; CLOSED once its connection was closed, re-initialized or freed.

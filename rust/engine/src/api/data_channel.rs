@@ -61,6 +61,15 @@ impl std::fmt::Debug for DataChannel {
     }
 }
 
+/// Handles are equal when they refer to the same channel.
+impl PartialEq for DataChannel {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for DataChannel {}
+
 impl DataChannel {
     pub(super) fn new(
         key: ChannelKey,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use webrtc_rs::session::{Session, SessionChannel, Signal};
-use webrtc_rs_engine::{Config, ConnectionState, SdpType};
+use webrtc_rs_engine::{Config, ConnectionState, DataChannel, SdpType};
 use webrtc_rs_test_pump::{Candidate, Description, SdpKind, Side};
 
 /// One session plus what its `poll()` signals delivered, the way a script's signal handlers
@@ -13,6 +13,8 @@ pub struct Endpoint {
     pub description: Option<(&'static str, String)>,
     pub candidates: Vec<Candidate>,
     pub incoming: Vec<SessionChannel>,
+    /// The channel of each `BufferedAmountLow` signal, in order.
+    pub buffered_low: Vec<DataChannel>,
 }
 
 impl Endpoint {
@@ -22,6 +24,7 @@ impl Endpoint {
             description: None,
             candidates: Vec::new(),
             incoming: Vec::new(),
+            buffered_low: Vec::new(),
         }
     }
 }
@@ -68,6 +71,7 @@ impl Side for Endpoint {
                     line: candidate,
                 }),
                 Signal::DataChannel(channel) => self.incoming.push(channel),
+                Signal::BufferedAmountLow(channel) => self.buffered_low.push(channel),
             }
         }
     }
