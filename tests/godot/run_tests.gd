@@ -1,10 +1,12 @@
-## GDScript checks of the webrtc_rs addon through Godot's stock WebRTC API only.
+## GDScript checks of the webrtc_rs addon through Godot's stock WebRTC API, then of webrtc_rs's
+## own additions (extras_checks.gd).
 ## Run: godot --headless --path <copy of this project with addons/webrtc_rs> --script res://run_tests.gd
 ## Prints "N passed, M failed" and exits non-zero when a check fails. Loopback (127.0.0.1) only.
 extends SceneTree
 
 const Wire = preload("res://wire.gd")
 const RpcNode = preload("res://rpc_node.gd")
+const ExtrasChecks = preload("res://extras_checks.gd")
 const LOOPBACK := {"bindAddress": "127.0.0.1"}
 const OPEN := WebRTCDataChannel.STATE_OPEN
 const CLOSED := WebRTCDataChannel.STATE_CLOSED
@@ -35,6 +37,9 @@ func _run() -> void:
 	await _section("SceneMultiplayer RPCs between subtrees", test_scene_multiplayer_rpc)
 	await _section("mesh of 4", test_mesh_of_four)
 	await _section("16 clients", test_sixteen_clients)
+	var extras = ExtrasChecks.new(self)
+	await _section("network simulator (simulate, set_network_simulation)", extras.test_network_simulator)
+	await _section("buffered_amount_low and its threshold", extras.test_buffered_amount_low)
 	await _section("exit with open connections", test_leave_open)
 	print("%d passed, %d failed" % [passed, failed])
 	quit(1 if failed > 0 else 0)

@@ -31,10 +31,11 @@
 //! | `relay.rs` | TURN allocations, sans-IO: allocate, permissions, Send/ChannelData, refresh, release |
 //! | `mdns/` (`mod.rs`, `message.rs`) | `.local` candidate names, sans-IO: one-shot mDNS queries (RFC 6762) with their retransmissions and deadline, the DNS wire format |
 //! | `driver.rs` (+ `driver/net.rs`, `driver/mdns.rs`) | the per-connection task on the one network thread: sockets (including the mDNS one), DNS for server names, timers; moves bytes and time |
+//! | `driver/simulator.rs` | the network simulator (`Config::simulate`): a lane of the shared `impair-model` per direction between the sockets and the rest, released on the driver's timers |
 //! | `stream.rs` | TCP/TLS connections to TURN servers |
 //! | `config.rs`, `sdp.rs`, `candidate.rs` | parsing and validating what the application gives us (every rule lives here, the glue only converts types); `candidate.rs` also names our candidates' kinds |
 //! | `datagram.rs` | `Transmit`: a datagram the sans-IO layers queue for the driver |
-//! | `channel.rs` | what a channel's handle and the network thread share (buffered amount, receive budgets); the message size limit |
+//! | `channel.rs` | what a channel's handle and the network thread share (buffered amount and its low threshold, receive budgets); the message size limit |
 //! | `sim/` (tests only) | two cores on a virtual clock exchanging datagrams in memory; a scripted TURN server for `relay.rs` |
 //!
 //! **Threading.** One network thread for the whole process (`webrtc-rs-net`, a tokio
@@ -73,7 +74,8 @@
 //!   messages, events) changes only inside [`PeerConnection::poll`], in the order it happened;
 //!   [`DataChannel::available`] never exceeds what [`DataChannel::recv`] can return. The
 //!   exceptions are the direct effects of the caller's own calls (signaling state,
-//!   `close()` → CLOSING/CLOSED) and [`DataChannel::buffered_amount`], which is live.
+//!   `close()` → CLOSING/CLOSED) and [`DataChannel::buffered_amount`], which is live (its
+//!   falls to the low threshold are raised by `poll()` as [`Event::BufferedAmountLow`]).
 //! - A connection stays NEW until a remote description is applied, is CONNECTED once DTLS and
 //!   SCTP are up, and never reports DISCONNECTED or CLOSED transiently while healthy. FAILED:
 //!   ICE failure, DTLS failure (including a fatal alert from the remote, at any time),
