@@ -33,10 +33,12 @@ pub(super) enum Verdict {
 pub(super) struct SctpGuard {
     /// The largest message we accept (bytes); a message still growing past it is refused.
     max_message_size: usize,
-    /// Highest TSN below which everything was received (or forwarded); `None` before DATA.
-    cumulative: Option<u32>,
-    /// TSNs received above `cumulative`, as offsets from it.
-    above: BTreeSet<u32>,
+    /// Highest TSN below which everything was received (or forwarded), counted without
+    /// wrapping (the first TSN seen keeps its 32-bit value); `None` before DATA.
+    cumulative: Option<u64>,
+    /// TSNs received above `cumulative`, on the same unwrapped scale, so that moving the
+    /// cumulative TSN only removes entries (a rebuild per move cost O(held) per packet).
+    above: BTreeSet<u64>,
     /// Bytes of the message in progress on each stream (since its last ending chunk).
     partial: HashMap<u16, usize>,
 }
@@ -56,27 +58,16 @@ impl SctpGuard {
         let Some(chunks) = packet.get(COMMON_HEADER..) else {
             return Verdict::Accept; // rtc-sctp refuses it itself
         };
-        let mut data = Vec::new();
-        for (kind, flags, value) in Chunks(chunks) {
-            match kind {
-                DATA if value.len() > 12 => {
-                    let tsn = u32::from_be_bytes([value[0], value[1], value[2], value[3]]);
-                    let stream = u16::from_be_bytes([value[4], value[5]]);
-                    data.push((tsn, stream, flags & FLAG_END != 0, value.len() - 12));
-                }
-                FORWARD_TSN if value.len() >= 4 => {
-                    let tsn = u32::from_be_bytes([value[0], value[1], value[2], value[3]]);
-                    self.forward(tsn);
-                }
-                _ => {}
+        // Three passes over the chunks instead of collecting them: no allocation per packet.
+        for (kind, _, value) in Chunks(chunks) {
+            if kind == FORWARD_TSN && value.len() >= 4 {
+                self.forward(u32::from_be_bytes([value[0], value[1], value[2], value[3]]));
             }
         }
-        for &(tsn, ..) in &data {
-            if !self.acceptable(tsn) {
-                return Verdict::Drop;
-            }
+        if !data_chunks(chunks).all(|(tsn, ..)| self.acceptable(tsn)) {
+            return Verdict::Drop;
         }
-        for (tsn, stream, end, len) in data {
+        for (tsn, stream, end, len) in data_chunks(chunks) {
             if !self.record(tsn) {
                 continue; // a duplicate adds nothing
             }
@@ -97,7 +88,12 @@ impl SctpGuard {
     }
 
     fn offset(&self, tsn: u32) -> Option<u32> {
-        self.cumulative.map(|c| tsn.wrapping_sub(c))
+        self.cumulative.map(|c| tsn.wrapping_sub(c as u32))
+    }
+
+    /// The unwrapped TSN `offset` past the cumulative one.
+    fn at(&self, offset: u32) -> u64 {
+        self.cumulative.unwrap_or(0) + u64::from(offset)
     }
 
     fn acceptable(&self, tsn: u32) -> bool {
@@ -107,22 +103,22 @@ impl SctpGuard {
             Some(o) if o == 0 || o > u32::MAX / 2 => true,
             Some(o) if o > TSN_WINDOW => false,
             Some(1) => true,
-            Some(o) => self.above.contains(&o) || self.above.len() < OUT_OF_ORDER_LIMIT,
+            Some(o) => self.above.contains(&self.at(o)) || self.above.len() < OUT_OF_ORDER_LIMIT,
         }
     }
 
     /// Records a TSN; false if it was seen before.
     fn record(&mut self, tsn: u32) -> bool {
         let Some(offset) = self.offset(tsn) else {
-            self.cumulative = Some(tsn);
+            self.cumulative = Some(u64::from(tsn));
             return true;
         };
         if offset == 1 && self.above.is_empty() {
             // In order, nothing held above a gap: the usual case, kept allocation-free.
-            self.cumulative = Some(tsn);
+            self.cumulative = Some(self.at(1));
             return true;
         }
-        if offset == 0 || offset > u32::MAX / 2 || !self.above.insert(offset) {
+        if offset == 0 || offset > u32::MAX / 2 || !self.above.insert(self.at(offset)) {
             return false;
         }
         self.advance();
@@ -132,9 +128,11 @@ impl SctpGuard {
     /// A FORWARD TSN: everything up to `tsn` counts as received.
     fn forward(&mut self, tsn: u32) {
         match self.offset(tsn) {
-            None => self.cumulative = Some(tsn),
+            None => self.cumulative = Some(u64::from(tsn)),
             Some(o) if o > 0 && o <= TSN_WINDOW => {
-                self.shift(o);
+                let cumulative = self.at(o);
+                self.cumulative = Some(cumulative);
+                self.above = self.above.split_off(&(cumulative + 1));
                 self.advance();
             }
             _ => {}
@@ -143,26 +141,26 @@ impl SctpGuard {
 
     /// Moves the cumulative TSN over the received run that starts right after it.
     fn advance(&mut self) {
-        let mut run = 0;
-        while self.above.contains(&(run + 1)) {
-            run += 1;
+        let Some(mut cumulative) = self.cumulative else {
+            return;
+        };
+        while self.above.first() == Some(&(cumulative + 1)) {
+            self.above.pop_first();
+            cumulative += 1;
         }
-        if run > 0 {
-            self.shift(run);
-        }
+        self.cumulative = Some(cumulative);
     }
+}
 
-    fn shift(&mut self, by: u32) {
-        if let Some(c) = self.cumulative.as_mut() {
-            *c = c.wrapping_add(by);
-        }
-        self.above = self
-            .above
-            .iter()
-            .filter(|o| **o > by)
-            .map(|o| o - by)
-            .collect();
-    }
+/// The DATA chunks of a packet as (TSN, stream, ends a message, payload length).
+fn data_chunks(chunks: &[u8]) -> impl Iterator<Item = (u32, u16, bool, usize)> + '_ {
+    Chunks(chunks).filter_map(|(kind, flags, value)| {
+        (kind == DATA && value.len() > 12).then(|| {
+            let tsn = u32::from_be_bytes([value[0], value[1], value[2], value[3]]);
+            let stream = u16::from_be_bytes([value[4], value[5]]);
+            (tsn, stream, flags & FLAG_END != 0, value.len() - 12)
+        })
+    })
 }
 
 /// The chunks of a packet as (type, flags, value); stops at the first malformed one.

@@ -135,3 +135,36 @@ fn malformed_chunks_stop_the_scan_without_panicking() {
         assert_eq!(g.check(&bytes), Verdict::Accept);
     }
 }
+
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever order TSNs arrive in (across the 32-bit wrap too), the guard's cumulative
+        /// TSN is the end of the unbroken run after the first TSN seen, and nothing below it
+        /// stays held.
+        #[test]
+        fn the_cumulative_tsn_follows_a_plain_model(
+            start in prop_oneof![Just(u32::MAX - 100), any::<u32>()],
+            arrivals in proptest::collection::vec(0u32..300, 1..500),
+        ) {
+            let mut g = SctpGuard::new(65536);
+            let first = arrivals[0];
+            let mut received = std::collections::BTreeSet::new();
+            let mut cumulative = first;
+            for &offset in &arrivals {
+                let tsn = start.wrapping_add(offset);
+                prop_assert_eq!(g.check(&packet(&[data(tsn, 1, true, true, 4)])), Verdict::Accept);
+                if offset > cumulative {
+                    received.insert(offset);
+                }
+                while received.remove(&(cumulative + 1)) {
+                    cumulative += 1;
+                }
+                prop_assert_eq!(g.cumulative.map(|c| c as u32), Some(start.wrapping_add(cumulative)));
+                prop_assert_eq!(g.above.len(), received.len());
+            }
+        }
+    }
+}
