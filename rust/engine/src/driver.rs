@@ -14,6 +14,7 @@ use crate::core::{Core, Transmit};
 use crate::error::Result;
 use crate::gather::{GatherAction, Gathering};
 use crate::mailbox::{Command, Shared, Update};
+use crate::stats::StatsBoard;
 use crate::stream::{self, StreamConn};
 use bytes::BytesMut;
 use mdns::MdnsLookups;
@@ -46,6 +47,8 @@ pub(crate) struct DriverConfig {
     pub provider: Arc<dyn rtc_crypto::RTCCryptoProvider>,
     /// `Limits::max_name_lookups`.
     pub max_name_lookups: usize,
+    /// Where the bytes on the wire and the servers' outcomes are published.
+    pub stats: Arc<StatsBoard>,
 }
 
 /// Starts a connection task on the network thread.
@@ -105,6 +108,7 @@ struct Task {
     datagrams: mpsc::Sender<Datagram>,
     resolved: mpsc::UnboundedSender<Resolved>,
     mdns: MdnsLookups,
+    stats: Arc<StatsBoard>,
 }
 
 async fn run(
@@ -129,6 +133,7 @@ async fn run(
         datagrams: dg_tx,
         resolved: res_tx,
         mdns: MdnsLookups::new(config.bind_address, mdns_tx),
+        stats: config.stats,
     };
     loop {
         task.sync_gathering();
@@ -284,6 +289,12 @@ impl Task {
         while let Some(c) = self.gathering.poll_candidate() {
             self.core.add_local_candidate(c.kind, c.addr, c.base);
         }
+        while let Some((reason, message)) = self.gathering.poll_problem() {
+            self.core.report(reason, message);
+        }
+        if let Some(reports) = self.gathering.take_server_reports() {
+            self.stats.publish_servers(reports);
+        }
         if self.gathering.is_complete() {
             self.core.finish_gathering();
         }
@@ -373,6 +384,7 @@ impl Task {
     }
 
     fn datagram(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, data: BytesMut) {
+        self.stats.wire_received(data.len());
         if let Some(data) = self.gathering.handle_datagram(now, local, peer, data) {
             self.core.handle_datagram(now, local, peer, data);
         }
@@ -393,8 +405,10 @@ impl Task {
     /// Sends one datagram from its local socket, or one TURN message on its stream.
     async fn send(&mut self, t: Transmit) {
         if let Some(w) = self.streams.get(&t.local) {
-            if w.send(t.data).is_err() {
-                debug!("the connection to TURN server {} is closed", t.peer);
+            let len = t.data.len();
+            match w.send(t.data) {
+                Ok(()) => self.stats.wire_sent(len),
+                Err(_) => debug!("the connection to TURN server {} is closed", t.peer),
             }
             return;
         }
@@ -405,8 +419,9 @@ impl Task {
                 .map(|(_, s)| s)
         });
         if let Some(sock) = sock {
-            if let Err(e) = sock.send_to(&t.data, t.peer).await {
-                debug!("send to {} failed: {e}", t.peer);
+            match sock.send_to(&t.data, t.peer).await {
+                Ok(n) => self.stats.wire_sent(n),
+                Err(e) => debug!("send to {} failed: {e}", t.peer),
             }
         }
     }

@@ -126,6 +126,7 @@ mod core;
 mod datagram;
 mod driver;
 pub mod error;
+pub mod failure;
 mod gather;
 mod mailbox;
 mod mdns;
@@ -133,10 +134,13 @@ mod relay;
 mod sdp;
 #[cfg(test)]
 mod sim;
+pub mod stats;
 mod stream;
 pub mod types;
 
 pub use api::{DataChannel, Event, PeerConnection};
 pub use error::{Error, ErrorKind, Result};
+pub use failure::{ConnectionError, ErrorReason, FailureReport};
+pub use stats::{process_totals, ChannelStats, ProcessTotals, Stats};
 pub use mailbox::Notify;
 pub use types::*;

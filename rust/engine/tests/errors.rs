@@ -136,6 +136,7 @@ fn malformed_sdp_is_refused() {
         candidates: vec![],
         incoming: vec![],
         gathering_complete: false,
+        errors: vec![],
     };
     me.pc.create_offer().unwrap();
     pump_until(&mut me, &mut other, "offers", |a, b| {

@@ -176,6 +176,12 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
                     self.base_mut()
                         .emit_signal("data_channel_received", &[channel.to_variant()]);
                 }
+                Signal::ConnectionError { reason, message } => {
+                    self.base_mut().emit_signal(
+                        "connection_error",
+                        &[reason.to_variant(), message.to_variant()],
+                    );
+                }
             }
         }
         Error::OK

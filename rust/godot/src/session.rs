@@ -39,6 +39,8 @@ pub enum Signal {
     },
     /// `data_channel_received(channel)`: the glue wraps this in a channel object.
     DataChannel(SessionChannel),
+    /// `connection_error(reason, message)`: `reason` is the `ConnectionErrorReason` value.
+    ConnectionError { reason: i64, message: String },
 }
 
 /// One peer connection as the Godot object sees it.
@@ -243,6 +245,10 @@ impl Signal {
                 handle,
                 retired.clone(),
             ))),
+            Event::ConnectionError(e) => Some(Signal::ConnectionError {
+                reason: crate::diagnostics::reason_value(e.reason),
+                message: e.message,
+            }),
         }
     }
 }

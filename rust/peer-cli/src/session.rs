@@ -314,6 +314,8 @@ impl Session {
                 }
             }
             Event::DataChannel(channel) => self.track(channel),
+            // The engine already logged it (stderr); the protocol reports the state change.
+            Event::ConnectionError(_) => {}
         }
     }
 

@@ -165,8 +165,14 @@ impl SctpGuard {
     }
 }
 
-/// The chunks of a packet as (type, flags, value); stops at the first malformed one.
-struct Chunks<'a>(&'a [u8]);
+/// The chunks of an SCTP packet (common header included) as (type, flags, value); stops at the
+/// first malformed one.
+pub(crate) fn chunks(packet: &[u8]) -> Chunks<'_> {
+    Chunks(packet.get(COMMON_HEADER..).unwrap_or(&[]))
+}
+
+/// The chunks after a packet's common header; see [`chunks`].
+pub(crate) struct Chunks<'a>(&'a [u8]);
 
 impl<'a> Iterator for Chunks<'a> {
     type Item = (u8, u8, &'a [u8]);

@@ -14,6 +14,8 @@ pub struct Peer {
     pub candidates: Vec<String>,
     pub incoming: Vec<DataChannel>,
     pub gathering_complete: bool,
+    /// Every `Event::ConnectionError`, in order.
+    pub errors: Vec<ConnectionError>,
 }
 
 impl Peer {
@@ -24,6 +26,7 @@ impl Peer {
             candidates: Vec::new(),
             incoming: Vec::new(),
             gathering_complete: false,
+            errors: Vec::new(),
         }
     }
 
@@ -36,6 +39,7 @@ impl Peer {
                 Event::IceCandidate { candidate, .. } => self.candidates.push(candidate),
                 Event::GatheringComplete => self.gathering_complete = true,
                 Event::DataChannel(c) => self.incoming.push(c),
+                Event::ConnectionError(e) => self.errors.push(e),
             }
         }
     }

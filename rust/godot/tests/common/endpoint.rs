@@ -13,6 +13,8 @@ pub struct Endpoint {
     pub description: Option<(&'static str, String)>,
     pub candidates: Vec<Candidate>,
     pub incoming: Vec<SessionChannel>,
+    /// `connection_error` signals as (reason, message).
+    pub errors: Vec<(i64, String)>,
 }
 
 impl Endpoint {
@@ -22,6 +24,7 @@ impl Endpoint {
             description: None,
             candidates: Vec::new(),
             incoming: Vec::new(),
+            errors: Vec::new(),
         }
     }
 }
@@ -68,6 +71,7 @@ impl Side for Endpoint {
                     line: candidate,
                 }),
                 Signal::DataChannel(channel) => self.incoming.push(channel),
+                Signal::ConnectionError { reason, message } => self.errors.push((reason, message)),
             }
         }
     }
