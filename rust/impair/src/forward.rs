@@ -6,7 +6,7 @@
 use crate::path::{Drop, Fate, Path};
 use crate::peers::{End, Peers};
 use crate::settings::{Impairment, Outage};
-use crate::stats::{bump, Counters};
+use crate::stats::{add_bytes, bump, Counters};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::io::ErrorKind;
@@ -122,6 +122,7 @@ impl Forwarder {
 
     fn arrive(&mut self, data: &[u8], source: SocketAddr, queue: &mut Queue) {
         bump(&self.counters.received);
+        add_bytes(&self.counters.received_bytes, data.len());
         self.take_controls();
         self.peers.heard(self.from, source);
         if queue.bytes + data.len() > MAX_IN_FLIGHT_BYTES {
@@ -161,7 +162,10 @@ impl Forwarder {
             match self.peers.get(self.from.other()) {
                 None => bump(&self.counters.undeliverable),
                 Some(to) => match self.send.send_to(&due.data, to) {
-                    Ok(_) => bump(&self.counters.delivered),
+                    Ok(_) => {
+                        bump(&self.counters.delivered);
+                        add_bytes(&self.counters.delivered_bytes, due.data.len());
+                    }
                     Err(_) => bump(&self.counters.unsent),
                 },
             }

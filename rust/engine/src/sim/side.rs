@@ -207,6 +207,17 @@ impl Side {
         self.states().into_iter().map(|(_, s)| s).collect()
     }
 
+    /// The reasons of the errors reported, in order.
+    pub fn error_reasons(&self) -> Vec<crate::failure::ErrorReason> {
+        self.updates
+            .iter()
+            .filter_map(|(_, u)| match u {
+                Update::Error(e) => Some(e.reason),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn state(&self) -> ConnectionState {
         self.states()
             .last()
