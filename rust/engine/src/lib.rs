@@ -141,6 +141,6 @@ pub mod types;
 pub use api::{DataChannel, Event, PeerConnection};
 pub use error::{Error, ErrorKind, Result};
 pub use failure::{ConnectionError, ErrorReason, FailureReport};
-pub use stats::{process_totals, ChannelStats, ProcessTotals, Stats};
 pub use mailbox::Notify;
+pub use stats::{process_totals, ChannelStats, ProcessTotals, Stats};
 pub use types::*;

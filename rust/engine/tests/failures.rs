@@ -132,7 +132,10 @@ fn the_remote_closing_is_closed_by_remote() {
         a.pc.connection_state() == ConnectionState::Closed
     });
     assert_eq!(reasons(&a), [ErrorReason::ClosedByRemote]);
-    assert!(reasons(&b).is_empty(), "the side that closed reports nothing");
+    assert!(
+        reasons(&b).is_empty(),
+        "the side that closed reports nothing"
+    );
 }
 
 #[test]

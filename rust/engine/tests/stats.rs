@@ -137,7 +137,10 @@ fn counts_equal_the_traffic_in_the_channels_and_on_the_wire() {
             Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
         );
         let took = s.connected_after.expect("connected_after");
-        assert!(took > Duration::ZERO && took < Duration::from_secs(10), "{took:?}");
+        assert!(
+            took > Duration::ZERO && took < Duration::from_secs(10),
+            "{took:?}"
+        );
     }
 }
 
@@ -180,7 +183,9 @@ fn rtt_is_the_delay_the_path_adds_not_a_frame_multiple() {
         // The relay holds each datagram 50 ms each way, a few ms more (its socket timeouts
         // round up to the kernel's tick; without delay the same path measures under 2 ms);
         // a loaded machine can stretch that now and then, but not every time.
-        assert!(seen.iter().all(|r| *r >= 2 * delay && *r < 2 * delay + Duration::from_millis(80)));
+        assert!(seen
+            .iter()
+            .all(|r| *r >= 2 * delay && *r < 2 * delay + Duration::from_millis(80)));
         let best = seen.iter().min().copied().unwrap_or_default();
         assert!(best < 2 * delay + Duration::from_millis(20), "{seen:?}");
         assert!(
@@ -216,7 +221,10 @@ fn retransmissions_are_counted_and_messages_only_once() {
     });
     let lost = relay.stats(Direction::AToB).lost;
     let (sa, sb) = (a.pc.stats(), b.pc.stats());
-    println!("{lost} datagrams lost, {} retransmissions", sa.retransmissions);
+    println!(
+        "{lost} datagrams lost, {} retransmissions",
+        sa.retransmissions
+    );
     assert!(lost > 0);
     assert!(sa.retransmissions > 0, "{sa:?}");
     assert_eq!(channel(&sb, "inband").messages_received, 200);

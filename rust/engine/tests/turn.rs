@@ -88,7 +88,11 @@ fn wrong_credential_gives_no_relay_and_gathering_completes() {
     // The application hears it as a reason, once, and the report shows the server's answer.
     let reasons: Vec<_> = a.errors.iter().map(|e| e.reason).collect();
     assert_eq!(reasons, [ErrorReason::TurnAuthFailed], "{:?}", a.errors);
-    assert!(a.errors[0].message.contains(&server.url()), "{:?}", a.errors);
+    assert!(
+        a.errors[0].message.contains(&server.url()),
+        "{:?}",
+        a.errors
+    );
     let report = a.pc.failure_report();
     let refused: Vec<_> = report
         .servers
@@ -233,7 +237,12 @@ fn unreachable_tcp_turn_server_is_reported_and_gathering_completes() {
         "{errors:?}"
     );
     let reasons: Vec<_> = a.errors.iter().map(|e| e.reason).collect();
-    assert_eq!(reasons, [ErrorReason::IceServerUnreachable], "{:?}", a.errors);
+    assert_eq!(
+        reasons,
+        [ErrorReason::IceServerUnreachable],
+        "{:?}",
+        a.errors
+    );
     let report = a.pc.failure_report();
     assert!(
         matches!(&report.servers[..], [s] if s.url == url

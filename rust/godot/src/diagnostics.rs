@@ -11,7 +11,12 @@ use webrtc_rs_engine::{ChannelStats, ErrorReason, FailureReport, Stats};
 pub fn reason_constants() -> Vec<(String, i64)> {
     ErrorReason::ALL
         .iter()
-        .map(|r| (format!("ERROR_{}", r.as_str().to_ascii_uppercase()), reason_value(*r)))
+        .map(|r| {
+            (
+                format!("ERROR_{}", r.as_str().to_ascii_uppercase()),
+                reason_value(*r),
+            )
+        })
         .collect()
 }
 
@@ -48,15 +53,21 @@ pub fn stats_value(s: &Stats) -> Value {
         entry("retransmissions", int(s.retransmissions)),
         entry(
             "selected_pair",
-            s.selected_pair.as_ref().map_or(Value::Dict(Vec::new()), pair_value),
+            s.selected_pair
+                .as_ref()
+                .map_or(Value::Dict(Vec::new()), pair_value),
         ),
-        entry("dtls_cipher", text(s.dtls_cipher.clone().unwrap_or_default())),
+        entry(
+            "dtls_cipher",
+            text(s.dtls_cipher.clone().unwrap_or_default()),
+        ),
         entry("sctp_cwnd", Value::Int(s.sctp_cwnd.map_or(-1, i64::from))),
         entry(
             "connected_msec",
-            Value::Int(s.connected_after.map_or(-1, |d| {
-                i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-            })),
+            Value::Int(
+                s.connected_after
+                    .map_or(-1, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            ),
         ),
         entry(
             "channels",
@@ -84,7 +95,10 @@ fn channel_value(c: &ChannelStats) -> Value {
         entry("bytes_received", int(c.bytes_received)),
         entry("messages_sent", int(c.messages_sent)),
         entry("messages_received", int(c.messages_received)),
-        entry("buffered_amount", Value::Int(i64::from(clamp_i32(c.buffered_amount)))),
+        entry(
+            "buffered_amount",
+            Value::Int(i64::from(clamp_i32(c.buffered_amount))),
+        ),
     ])
 }
 

@@ -10,12 +10,14 @@ pub mod config;
 pub mod diagnostics;
 pub mod log_bridge;
 pub mod mapping;
+pub mod monitors;
 pub mod options;
 pub mod session;
 pub mod value;
 
 mod data_channel;
 mod docs;
+mod godot_diagnostics;
 mod godot_error;
 mod godot_value;
 mod init;

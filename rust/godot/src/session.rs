@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use webrtc_rs_engine::{
     ChannelOptions, ChannelState, Config, ConnectionState, DataChannel, Error, ErrorKind, Event,
-    GatheringState, Message, PeerConnection, SdpType, SignalingState,
+    FailureReport, GatheringState, Message, PeerConnection, SdpType, SignalingState, Stats,
 };
 
 /// Set when a connection generation is retired (closed, re-initialized or freed). The session
@@ -198,6 +198,22 @@ impl Session {
             .into_iter()
             .filter_map(|event| Signal::from_event(event, retired))
             .collect()
+    }
+
+    /// The current connection's statistics (all zero and unknown before it exists). Cheap.
+    pub fn stats(&self) -> Stats {
+        self.pc
+            .as_ref()
+            .map(PeerConnection::stats)
+            .unwrap_or_default()
+    }
+
+    /// What the current connection tried, and the error that ended it.
+    pub fn failure_report(&self) -> FailureReport {
+        self.pc
+            .as_ref()
+            .map(PeerConnection::failure_report)
+            .unwrap_or_default()
     }
 
     /// Whether `close()` was called (and no `initialize()` since).

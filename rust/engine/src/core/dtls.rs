@@ -132,7 +132,10 @@ impl DtlsLayer {
 
     /// The negotiated cipher suite's IANA name, once the handshake chose one.
     pub fn cipher(&self) -> Option<String> {
-        let state = self.endpoint.as_ref()?.get_connection_state(tunnel_addr())?;
+        let state = self
+            .endpoint
+            .as_ref()?
+            .get_connection_state(tunnel_addr())?;
         state.cipher_suite().map(|c| c.id().to_string())
     }
 

@@ -7,8 +7,8 @@
 //! MESSAGE-INTEGRITY keyed with our password, a Binding answer one keyed with the remote's.
 
 use super::{ice_view, Transmit};
-use crate::stats::IceView;
 use crate::candidate::CandidateKind;
+use crate::stats::IceView;
 use bytes::BytesMut;
 use rtc_ice::candidate::candidate_host::CandidateHostConfig;
 use rtc_ice::candidate::candidate_relay::CandidateRelayConfig;

@@ -14,9 +14,9 @@ mod sctp;
 mod sctp_guard;
 
 pub(crate) use dtls::local_fingerprint;
-pub(crate) use sctp_guard::chunks as sctp_chunks;
 #[cfg(test)]
 pub(crate) use sctp::{ATTEMPT_PERIOD, CLIENT_LAG};
+pub(crate) use sctp_guard::chunks as sctp_chunks;
 
 use crate::candidate::CandidateKind;
 use crate::channel::{
@@ -25,8 +25,8 @@ use crate::channel::{
 pub(crate) use crate::datagram::Transmit;
 use crate::failure::{ConnectionError, ErrorReason};
 use crate::mailbox::Update;
-use crate::stats::{ProcessShare, RetransmitCounter, StatsBoard};
 use crate::sdp::RemoteDescription;
+use crate::stats::{ProcessShare, RetransmitCounter, StatsBoard};
 use crate::types::{ConnectionState, GatheringState};
 use bytes::{Bytes, BytesMut};
 use channels::Channels;
@@ -193,7 +193,10 @@ impl Core {
             ConnectionState::Connected | ConnectionState::Disconnected
         );
         let view = self.ice.view();
-        let relayed = view.selected.as_ref().is_some_and(|p| p.selected().relayed());
+        let relayed = view
+            .selected
+            .as_ref()
+            .is_some_and(|p| p.selected().relayed());
         self.share.set(open, relayed, view.rtt);
     }
 

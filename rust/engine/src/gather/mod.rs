@@ -13,8 +13,8 @@ use crate::config::{ServerKind, ServerUrl};
 use crate::datagram::Transmit;
 use crate::failure::{ErrorReason, ServerOutcome, ServerReport};
 use crate::relay::{AllocationRequest, RelayEvent, RelayFailure, Relays};
-use reports::ServerReports;
 use bytes::BytesMut;
+use reports::ServerReports;
 use rtc_shared::TransportProtocol;
 use rtc_stun::message::{
     Getter, Message as StunMessage, TransactionId, BINDING_REQUEST, BINDING_SUCCESS,
@@ -253,9 +253,7 @@ impl Gathering {
             return;
         };
         match result {
-            Ok(local) => {
-                self.allocate(now, server, &url, addr, local, TransportProtocol::TCP)
-            }
+            Ok(local) => self.allocate(now, server, &url, addr, local, TransportProtocol::TCP),
             Err(e) => {
                 let message = format!(
                     "TURN server {} ({addr}): {e}; no relay candidate from it",
@@ -342,7 +340,11 @@ impl Gathering {
     // ----- STUN ----------------------------------------------------------------------------
 
     fn query_stun(&mut self, now: Instant, index: usize, servers: &[SocketAddr]) {
-        let name = self.servers.get(index).map(ServerUrl::name).unwrap_or_default();
+        let name = self
+            .servers
+            .get(index)
+            .map(ServerUrl::name)
+            .unwrap_or_default();
         for &server in servers {
             for &local in &self.sockets {
                 if local.is_ipv4() != server.is_ipv4() {
@@ -355,8 +357,13 @@ impl Gathering {
                 {
                     continue;
                 }
-                self.reports
-                    .set(index, &name, Some(server), Some(local), ServerOutcome::Pending);
+                self.reports.set(
+                    index,
+                    &name,
+                    Some(server),
+                    Some(local),
+                    ServerOutcome::Pending,
+                );
                 let query = StunQuery {
                     index,
                     local,
@@ -396,7 +403,11 @@ impl Gathering {
                 addr,
                 base: Some(base),
             });
-            let name = self.servers.get(index).map(ServerUrl::name).unwrap_or_default();
+            let name = self
+                .servers
+                .get(index)
+                .map(ServerUrl::name)
+                .unwrap_or_default();
             let outcome = ServerOutcome::Reflexive(addr);
             self.reports
                 .set(index, &name, Some(server), Some(base), outcome);
@@ -424,7 +435,11 @@ impl Gathering {
         }
         for tid in expired {
             if let Some(q) = self.stun.remove(&tid) {
-                let name = self.servers.get(q.index).map(ServerUrl::name).unwrap_or_default();
+                let name = self
+                    .servers
+                    .get(q.index)
+                    .map(ServerUrl::name)
+                    .unwrap_or_default();
                 let message = format!(
                     "STUN server {name} ({}) did not answer {STUN_ATTEMPTS} Binding requests \
                      from {}",
@@ -470,8 +485,13 @@ impl Gathering {
         transport: TransportProtocol,
     ) {
         let name = url.name();
-        self.reports
-            .set(index, &name, Some(server), Some(local), ServerOutcome::Pending);
+        self.reports.set(
+            index,
+            &name,
+            Some(server),
+            Some(local),
+            ServerOutcome::Pending,
+        );
         self.relays.allocate(
             now,
             AllocationRequest {
@@ -534,7 +554,11 @@ impl Gathering {
         let Some(index) = self.reports.server_at(server, local) else {
             return;
         };
-        let name = self.servers.get(index).map(ServerUrl::name).unwrap_or_default();
+        let name = self
+            .servers
+            .get(index)
+            .map(ServerUrl::name)
+            .unwrap_or_default();
         if let Some(reason) = problem {
             let message = match &outcome {
                 ServerOutcome::AuthFailed(answer) => format!(

@@ -103,7 +103,10 @@ mod tests {
         r.problem(0, ErrorReason::IceServerUnreachable, "b".into());
         assert_eq!(r.poll_problem().map(|p| p.1), Some("a".to_owned()));
         assert!(r.poll_problem().is_none());
-        assert_eq!(r.server_at(addr("127.0.0.1:3478"), addr("127.0.0.1:5000")), Some(0));
+        assert_eq!(
+            r.server_at(addr("127.0.0.1:3478"), addr("127.0.0.1:5000")),
+            Some(0)
+        );
     }
 
     #[test]

@@ -57,7 +57,11 @@ fn checks_never_answered_mean_no_candidate_pair_and_every_pair_failed() {
     assert!(sim.run_until(LIMIT, ended));
     for who in [A, B] {
         let side = sim.side(who);
-        assert_eq!(side.error_reasons(), [ErrorReason::NoCandidatePair], "{who:?}");
+        assert_eq!(
+            side.error_reasons(),
+            [ErrorReason::NoCandidatePair],
+            "{who:?}"
+        );
         let report = side.stats.failure_report();
         assert_eq!(report.pairs.len(), 1, "{who:?}: {report:?}");
         let pair = &report.pairs[0];
@@ -65,10 +69,7 @@ fn checks_never_answered_mean_no_candidate_pair_and_every_pair_failed() {
         assert!(pair.requests_sent > 0 && pair.responses_received == 0);
         assert_eq!(pair.remote_address, sim.side(who.other()).addr);
         assert!(!pair.selected);
-        assert_eq!(
-            (report.local_candidates, report.remote_candidates),
-            (1, 1)
-        );
+        assert_eq!((report.local_candidates, report.remote_candidates), (1, 1));
     }
 }
 
@@ -87,7 +88,8 @@ fn a_remote_that_vanishes_is_consent_lost() {
         Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
     );
     sim.cut_path();
-    assert!(sim.run_until(LIMIT, |s| s.a().state() == Failed && s.b().state() == Failed));
+    assert!(sim.run_until(LIMIT, |s| s.a().state() == Failed
+        && s.b().state() == Failed));
     for who in [A, B] {
         let side = sim.side(who);
         assert_eq!(side.error_reasons(), [ErrorReason::ConsentLost], "{who:?}");

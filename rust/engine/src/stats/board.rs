@@ -5,8 +5,8 @@
 use super::process::{ProcessShare, Totals, PROCESS};
 use super::traffic::Traffic;
 use super::{PairEnds, Stats};
-use crate::failure::{ConnectionError, ErrorReason, FailureReport, PairReport, PairState};
 use crate::failure::ServerReport;
+use crate::failure::{ConnectionError, ErrorReason, FailureReport, PairReport, PairState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};

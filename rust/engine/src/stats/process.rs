@@ -102,7 +102,6 @@ impl ProcessShare {
             self.rtt_us = rtt_us;
         }
     }
-
 }
 
 fn flip(counter: &AtomicUsize, mine: &mut bool, now: bool) {
@@ -156,7 +155,10 @@ mod tests {
         let r = t.read();
         assert_eq!((r.connections_open, r.relayed_connections), (0, 0));
         assert_eq!(r.mean_rtt, None);
-        assert_eq!(r.bytes_sent, 1000, "bytes stay counted after the connection ends");
+        assert_eq!(
+            r.bytes_sent, 1000,
+            "bytes stay counted after the connection ends"
+        );
     }
 
     #[test]
