@@ -5,6 +5,7 @@ extends SceneTree
 
 const Wire = preload("res://wire.gd")
 const RpcNode = preload("res://rpc_node.gd")
+const Diagnostics = preload("res://diagnostics.gd")
 const LOOPBACK := {"bindAddress": "127.0.0.1"}
 const OPEN := WebRTCDataChannel.STATE_OPEN
 const CLOSED := WebRTCDataChannel.STATE_CLOSED
@@ -35,6 +36,7 @@ func _run() -> void:
 	await _section("SceneMultiplayer RPCs between subtrees", test_scene_multiplayer_rpc)
 	await _section("mesh of 4", test_mesh_of_four)
 	await _section("16 clients", test_sixteen_clients)
+	await _section("diagnostics: stats, connection_error, failure report, monitors", test_diagnostics)
 	await _section("exit with open connections", test_leave_open)
 	print("%d passed, %d failed" % [passed, failed])
 	quit(1 if failed > 0 else 0)
@@ -757,6 +759,10 @@ func test_sixteen_clients() -> bool:
 			w.a.close()
 		w.b.close()
 	return true
+
+
+func test_diagnostics() -> bool:
+	return await Diagnostics.new().run(self)
 
 
 func test_leave_open() -> bool:
