@@ -35,6 +35,8 @@
 //! | `config.rs`, `sdp.rs`, `candidate.rs` | parsing and validating what the application gives us (every rule lives here, the glue only converts types); `candidate.rs` also names our candidates' kinds |
 //! | `datagram.rs` | `Transmit`: a datagram the sans-IO layers queue for the driver |
 //! | `channel.rs` | what a channel's handle and the network thread share (buffered amount, receive budgets); the message size limit |
+//! | `stats/` | what a connection tells about itself: [`Stats`] (the handle reads atomics and a snapshot the network thread publishes), retransmissions counted from our SCTP packets, the process-wide [`ProcessTotals`] |
+//! | `failure.rs` | [`ErrorReason`] (when each is reported) and the [`FailureReport`] of servers and candidate pairs; `core/ice_view.rs` reads the pairs from rtc-ice, `gather/reports.rs` keeps the servers' outcomes |
 //! | `sim/` (tests only) | two cores on a virtual clock exchanging datagrams in memory; a scripted TURN server for `relay.rs` |
 //!
 //! **Threading.** One network thread for the whole process (`webrtc-rs-net`, a tokio
