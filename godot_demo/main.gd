@@ -13,11 +13,15 @@
 ##   --mesh                 host a mesh lobby (every peer connects to every other)
 ##   --players N            bots: players expected in total, host included (default 2)
 ##   --timeout SECONDS      bots: give up after this long (default 60)
+##
+## F3 toggles webrtc_rs's network simulator (about 150 ms round trip and 5 % loss) on every
+## connection; the peer list shows each connection's statistics (stats_overlay.gd).
 extends Node
 
 const Net := preload("res://net.gd")
 const Player := preload("res://player.gd")
 const Bot := preload("res://bot.gd")
+const StatsOverlay := preload("res://stats_overlay.gd")
 const DEFAULT_SIGNALING := "ws://127.0.0.1:9080"
 const PING_INTERVAL := 0.5
 const LOG_LINES := 14
@@ -30,6 +34,7 @@ var net: Node
 var players: Node2D
 ## Peer id -> last measured round-trip time in milliseconds (RPC ping over the unreliable channel).
 var rtt_ms := {}
+var overlay := StatsOverlay.new()
 
 var _ping_timer := 0.0
 var _url: LineEdit
@@ -160,6 +165,7 @@ func _on_peer_connected(id: int) -> void:
 func _on_peer_disconnected(id: int) -> void:
 	_append("peer %d disconnected" % id)
 	rtt_ms.erase(id)
+	overlay.forget(id)
 	var player := players.get_node_or_null("P%d" % id)
 	if player != null:
 		player.queue_free()
@@ -190,8 +196,17 @@ func _process(delta: float) -> void:
 	ids.sort()
 	for id in ids:
 		var rtt: String = "%.1f ms" % rtt_ms[id] if rtt_ms.has(id) else "-"
-		lines.append("peer %d: %s, rtt %s" % [id, net.peer_state(id), rtt])
+		lines.append("peer %d: %s, ping %s" % [id, net.peer_state(id), rtt])
+		var stats := overlay.describe(id, net.connection(id))
+		if stats != "":
+			lines.append("    " + stats)
 	_peers.text = "you: peer %d\n%s" % [net.my_id, "\n".join(lines)] if net.my_id > 0 else ""
+
+
+func _unhandled_input(event: InputEvent) -> void:
+	var key := event as InputEventKey
+	if key != null and key.pressed and not key.echo and key.keycode == KEY_F3:
+		_append(overlay.toggle_simulation(net.connections()))
 
 
 func _connection_text() -> String:
@@ -239,7 +254,7 @@ func _build_ui() -> void:
 	panel.add_child(box)
 
 	var title := Label.new()
-	title.text = "webrtc_rs demo: arrow keys move your marker"
+	title.text = "webrtc_rs demo: arrow keys move your marker, F3 simulates a bad network"
 	box.add_child(title)
 	_url = LineEdit.new()
 	_url.text = options["signaling"]

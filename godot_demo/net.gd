@@ -37,6 +37,16 @@ var _ws_closed := false
 var _connections := {} # peer id -> WebRTCPeerConnection
 
 
+## The WebRTCPeerConnection to peer `id` (null if there is none).
+func connection(id: int) -> WebRTCPeerConnection:
+	return _connections.get(id)
+
+
+## Every WebRTCPeerConnection of this peer.
+func connections() -> Array:
+	return _connections.values()
+
+
 ## Connects to `url`; `role` is "host" (create lobby `code`, random if empty) or "join".
 func start(url: String, role: String, code: String, use_mesh: bool) -> void:
 	if role == "host":

@@ -7,6 +7,7 @@ extends SceneTree
 const Wire = preload("res://wire.gd")
 const RpcNode = preload("res://rpc_node.gd")
 const ExtrasChecks = preload("res://extras_checks.gd")
+const Diagnostics = preload("res://diagnostics.gd")
 const LOOPBACK := {"bindAddress": "127.0.0.1"}
 const OPEN := WebRTCDataChannel.STATE_OPEN
 const CLOSED := WebRTCDataChannel.STATE_CLOSED
@@ -40,6 +41,7 @@ func _run() -> void:
 	var extras = ExtrasChecks.new(self)
 	await _section("network simulator (simulate, set_network_simulation)", extras.test_network_simulator)
 	await _section("buffered_amount_low and its threshold", extras.test_buffered_amount_low)
+	await _section("diagnostics: stats, connection_error, failure report, monitors", test_diagnostics)
 	await _section("exit with open connections", test_leave_open)
 	print("%d passed, %d failed" % [passed, failed])
 	quit(1 if failed > 0 else 0)
@@ -762,6 +764,10 @@ func test_sixteen_clients() -> bool:
 			w.a.close()
 		w.b.close()
 	return true
+
+
+func test_diagnostics() -> bool:
+	return await Diagnostics.new().run(self)
 
 
 func test_leave_open() -> bool:

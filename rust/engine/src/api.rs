@@ -11,8 +11,10 @@ use crate::channel::{
 use crate::core::{local_fingerprint, Core, CoreParams};
 use crate::driver::{self, DriverConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::failure::{ConnectionError, ErrorReason, FailureReport};
 use crate::mailbox::{Command, Notify, Shared, Update};
 use crate::sdp::{self, Fingerprint, LocalDescription, Setup};
+use crate::stats::{ChannelStats, Stats, StatsBoard};
 use crate::types::*;
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -46,6 +48,8 @@ pub enum Event {
     /// ([`DataChannel::set_buffered_amount_low_threshold`], 0 by default) to at or below it, as
     /// the network released what it had sent (W3C `bufferedamountlow`): once per such drop.
     BufferedAmountLow(DataChannel),
+    /// Something went wrong; see [`crate::failure`] for when each reason is reported.
+    ConnectionError(ConnectionError),
 }
 
 /// One WebRTC peer connection (data channels only). Cheap to create, usable at once in state
@@ -72,6 +76,7 @@ pub struct PeerConnection {
     /// Unread received bytes across every channel of this connection.
     connection_budget: Arc<ReceiveBudget>,
     max_message_size: usize,
+    stats: Arc<StatsBoard>,
     closed: bool,
     _not_sync: PhantomData<Cell<()>>,
 }
@@ -119,6 +124,7 @@ impl PeerConnection {
         let turn_provider = provider.clone();
         let connection_budget =
             Arc::new(ReceiveBudget::new(config.limits.connection_receive_budget));
+        let stats = StatsBoard::new();
         let core = Core::new(
             Instant::now(),
             CoreParams {
@@ -132,6 +138,7 @@ impl PeerConnection {
                 max_remote_channels: config.limits.max_remote_channels,
                 relay_only: config.ice_transport_policy == IceTransportPolicy::Relay,
                 liveness: config.liveness.clone(),
+                stats: stats.clone(),
             },
         )?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -147,6 +154,7 @@ impl PeerConnection {
                 provider: turn_provider,
                 max_name_lookups: config.limits.max_name_lookups,
                 simulate: config.simulate.clone(),
+                stats: stats.clone(),
             },
         )?;
         if let Some(simulate) = &config.simulate {
@@ -173,6 +181,7 @@ impl PeerConnection {
             remote_candidates: 0,
             connection_budget,
             max_message_size,
+            stats,
             closed: false,
             _not_sync: PhantomData,
         })
@@ -279,6 +288,7 @@ impl PeerConnection {
             ));
         }
         let sdp = self.local_sdp(Setup::ActPass, "0", &[]);
+        self.stats.start(Instant::now());
         self.offer = Some(sdp.clone());
         self.shared.push_quiet(vec![Update::LocalDescription {
             sdp_type: SdpType::Offer,
@@ -307,6 +317,7 @@ impl PeerConnection {
                     ));
                 }
                 let remote = sdp::parse(sdp, "offer")?;
+                self.stats.start(Instant::now());
                 let (setup, dtls_client) = match remote.setup {
                     Setup::ActPass | Setup::Passive => (Setup::Active, true),
                     Setup::Active => (Setup::Passive, false),
@@ -526,7 +537,14 @@ impl PeerConnection {
                     c.inner.visible().state = ChannelState::Closed;
                     c.inner.link.buffered.store(0, Ordering::Release);
                 }
+                let error = ConnectionError {
+                    reason: ErrorReason::Internal,
+                    message: "the connection's network task panicked (see the log)".to_owned(),
+                };
+                self.stats.ended_with(error.clone());
+                events.push(Event::ConnectionError(error));
             }
+            Update::Error(error) => events.push(Event::ConnectionError(error)),
             Update::RemoteChannel {
                 key,
                 info,
@@ -546,6 +564,37 @@ impl PeerConnection {
                 events.push(Event::DataChannel(channel));
             }
         }
+    }
+
+    /// The connection's statistics (see [`crate::stats`]). Cheap: reads what the network
+    /// thread published, never waits for it.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.stats.stats();
+        stats.channels = self
+            .channels
+            .values()
+            .filter(|c| c.ready_state() != ChannelState::Closed)
+            .map(|c| {
+                let t = c.inner.link.traffic.counts();
+                ChannelStats {
+                    label: c.label(),
+                    id: c.id(),
+                    bytes_sent: t.bytes_sent,
+                    bytes_received: t.bytes_received,
+                    messages_sent: t.messages_sent,
+                    messages_received: t.messages_received,
+                    buffered_amount: c.buffered_amount(),
+                }
+            })
+            .collect();
+        stats.channels.sort_by_key(|c| (c.id.is_none(), c.id));
+        stats
+    }
+
+    /// What the connection tried: its STUN/TURN servers and candidate pairs and how each
+    /// ended, and the error that ended it. Valid at any time; complete once FAILED.
+    pub fn failure_report(&self) -> FailureReport {
+        self.stats.failure_report()
     }
 
     /// Datagrams this connection dropped without acting on them: from addresses that are not

@@ -1,6 +1,7 @@
 //! What the network thread and the application share about one data channel, and the one
 //! computation of the message size limit.
 
+use crate::stats::Traffic;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -72,6 +73,8 @@ pub(crate) struct ChannelLink {
     pub connection: Arc<ReceiveBudget>,
     /// The largest message `send` accepts.
     pub max_message_size: AtomicUsize,
+    /// Messages this channel sent and received.
+    pub traffic: Traffic,
 }
 
 impl ChannelLink {
@@ -86,6 +89,7 @@ impl ChannelLink {
             receive: ReceiveBudget::new(receive_budget),
             connection,
             max_message_size: AtomicUsize::new(max_message_size),
+            traffic: Traffic::default(),
         })
     }
 

@@ -16,6 +16,7 @@ use crate::core::{Core, Transmit};
 use crate::error::Result;
 use crate::gather::{GatherAction, Gathering};
 use crate::mailbox::{Command, Shared, Update};
+use crate::stats::StatsBoard;
 use crate::stream::{self, StreamConn};
 use bytes::BytesMut;
 use mdns::MdnsLookups;
@@ -51,6 +52,8 @@ pub(crate) struct DriverConfig {
     pub max_name_lookups: usize,
     /// `Config::simulate`.
     pub simulate: Option<crate::types::NetworkSimulation>,
+    /// Where the bytes on the wire and the servers' outcomes are published.
+    pub stats: Arc<StatsBoard>,
 }
 
 /// Starts a connection task on the network thread.
@@ -112,6 +115,7 @@ struct Task {
     mdns: MdnsLookups,
     /// The simulated bad network, while one is asked for (or still holds datagrams).
     simulator: Option<Simulator>,
+    stats: Arc<StatsBoard>,
 }
 
 async fn run(
@@ -140,6 +144,7 @@ async fn run(
             .simulate
             .as_ref()
             .map(|s| Simulator::new(Instant::now(), s)),
+        stats: config.stats,
     };
     loop {
         task.release_simulated().await;
@@ -355,6 +360,12 @@ impl Task {
         while let Some(c) = self.gathering.poll_candidate() {
             self.core.add_local_candidate(c.kind, c.addr, c.base);
         }
+        while let Some((reason, message)) = self.gathering.poll_problem() {
+            self.core.report(reason, message);
+        }
+        if let Some(reports) = self.gathering.take_server_reports() {
+            self.stats.publish_servers(reports);
+        }
         if self.gathering.is_complete() {
             self.core.finish_gathering();
         }
@@ -444,6 +455,7 @@ impl Task {
     }
 
     fn datagram(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, data: BytesMut) {
+        self.stats.wire_received(data.len());
         if let Some(data) = self.gathering.handle_datagram(now, local, peer, data) {
             self.core.handle_datagram(now, local, peer, data);
         }
@@ -467,8 +479,10 @@ impl Task {
     /// the simulator, if one runs).
     async fn send(&mut self, t: Transmit) {
         if let Some(w) = self.streams.get(&t.local) {
-            if w.send(t.data).is_err() {
-                debug!("the connection to TURN server {} is closed", t.peer);
+            let len = t.data.len();
+            match w.send(t.data) {
+                Ok(()) => self.stats.wire_sent(len),
+                Err(_) => debug!("the connection to TURN server {} is closed", t.peer),
             }
             return;
         }
@@ -487,8 +501,9 @@ impl Task {
                 .map(|(_, s)| s)
         });
         if let Some(sock) = sock {
-            if let Err(e) = sock.send_to(&t.data, t.peer).await {
-                debug!("send to {} failed: {e}", t.peer);
+            match sock.send_to(&t.data, t.peer).await {
+                Ok(n) => self.stats.wire_sent(n),
+                Err(e) => debug!("send to {} failed: {e}", t.peer),
             }
         }
     }

@@ -36,6 +36,8 @@
 //! | `config.rs`, `sdp.rs`, `candidate.rs` | parsing and validating what the application gives us (every rule lives here, the glue only converts types); `candidate.rs` also names our candidates' kinds |
 //! | `datagram.rs` | `Transmit`: a datagram the sans-IO layers queue for the driver |
 //! | `channel.rs` | what a channel's handle and the network thread share (buffered amount and its low threshold, receive budgets); the message size limit |
+//! | `stats/` | what a connection tells about itself: [`Stats`] (the handle reads atomics and a snapshot the network thread publishes), retransmissions counted from our SCTP packets, the process-wide [`ProcessTotals`] |
+//! | `failure.rs` | [`ErrorReason`] (when each is reported) and the [`FailureReport`] of servers and candidate pairs; `core/ice_view.rs` reads the pairs from rtc-ice, `gather/reports.rs` keeps the servers' outcomes |
 //! | `sim/` (tests only) | two cores on a virtual clock exchanging datagrams in memory; a scripted TURN server for `relay.rs` |
 //!
 //! **Threading.** One network thread for the whole process (`webrtc-rs-net`, a tokio
@@ -128,6 +130,7 @@ mod core;
 mod datagram;
 mod driver;
 pub mod error;
+pub mod failure;
 mod gather;
 mod mailbox;
 mod mdns;
@@ -135,10 +138,13 @@ mod relay;
 mod sdp;
 #[cfg(test)]
 mod sim;
+pub mod stats;
 mod stream;
 pub mod types;
 
 pub use api::{DataChannel, Event, PeerConnection};
 pub use error::{Error, ErrorKind, Result};
+pub use failure::{ConnectionError, ErrorReason, FailureReport};
 pub use mailbox::Notify;
+pub use stats::{process_totals, ChannelStats, ProcessTotals, Stats};
 pub use types::*;

@@ -46,6 +46,8 @@ pub(crate) enum Update {
     },
     /// The connection's task panicked and is gone: FAILED, every channel CLOSED.
     Crashed,
+    /// A problem the application should hear of (see `failure.rs` for when).
+    Error(crate::failure::ConnectionError),
     RemoteChannel {
         key: ChannelKey,
         info: ChannelInfo,

@@ -35,15 +35,31 @@ pub(crate) enum RelayEvent {
     Allocated {
         local: SocketAddr,
         relayed: SocketAddr,
+        server: SocketAddr,
     },
     /// An allocation failed (already logged); gathering no longer waits for it.
-    Failed,
+    Failed {
+        local: SocketAddr,
+        server: SocketAddr,
+        why: RelayFailure,
+    },
     /// A datagram a peer sent to our relayed address.
     Data {
         relayed: SocketAddr,
         peer: SocketAddr,
         data: BytesMut,
     },
+}
+
+/// Why an allocation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RelayFailure {
+    /// The server refused the credentials (401 or 403); its answer.
+    Auth(String),
+    /// The server refused for another reason; its answer.
+    Refused(String),
+    /// The server never answered.
+    NoAnswer,
 }
 
 /// Where and how to allocate (see [`Relays::allocate`]).
@@ -288,7 +304,7 @@ impl Relays {
                 );
                 let _ = a.client.close();
                 a.state = State::Failed;
-                self.events.push_back(RelayEvent::Failed);
+                self.events.push_back(failed(a, RelayFailure::NoAnswer));
                 continue;
             }
             if a.state != State::Failed && a.client.poll_timeout().is_some_and(|t| t <= now) {
@@ -361,6 +377,14 @@ impl Relays {
     }
 }
 
+fn failed(a: &Allocation, why: RelayFailure) -> RelayEvent {
+    RelayEvent::Failed {
+        local: a.local,
+        server: a.server,
+        why,
+    }
+}
+
 fn request_permission(a: &mut Allocation, now: Instant, relayed: SocketAddr, peer: SocketAddr) {
     // rtc-turn keeps a permission idle until the server answers: ask only once at a time.
     if peer.is_ipv4() != relayed.is_ipv4() || a.permission_requests.values().any(|p| *p == peer) {
@@ -393,6 +417,7 @@ fn on_event(
             events.push_back(RelayEvent::Allocated {
                 local: a.local,
                 relayed,
+                server: a.server,
             });
             for peer in peers {
                 request_permission(a, now, relayed, *peer);
@@ -400,20 +425,22 @@ fn on_event(
         }
         TurnEvent::AllocateError(_, e) if a.state == State::Allocating => {
             let text = e.to_string();
-            if text.contains("401") {
+            let why = if text.contains("401") || text.contains("403") {
                 error!(
-                    "TURN server {} rejected the credentials of user {:?} (401 Unauthorized): \
+                    "TURN server {} rejected the credentials of user {:?} ({text}): \
                      check the ICE server's username and credential; no relay candidate from it",
                     a.name, a.username
                 );
+                RelayFailure::Auth(text)
             } else {
                 error!(
                     "TURN server {} refused the allocation ({text}); no relay candidate from it",
                     a.name
                 );
-            }
+                RelayFailure::Refused(text)
+            };
             a.state = State::Failed;
-            events.push_back(RelayEvent::Failed);
+            events.push_back(failed(a, why));
         }
         TurnEvent::TransactionTimeout(_) if a.state == State::Allocating => {
             error!(
@@ -421,7 +448,7 @@ fn on_event(
                 a.name, a.server
             );
             a.state = State::Failed;
-            events.push_back(RelayEvent::Failed);
+            events.push_back(failed(a, RelayFailure::NoAnswer));
         }
         TurnEvent::TransactionTimeout(tid) => {
             if let Some(peer) = a.permission_requests.remove(&tid) {

@@ -137,6 +137,7 @@ fn malformed_sdp_is_refused() {
         incoming: vec![],
         gathering_complete: false,
         buffered_low: vec![],
+        errors: vec![],
     };
     me.pc.create_offer().unwrap();
     pump_until(&mut me, &mut other, "offers", |a, b| {

@@ -5,24 +5,9 @@
 mod common;
 
 use common::*;
-use impair::{Direction, End, Impairment, Loss, Relay, Reorder, Stats};
+use impair::{Direction, Impairment, Loss, Relay, Reorder, Stats};
 use std::time::{Duration, Instant};
 use webrtc_rs_engine::*;
-
-/// A pump whose signaling points every candidate (and any inline one) at `relay`.
-fn through(relay: &Relay) -> Pump<'_> {
-    Pump::new()
-        .rewrite_candidates(|from, line| relay.rewrite_candidate(end(from), line))
-        .rewrite_offer(|sdp| relay.rewrite_sdp(End::A, sdp))
-        .rewrite_answer(|sdp| relay.rewrite_sdp(End::B, sdp))
-}
-
-fn end(origin: Origin) -> End {
-    match origin {
-        Origin::A => End::A,
-        Origin::B => End::B,
-    }
-}
 
 /// A bad path: `loss` random loss, 10 ms delay plus `jitter`, 5 % of datagrams held back
 /// 30 ms more, 5 % duplicated.

@@ -24,6 +24,12 @@ fn a_panicking_connection_fails_alone() {
         a.pc.connection_state() == ConnectionState::Failed
     });
     assert_eq!(ch.ready_state(), ChannelState::Closed);
+    let reasons: Vec<_> = a1.errors.iter().map(|e| e.reason).collect();
+    assert_eq!(reasons, [ErrorReason::Internal], "{:?}", a1.errors);
+    assert_eq!(
+        a1.pc.failure_report().error.map(|e| e.reason),
+        Some(ErrorReason::Internal)
+    );
     let err = ch
         .send(b"after the panic", false)
         .expect_err("send on a dead connection");

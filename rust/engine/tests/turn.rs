@@ -32,6 +32,21 @@ fn relay_only_peers_connect_through_turn() {
         return;
     };
     let (mut a, mut b, ch, remote) = relayed_pair(&server);
+    // Statistics and the report show the path through the relay.
+    for p in [&a, &b] {
+        let pair = p.pc.stats().selected_pair.expect("a selected pair");
+        assert_eq!(pair.local_type, stats::CandidateType::Relay, "{pair:?}");
+        assert!(pair.relayed());
+        let report = p.pc.failure_report();
+        let relayed: Vec<_> = report
+            .servers
+            .iter()
+            .filter(|s| matches!(s.outcome, failure::ServerOutcome::Relayed(a) if a == pair.local_address))
+            .collect();
+        assert_eq!(relayed.len(), 1, "{report:?}");
+        assert_eq!(relayed[0].url, server.url());
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+    }
     // A larger burst, both ways, still arrives whole and in order through the relay.
     for i in 0..50u32 {
         ch.send(&vec![i as u8; 1000], false).expect("send");
@@ -70,6 +85,27 @@ fn wrong_credential_gives_no_relay_and_gathering_completes() {
             .any(|l| l.contains("ERROR") && l.contains("401")),
         "no error naming the server was logged: {errors:?}"
     );
+    // The application hears it as a reason, once, and the report shows the server's answer.
+    let reasons: Vec<_> = a.errors.iter().map(|e| e.reason).collect();
+    assert_eq!(reasons, [ErrorReason::TurnAuthFailed], "{:?}", a.errors);
+    assert!(
+        a.errors[0].message.contains(&server.url()),
+        "{:?}",
+        a.errors
+    );
+    let report = a.pc.failure_report();
+    let refused: Vec<_> = report
+        .servers
+        .iter()
+        .filter(|s| s.url == server.url())
+        .collect();
+    assert!(!refused.is_empty(), "{report:?}");
+    for s in refused {
+        assert!(
+            matches!(&s.outcome, failure::ServerOutcome::AuthFailed(answer) if answer.contains("401")),
+            "{s:?}"
+        );
+    }
 }
 
 #[test]
@@ -199,6 +235,19 @@ fn unreachable_tcp_turn_server_is_reported_and_gathering_completes() {
             .iter()
             .any(|l| l.contains("ERROR") && l.contains("cannot connect")),
         "{errors:?}"
+    );
+    let reasons: Vec<_> = a.errors.iter().map(|e| e.reason).collect();
+    assert_eq!(
+        reasons,
+        [ErrorReason::IceServerUnreachable],
+        "{:?}",
+        a.errors
+    );
+    let report = a.pc.failure_report();
+    assert!(
+        matches!(&report.servers[..], [s] if s.url == url
+            && matches!(s.outcome, failure::ServerOutcome::ConnectFailed(_))),
+        "{report:?}"
     );
 }
 

@@ -3,9 +3,10 @@
 
 use crate::value::Value;
 use godot::builtin::{
-    AnyArray, AnyDictionary, GString, StringName, VarDictionary, Variant, VariantType,
+    AnyArray, AnyDictionary, GString, StringName, VarArray, VarDictionary, Variant, VariantType,
 };
 use godot::global::type_string;
+use godot::meta::ToGodot;
 use godot::obj::EngineEnum;
 
 /// Nesting deeper than this is reported as an unsupported value (guards self-containing arrays).
@@ -76,4 +77,35 @@ fn convert(v: &Variant, depth: u32) -> Value {
         },
         _ => other(),
     }
+}
+
+/// Builds the Godot value for a [`Value`] (dictionaries keep their order; `Other` is `null`).
+pub fn to_variant(v: &Value) -> Variant {
+    match v {
+        Value::Nil | Value::Other(_) => Variant::nil(),
+        Value::Bool(b) => b.to_variant(),
+        Value::Int(i) => i.to_variant(),
+        Value::Float(f) => f.to_variant(),
+        Value::Str(s) => GString::from(s.as_str()).to_variant(),
+        Value::Array(items) => {
+            let mut array = VarArray::new();
+            for item in items {
+                array.push(&to_variant(item));
+            }
+            array.to_variant()
+        }
+        Value::Dict(entries) => to_dictionary(entries).to_variant(),
+    }
+}
+
+/// Builds a Godot dictionary with string keys from entries.
+pub fn to_dictionary(entries: &[(String, Value)]) -> VarDictionary {
+    let mut dict = VarDictionary::new();
+    for (key, value) in entries {
+        dict.set(
+            &GString::from(key.as_str()).to_variant(),
+            &to_variant(value),
+        );
+    }
+    dict
 }

@@ -2,6 +2,7 @@
 //! `WebRTCPeerConnection` implementation, routes logs to Godot and loads the editor help.
 
 use crate::docs;
+use crate::godot_diagnostics;
 use crate::log_bridge::{self, Line, Severity};
 use godot::classes::{Os, WebRtcPeerConnection};
 use godot::global::{godot_print, godot_warn, print_custom, PrintLevel, PrintRecord, PrintSource};
@@ -43,6 +44,8 @@ unsafe impl ExtensionLibrary for WebRtcRs {
                 WebRtcPeerConnection::set_default_extension(&StringName::from(
                     "WebRtcRsPeerConnection",
                 ));
+                godot_diagnostics::register_reason_enum();
+                godot_diagnostics::add_monitors();
             }
             InitStage::Editor => docs::load_editor_help(),
             _ => {}
@@ -51,6 +54,7 @@ unsafe impl ExtensionLibrary for WebRtcRs {
 
     fn on_stage_deinit(stage: InitStage) {
         if stage == InitStage::Scene {
+            godot_diagnostics::remove_monitors();
             // Connections still alive at exit may log from their network threads while Godot
             // tears down; from here on such lines are dropped instead of printed.
             GODOT_LOG_OPEN.store(false, Ordering::Release);

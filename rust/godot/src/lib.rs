@@ -7,8 +7,10 @@
 //! are the thin glue. The rules those values must follow are the engine's, which reports them.
 
 pub mod config;
+pub mod diagnostics;
 pub mod log_bridge;
 pub mod mapping;
+pub mod monitors;
 pub mod options;
 pub mod session;
 pub mod simulate;
@@ -16,6 +18,7 @@ pub mod value;
 
 mod data_channel;
 mod docs;
+mod godot_diagnostics;
 mod godot_error;
 mod godot_value;
 mod init;

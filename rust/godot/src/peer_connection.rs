@@ -3,8 +3,9 @@
 
 use crate::config::parse_config;
 use crate::data_channel::WebRtcRsDataChannel;
+use crate::diagnostics::{failure_report_value, stats_value};
 use crate::godot_error::{engine_failure, invalid};
-use crate::godot_value::dict_entries;
+use crate::godot_value::{dict_entries, to_variant};
 use crate::mapping::mline_index;
 use crate::options::parse_channel_options;
 use crate::session::{Session, Signal};
@@ -31,8 +32,33 @@ pub struct WebRtcRsPeerConnection {
     base: Base<WebRtcPeerConnectionExtension>,
 }
 
+/// Beyond the stock API: statistics, error reasons, the failure report, the network simulator
+/// (documented in `doc/WebRtcRsPeerConnection.xml`). The `ConnectionErrorReason` constants are registered by
+/// `init.rs`.
 #[godot_api]
 impl WebRtcRsPeerConnection {
+    /// Emitted from `poll()` when something goes wrong: `reason` is a `ConnectionErrorReason`.
+    #[signal]
+    fn connection_error(reason: i64, message: GString);
+
+    /// Traffic, round-trip time and path of the current connection. Cheap enough for every
+    /// frame: it reads what the network thread published.
+    #[func]
+    fn get_stats(&self) -> VarDictionary {
+        to_variant(&stats_value(&self.session.stats()))
+            .try_to::<VarDictionary>()
+            .unwrap_or_default()
+    }
+
+    /// The STUN/TURN servers and candidate pairs the connection tried and how each ended, and
+    /// the error that ended it.
+    #[func]
+    fn get_failure_report(&self) -> VarDictionary {
+        to_variant(&failure_report_value(&self.session.failure_report()))
+            .try_to::<VarDictionary>()
+            .unwrap_or_default()
+    }
+
     /// Simulates a bad network on this connection from now on, with the keys of
     /// `initialize()`'s `simulate`; an empty Dictionary turns it off. `ERR_INVALID_PARAMETER`
     /// (the bad key named in the log) for settings out of range or of the wrong type.
@@ -236,6 +262,12 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
                         .emit_signal("data_channel_received", &[channel.to_variant()]);
                 }
                 Signal::BufferedAmountLow(handle) => self.emit_buffered_amount_low(&handle),
+                Signal::ConnectionError { reason, message } => {
+                    self.base_mut().emit_signal(
+                        "connection_error",
+                        &[reason.to_variant(), message.to_variant()],
+                    );
+                }
             }
         }
         Error::OK

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use webrtc_rs_engine::{
     ChannelOptions, ChannelState, Config, ConnectionState, DataChannel, Error, ErrorKind, Event,
-    GatheringState, Message, NetworkSimulation, PeerConnection, SdpType, SignalingState,
+    FailureReport, GatheringState, Message, NetworkSimulation, PeerConnection, SdpType,
+    SignalingState, Stats,
 };
 
 /// Set when a connection generation is retired (closed, re-initialized or freed). The session
@@ -41,6 +42,8 @@ pub enum Signal {
     DataChannel(SessionChannel),
     /// `buffered_amount_low()` on the object of this channel ([`SessionChannel::is`] finds it).
     BufferedAmountLow(DataChannel),
+    /// `connection_error(reason, message)`: `reason` is the `ConnectionErrorReason` value.
+    ConnectionError { reason: i64, message: String },
 }
 
 /// One peer connection as the Godot object sees it.
@@ -208,6 +211,22 @@ impl Session {
             .collect()
     }
 
+    /// The current connection's statistics (all zero and unknown before it exists). Cheap.
+    pub fn stats(&self) -> Stats {
+        self.pc
+            .as_ref()
+            .map(PeerConnection::stats)
+            .unwrap_or_default()
+    }
+
+    /// What the current connection tried, and the error that ended it.
+    pub fn failure_report(&self) -> FailureReport {
+        self.pc
+            .as_ref()
+            .map(PeerConnection::failure_report)
+            .unwrap_or_default()
+    }
+
     /// Whether `close()` was called (and no `initialize()` since).
     pub fn is_closed(&self) -> bool {
         self.closed
@@ -254,6 +273,10 @@ impl Signal {
                 retired.clone(),
             ))),
             Event::BufferedAmountLow(handle) => Some(Signal::BufferedAmountLow(handle)),
+            Event::ConnectionError(e) => Some(Signal::ConnectionError {
+                reason: crate::diagnostics::reason_value(e.reason),
+                message: e.message,
+            }),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! sender's rewritten candidates announced).
 
 use crate::peers::{End, Peers};
-use crate::stats::{bump, Counters};
+use crate::stats::{add_bytes, bump, Counters};
 use impair_model::{Drop, Fate, Impairment, Lane, Outage};
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -97,6 +97,7 @@ impl Forwarder {
 
     fn arrive(&mut self, data: &[u8], source: SocketAddr) {
         bump(&self.counters.received);
+        add_bytes(&self.counters.received_bytes, data.len());
         self.take_controls();
         self.peers.heard(self.from, source);
         match self.lane.admit(self.now(), data.len(), data.to_vec()) {
@@ -129,7 +130,10 @@ impl Forwarder {
             match self.peers.get(self.from.other()) {
                 None => bump(&self.counters.undeliverable),
                 Some(to) => match self.send.send_to(&data, to) {
-                    Ok(_) => bump(&self.counters.delivered),
+                    Ok(_) => {
+                        bump(&self.counters.delivered);
+                        add_bytes(&self.counters.delivered_bytes, data.len());
+                    }
                     Err(_) => bump(&self.counters.unsent),
                 },
             }

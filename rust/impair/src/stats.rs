@@ -27,6 +27,10 @@ pub struct Stats {
     pub duplicated: u64,
     /// Datagrams held back to be overtaken.
     pub held_back: u64,
+    /// UDP payload bytes of the datagrams in `received`.
+    pub received_bytes: u64,
+    /// UDP payload bytes of the datagrams in `delivered`.
+    pub delivered_bytes: u64,
 }
 
 /// The live counters behind [`Stats`], shared by a direction's thread and the relay handle.
@@ -42,11 +46,18 @@ pub(crate) struct Counters {
     pub unsent: AtomicU64,
     pub duplicated: AtomicU64,
     pub held_back: AtomicU64,
+    pub received_bytes: AtomicU64,
+    pub delivered_bytes: AtomicU64,
 }
 
 /// Adds one to a counter.
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Adds `n` bytes to a counter.
+pub(crate) fn add_bytes(counter: &AtomicU64, n: usize) {
+    counter.fetch_add(n as u64, Ordering::Relaxed);
 }
 
 impl Counters {
@@ -63,6 +74,8 @@ impl Counters {
             unsent: get(&self.unsent),
             duplicated: get(&self.duplicated),
             held_back: get(&self.held_back),
+            received_bytes: get(&self.received_bytes),
+            delivered_bytes: get(&self.delivered_bytes),
         }
     }
 }

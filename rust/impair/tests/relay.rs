@@ -92,6 +92,7 @@ fn each_side_sees_the_other_at_its_relay_address_both_ways() {
     assert_eq!(relay.peer(End::A), Some(p.a.local_addr().unwrap()));
     let s = relay.stats(Direction::AToB);
     assert_eq!((s.received, s.delivered), (10, 10));
+    assert_eq!((s.received_bytes, s.delivered_bytes), (1000, 1000));
 }
 
 #[test]

@@ -316,6 +316,8 @@ impl Session {
             Event::DataChannel(channel) => self.track(channel),
             // The CLI's protocol has no such event; its scripts read the buffered amount.
             Event::BufferedAmountLow(_) => {}
+            // The engine already logged it (stderr); the protocol reports the state change.
+            Event::ConnectionError(_) => {}
         }
     }
 

@@ -5,6 +5,7 @@
 use super::sctp::{parse_dcep, Read, SctpLayer};
 use crate::channel::{ChannelInfo, ChannelKey, ChannelLink, ReceiveBudget, REMOTE_KEY_BIT};
 use crate::mailbox::Update;
+use crate::stats::Traffic;
 use crate::types::{ChannelState, Message};
 use bytes::{Bytes, BytesMut};
 use rtc_datachannel::message::message_channel_open::DataChannelOpen;
@@ -63,6 +64,8 @@ pub(super) struct Channels {
     max_remote_channels: usize,
     /// Remote-opened channels refused because `max_remote_channels` were open.
     refused: u64,
+    /// Messages of every channel of the connection.
+    traffic: Arc<Traffic>,
 }
 
 impl Channels {
@@ -70,6 +73,7 @@ impl Channels {
         receive_budget: usize,
         connection_budget: Arc<ReceiveBudget>,
         max_remote_channels: usize,
+        traffic: Arc<Traffic>,
     ) -> Self {
         Self {
             channels: BTreeMap::new(),
@@ -82,6 +86,7 @@ impl Channels {
             send_limit: usize::MAX,
             max_remote_channels,
             refused: 0,
+            traffic,
         }
     }
 
@@ -242,7 +247,12 @@ impl Channels {
             (true, _) => (Ppi::String, data),
             (false, _) => (Ppi::Binary, data),
         };
-        match sctp.write(now, id, &payload, ppi) {
+        let written = sctp.write(now, id, &payload, ppi);
+        if written.is_ok() {
+            chan.link.traffic.sent(len);
+            self.traffic.sent(len);
+        }
+        match written {
             // SCTP carries one placeholder byte for an empty message and will release it.
             Ok(()) if len == 0 => {
                 chan.link.buffered.fetch_add(1, Ordering::AcqRel);
@@ -415,6 +425,8 @@ impl Channels {
         };
         if matches!(chan.state, ChanState::Open | ChanState::Closing) {
             chan.link.add_unread(message.data.len());
+            chan.link.traffic.received(message.data.len());
+            self.traffic.received(message.data.len());
             updates.push(Update::ChannelMessage { key, message });
         }
     }

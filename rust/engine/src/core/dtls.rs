@@ -60,6 +60,18 @@ pub(super) enum DtlsFailure {
     FatalAlert,
 }
 
+impl DtlsFailure {
+    /// What the application is told.
+    pub fn reason(&self) -> crate::failure::ErrorReason {
+        match self {
+            Self::FingerprintMismatch => crate::failure::ErrorReason::FingerprintMismatch,
+            Self::Handshake(_) | Self::FatalAlert => {
+                crate::failure::ErrorReason::DtlsHandshakeFailed
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for DtlsFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -116,6 +128,15 @@ impl DtlsLayer {
 
     pub fn is_client(&self) -> bool {
         self.is_client
+    }
+
+    /// The negotiated cipher suite's IANA name, once the handshake chose one.
+    pub fn cipher(&self) -> Option<String> {
+        let state = self
+            .endpoint
+            .as_ref()?
+            .get_connection_state(tunnel_addr())?;
+        state.cipher_suite().map(|c| c.id().to_string())
     }
 
     /// Prepares the endpoint for the role the descriptions settled, trusting only a certificate

@@ -6,8 +6,9 @@
 //! conflict before it checks integrity): a Binding request must carry our username and a valid
 //! MESSAGE-INTEGRITY keyed with our password, a Binding answer one keyed with the remote's.
 
-use super::Transmit;
+use super::{ice_view, Transmit};
 use crate::candidate::CandidateKind;
+use crate::stats::IceView;
 use bytes::BytesMut;
 use rtc_ice::candidate::candidate_host::CandidateHostConfig;
 use rtc_ice::candidate::candidate_relay::CandidateRelayConfig;
@@ -70,6 +71,9 @@ pub(super) struct IceLayer {
     outputs: VecDeque<IceOutput>,
     /// STUN messages dropped because they were not authentic.
     rejected: u64,
+    /// The last picture of the pairs (kept: the agent forgets them when it fails).
+    view: IceView,
+    view_changed: bool,
 }
 
 impl IceLayer {
@@ -121,6 +125,8 @@ impl IceLayer {
             early_dtls: VecDeque::new(),
             outputs: VecDeque::new(),
             rejected: 0,
+            view: IceView::default(),
+            view_changed: false,
         })
     }
 
@@ -290,7 +296,8 @@ impl IceLayer {
     }
 
     /// Drains the agent: its datagrams go to `transmits`; its events become [`IceOutput`]s.
-    pub fn drain(&mut self, transmits: &mut VecDeque<Transmit>) {
+    /// Then takes a new picture of the pairs, unless the agent has forgotten them.
+    pub fn drain(&mut self, now: Instant, transmits: &mut VecDeque<Transmit>) {
         while let Some(ev) = self.agent.poll_event() {
             match ev.event {
                 IceEvent::ConnectionStateChange(s) => {
@@ -315,6 +322,28 @@ impl IceLayer {
                 data: t.message,
             });
         }
+        if !matches!(self.agent.state(), IceState::Failed | IceState::Closed) {
+            let view = ice_view::read(&self.agent, now);
+            if view != self.view {
+                self.view = view;
+                self.view_changed = true;
+            }
+        }
+    }
+
+    /// The picture of the pairs, if it changed since the last call.
+    pub fn take_view_change(&mut self) -> Option<&IceView> {
+        std::mem::take(&mut self.view_changed).then_some(&self.view)
+    }
+
+    /// The last picture of the pairs.
+    pub fn view(&self) -> &IceView {
+        &self.view
+    }
+
+    /// Whether ICE ever selected a pair.
+    pub fn was_selected(&self) -> bool {
+        self.selected
     }
 
     pub fn poll_output(&mut self) -> Option<IceOutput> {
@@ -486,7 +515,7 @@ mod tests {
         assert!(ice.agent.role(), "still controlling");
         assert_eq!(ice.rejected(), 1);
         let mut transmits = VecDeque::new();
-        ice.drain(&mut transmits);
+        ice.drain(now, &mut transmits);
         assert!(
             transmits.iter().all(|t| t.peer != peer()),
             "no answer (a 487 role conflict or a success) went to the forger"

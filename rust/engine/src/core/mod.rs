@@ -7,6 +7,7 @@ mod channels;
 mod dtls;
 mod flight;
 mod ice;
+mod ice_view;
 #[cfg(test)]
 mod proptests;
 mod sctp;
@@ -15,14 +16,17 @@ mod sctp_guard;
 pub(crate) use dtls::local_fingerprint;
 #[cfg(test)]
 pub(crate) use sctp::{ATTEMPT_PERIOD, CLIENT_LAG};
+pub(crate) use sctp_guard::chunks as sctp_chunks;
 
 use crate::candidate::CandidateKind;
 use crate::channel::{
     negotiated_max_message_size, size_limit, ChannelInfo, ChannelKey, ChannelLink, ReceiveBudget,
 };
 pub(crate) use crate::datagram::Transmit;
+use crate::failure::{ConnectionError, ErrorReason};
 use crate::mailbox::Update;
 use crate::sdp::RemoteDescription;
+use crate::stats::{ProcessShare, RetransmitCounter, StatsBoard};
 use crate::types::{ConnectionState, GatheringState};
 use bytes::{Bytes, BytesMut};
 use channels::Channels;
@@ -59,6 +63,8 @@ pub(crate) struct CoreParams {
     /// `iceTransportPolicy: "relay"`: the agent accepts relay candidates only.
     pub relay_only: bool,
     pub liveness: crate::types::Liveness,
+    /// Where statistics are published for the handle.
+    pub stats: Arc<StatsBoard>,
 }
 
 pub(crate) struct Core {
@@ -88,6 +94,12 @@ pub(crate) struct Core {
     finished: bool,
     /// Non-STUN datagrams from anyone but the validated remote.
     junk_datagrams: u64,
+    stats: Arc<StatsBoard>,
+    /// This connection's part of the process-wide totals.
+    share: ProcessShare,
+    retransmits: RetransmitCounter,
+    /// How ICE failing is told: consent lost once a pair was selected, else no pair.
+    failed_after: std::time::Duration,
 }
 
 impl Core {
@@ -100,12 +112,18 @@ impl Core {
             p.relay_only,
             &p.liveness,
         )?;
+        let share = p.stats.process_share();
         Ok(Self {
             ice,
             dtls: DtlsLayer::new(p.provider, p.certificate),
             sctp: SctpLayer::new(p.receive_budget),
             sctp_guard: SctpGuard::new(size_limit(p.local_max_message_size)),
-            channels: Channels::new(p.receive_budget, p.connection_budget, p.max_remote_channels),
+            channels: Channels::new(
+                p.receive_budget,
+                p.connection_budget,
+                p.max_remote_channels,
+                p.stats.traffic.clone(),
+            ),
             local_max_message_size: p.local_max_message_size,
             mid: "0".to_owned(),
             mline_index: 0,
@@ -119,6 +137,10 @@ impl Core {
             state: ConnectionState::New,
             finished: false,
             junk_datagrams: 0,
+            stats: p.stats,
+            share,
+            retransmits: RetransmitCounter::default(),
+            failed_after: p.liveness.failed_after,
         })
     }
 
@@ -160,6 +182,29 @@ impl Core {
             debug!("connection state {:?} -> {:?}", self.state, state);
             self.state = state;
             self.updates.push(Update::State(state));
+            self.update_share();
+        }
+    }
+
+    /// Moves this connection's part of the process totals to what it is now.
+    fn update_share(&mut self) {
+        let open = matches!(
+            self.state,
+            ConnectionState::Connected | ConnectionState::Disconnected
+        );
+        let view = self.ice.view();
+        let relayed = view
+            .selected
+            .as_ref()
+            .is_some_and(|p| p.selected().relayed());
+        self.share.set(open, relayed, view.rtt);
+    }
+
+    /// Tells the application about a problem that does not end the connection (yet).
+    pub fn report(&mut self, reason: ErrorReason, message: String) {
+        if !self.finished {
+            self.updates
+                .push(Update::Error(ConnectionError { reason, message }));
         }
     }
 
@@ -217,13 +262,12 @@ impl Core {
         self.channels
             .set_send_limit(size_limit(self.negotiated_max_message_size));
         if let Err(e) = self.dtls.configure(&remote.fingerprints, dtls_client) {
-            warn!("DTLS configuration failed: {e}");
-            return self.fail(now);
+            let message = format!("DTLS configuration failed: {e}");
+            return self.fail(now, ErrorReason::Internal, message);
         }
         let controlling = offerer || remote.ice_lite;
         if let Err(e) = self.ice.start(now, controlling, remote.ufrag, remote.pwd) {
-            warn!("{e}");
-            return self.fail(now);
+            return self.fail(now, ErrorReason::Internal, e.message().to_owned());
         }
         self.remote_sctp_port = Some(remote.sctp_port);
         self.channels
@@ -327,19 +371,20 @@ impl Core {
             return;
         }
         if self.setup_deadline.is_some_and(|d| now >= d) {
-            if self.dtls.is_connected() {
-                warn!(
+            return if self.dtls.is_connected() {
+                let message = format!(
                     "DTLS is connected but no SCTP association formed within {} s: {}",
                     ASSOCIATION_TIMEOUT.as_secs(),
                     self.sctp.setup_report()
                 );
+                self.fail(now, ErrorReason::SctpAborted, message)
             } else {
-                warn!(
+                let message = format!(
                     "the DTLS handshake did not complete within {} s of ICE connecting",
                     SETUP_TIMEOUT.as_secs()
                 );
-            }
-            return self.fail(now);
+                self.fail(now, ErrorReason::DtlsHandshakeFailed, message)
+            };
         }
         self.ice.handle_timeout(now);
         self.after_ice(now);
@@ -349,12 +394,10 @@ impl Core {
         let dtls = self.dtls.handle_timeout(now);
         self.collect_dtls_transmits();
         if let Err(e) = dtls {
-            warn!("{e}");
-            return self.fail(now);
+            return self.fail(now, e.reason(), e.to_string());
         }
         if let Err(e) = self.sctp.handle_timeout(now) {
-            warn!("{e}");
-            return self.fail(now);
+            return self.fail(now, ErrorReason::SctpAborted, e);
         }
         self.process_sctp(now);
     }
@@ -368,8 +411,13 @@ impl Core {
     /// Hands what SCTP wants to send to DTLS, then to the selected ICE pair. Called once per
     /// driver iteration so a burst of DATA is answered with one SACK.
     pub fn flush(&mut self, now: Instant) {
-        for packet in self.sctp.poll_packets(now) {
-            self.dtls.write(now, &packet);
+        let packets = self.sctp.poll_packets(now);
+        for packet in &packets {
+            self.retransmits.observe(packet);
+            self.dtls.write(now, packet);
+        }
+        if !packets.is_empty() {
+            self.stats.set_retransmissions(self.retransmits.count());
         }
         self.collect_dtls_transmits();
     }
@@ -378,7 +426,11 @@ impl Core {
 
     /// Drains the ICE agent: transmits, state changes, pair selection.
     fn after_ice(&mut self, now: Instant) {
-        self.ice.drain(&mut self.transmits);
+        self.ice.drain(now, &mut self.transmits);
+        if let Some(view) = self.ice.take_view_change() {
+            self.stats.publish_ice(view.clone());
+            self.update_share();
+        }
         while let Some(output) = self.ice.poll_output() {
             match output {
                 IceOutput::State(s) => self.on_ice_state(now, s),
@@ -395,7 +447,7 @@ impl Core {
 
     fn on_ice_state(&mut self, now: Instant, s: IceState) {
         match s {
-            IceState::Failed => self.fail(now),
+            IceState::Failed => self.ice_failed(now),
             IceState::Disconnected if self.state == ConnectionState::Connected => {
                 self.set_state(ConnectionState::Disconnected)
             }
@@ -408,12 +460,34 @@ impl Core {
         }
     }
 
+    /// ICE gave up: on the selected pair (nothing heard for the failed timeout) or on every
+    /// pair (none ever answered).
+    fn ice_failed(&mut self, now: Instant) {
+        if self.ice.was_selected() {
+            let message = format!(
+                "nothing arrived from the remote for {} ms: it is gone or the path is lost \
+                 (ICE consent expired)",
+                self.failed_after.as_millis()
+            );
+            self.fail(now, ErrorReason::ConsentLost, message)
+        } else {
+            let view = self.ice.view();
+            let message = format!(
+                "no ICE candidate pair succeeded ({} local and {} remote candidates, {} pairs \
+                 checked); see get_failure_report()",
+                view.local_candidates,
+                view.remote_candidates,
+                view.pairs.len() + view.pairs_omitted
+            );
+            self.fail(now, ErrorReason::NoCandidatePair, message)
+        }
+    }
+
     fn start_dtls(&mut self, now: Instant) {
         let started = self.dtls.start(now);
         self.collect_dtls_transmits();
         if let Err(e) = started {
-            warn!("{e}");
-            return self.fail(now);
+            return self.fail(now, e.reason(), e.to_string());
         }
         for data in self.ice.take_early_dtls() {
             self.feed_dtls(now, data);
@@ -437,10 +511,7 @@ impl Core {
         self.collect_dtls_transmits();
         let outputs = match result {
             Ok(outputs) => outputs,
-            Err(e) => {
-                warn!("{e}");
-                return self.fail(now);
-            }
+            Err(e) => return self.fail(now, e.reason(), e.to_string()),
         };
         for output in outputs {
             match output {
@@ -449,11 +520,12 @@ impl Core {
                     Verdict::Accept => self.sctp.feed(now, d),
                     Verdict::Drop => self.junk_datagrams += 1,
                     Verdict::Abort(why) => {
-                        warn!("{why}; closing the connection");
-                        return self.fail(now);
+                        return self.fail(now, ErrorReason::SctpAborted, why);
                     }
                 },
-                DtlsOutput::PeerClosed => return self.remote_closed(now),
+                DtlsOutput::PeerClosed => {
+                    return self.remote_closed(now, "the remote closed DTLS (close_notify)")
+                }
             }
             if self.finished {
                 return;
@@ -464,6 +536,9 @@ impl Core {
 
     fn start_sctp(&mut self, now: Instant) {
         self.dtls_connected_at = Some(now);
+        if let Some(cipher) = self.dtls.cipher() {
+            self.stats.publish_cipher(cipher);
+        }
         if self.setup_deadline.is_some() {
             self.setup_deadline = Some(now + ASSOCIATION_TIMEOUT);
         }
@@ -474,8 +549,7 @@ impl Core {
             n => n,
         };
         if let Err(e) = self.sctp.start(now, self.dtls.is_client(), max, port) {
-            warn!("{e}");
-            self.fail(now);
+            self.fail(now, ErrorReason::SctpAborted, e);
         }
     }
 
@@ -485,17 +559,22 @@ impl Core {
             match output {
                 SctpOutput::Connected => {
                     self.setup_deadline = None;
+                    self.stats.connected(now);
                     self.set_state(ConnectionState::Connected);
                     self.channels
                         .dial_all(now, &mut self.sctp, &mut self.updates);
                 }
-                SctpOutput::HandshakeFailed => return self.fail(now),
+                SctpOutput::HandshakeFailed => {
+                    let message = "the SCTP handshake failed".to_owned();
+                    return self.fail(now, ErrorReason::SctpAborted, message);
+                }
                 SctpOutput::StreamClosed(id) => self.channels.stream_closed(id, &mut self.updates),
                 SctpOutput::Released(id, n) => self.channels.released(id, n, &mut self.updates),
                 SctpOutput::Readable(id) => self.channels.mark_readable(id),
                 SctpOutput::Ended => {
                     self.flush(now);
-                    return self.remote_closed(now);
+                    let how = "the remote ended the SCTP association (ABORT or SHUTDOWN)";
+                    return self.remote_closed(now, how);
                 }
             }
         }
@@ -504,22 +583,34 @@ impl Core {
 
     // ----- teardown ------------------------------------------------------------------------
 
-    fn fail(&mut self, now: Instant) {
+    /// The connection fails for `reason`: FAILED, the error reported (and logged), every
+    /// channel closed, the transports shut down.
+    fn fail(&mut self, now: Instant, reason: ErrorReason, message: String) {
         if self.finished {
             return;
         }
+        warn!("connection failed: {message}");
         self.set_state(ConnectionState::Failed);
+        self.end_with(reason, message);
         self.channels.close_all(&mut self.updates);
         self.shutdown_transports(now);
     }
 
-    fn remote_closed(&mut self, now: Instant) {
+    fn remote_closed(&mut self, now: Instant, how: &str) {
         if self.finished {
             return;
         }
+        debug!("{how}");
         self.channels.close_all(&mut self.updates);
         self.set_state(ConnectionState::Closed);
+        self.end_with(ErrorReason::ClosedByRemote, how.to_owned());
         self.shutdown_transports(now);
+    }
+
+    fn end_with(&mut self, reason: ErrorReason, message: String) {
+        let error = ConnectionError { reason, message };
+        self.stats.ended_with(error.clone());
+        self.updates.push(Update::Error(error));
     }
 
     /// Local `close()` (or the handle dropped): reset every stream, abort SCTP, send DTLS

@@ -154,17 +154,23 @@ impl SctpGuard {
 
 /// The DATA chunks of a packet as (TSN, stream, ends a message, payload length).
 fn data_chunks(chunks: &[u8]) -> impl Iterator<Item = (u32, u16, bool, usize)> + '_ {
-    Chunks(chunks).filter_map(|(kind, flags, value)| {
-        (kind == DATA && value.len() > 12).then(|| {
+    Chunks(chunks)
+        .filter(|(kind, _, value)| *kind == DATA && value.len() > 12)
+        .map(|(_, flags, value)| {
             let tsn = u32::from_be_bytes([value[0], value[1], value[2], value[3]]);
             let stream = u16::from_be_bytes([value[4], value[5]]);
             (tsn, stream, flags & FLAG_END != 0, value.len() - 12)
         })
-    })
 }
 
-/// The chunks of a packet as (type, flags, value); stops at the first malformed one.
-struct Chunks<'a>(&'a [u8]);
+/// The chunks of an SCTP packet (common header included) as (type, flags, value); stops at the
+/// first malformed one.
+pub(crate) fn chunks(packet: &[u8]) -> Chunks<'_> {
+    Chunks(packet.get(COMMON_HEADER..).unwrap_or(&[]))
+}
+
+/// The chunks after a packet's common header; see [`chunks`].
+pub(crate) struct Chunks<'a>(&'a [u8]);
 
 impl<'a> Iterator for Chunks<'a> {
     type Item = (u8, u8, &'a [u8]);

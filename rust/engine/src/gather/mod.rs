@@ -11,8 +11,10 @@
 use crate::candidate::CandidateKind;
 use crate::config::{ServerKind, ServerUrl};
 use crate::datagram::Transmit;
-use crate::relay::{AllocationRequest, RelayEvent, Relays};
+use crate::failure::{ErrorReason, ServerOutcome, ServerReport};
+use crate::relay::{AllocationRequest, RelayEvent, RelayFailure, Relays};
 use bytes::BytesMut;
+use reports::ServerReports;
 use rtc_shared::TransportProtocol;
 use rtc_stun::message::{
     Getter, Message as StunMessage, TransactionId, BINDING_REQUEST, BINDING_SUCCESS,
@@ -57,6 +59,8 @@ pub(crate) enum GatherAction {
 }
 
 struct StunQuery {
+    /// Index of the configured server.
+    index: usize,
     local: SocketAddr,
     server: SocketAddr,
     request: Vec<u8>,
@@ -79,6 +83,7 @@ pub(crate) struct Gathering {
     /// Datagrams peers relayed to us, for the core: (our relayed address, peer, data).
     relayed: VecDeque<(SocketAddr, SocketAddr, BytesMut)>,
     transmits: VecDeque<Transmit>,
+    reports: ServerReports,
 }
 
 impl Gathering {
@@ -99,6 +104,7 @@ impl Gathering {
             candidates: VecDeque::new(),
             relayed: VecDeque::new(),
             transmits: VecDeque::new(),
+            reports: ServerReports::default(),
         }
     }
 
@@ -135,6 +141,9 @@ impl Gathering {
                 continue;
             }
             self.actions_pending += 1;
+            let name = server.name();
+            self.reports
+                .set(index, &name, None, None, ServerOutcome::Pending);
             self.actions.push_back(GatherAction::Resolve {
                 server: index,
                 host: server.host.clone(),
@@ -149,6 +158,16 @@ impl Gathering {
             && self.actions_pending == 0
             && self.stun.is_empty()
             && self.relays.pending() == 0
+    }
+
+    /// A problem with a server the application should hear of.
+    pub fn poll_problem(&mut self) -> Option<(ErrorReason, String)> {
+        self.reports.poll_problem()
+    }
+
+    /// What became of each server, if that changed since the last call.
+    pub fn take_server_reports(&mut self) -> Option<Vec<ServerReport>> {
+        self.reports.take_change()
     }
 
     pub fn poll_action(&mut self) -> Option<GatherAction> {
@@ -189,22 +208,31 @@ impl Gathering {
             return;
         };
         if addrs.is_empty() {
-            match url.kind {
-                ServerKind::Stun => warn!("cannot resolve STUN server {:?}", url.host),
-                _ => error!(
+            let message = match url.kind {
+                ServerKind::Stun => format!("cannot resolve STUN server {:?}", url.host),
+                _ => format!(
                     "TURN server {} cannot be resolved; no relay candidate from it",
                     url.name()
                 ),
+            };
+            match url.kind {
+                ServerKind::Stun => warn!("{message}"),
+                _ => error!("{message}"),
             }
+            let name = url.name();
+            self.reports
+                .set(server, &name, None, None, ServerOutcome::DnsFailed);
+            self.reports
+                .problem(server, ErrorReason::IceServerUnreachable, message);
             return;
         }
         match url.kind {
-            ServerKind::Stun => self.query_stun(now, &addrs),
+            ServerKind::Stun => self.query_stun(now, server, &addrs),
             _ if url.is_stream() => self.connect_streams(server, &url, &addrs),
             _ => {
                 for local in self.sockets.clone() {
                     if let Some(addr) = addrs.iter().find(|a| a.is_ipv4() == local.is_ipv4()) {
-                        self.allocate(now, &url, *addr, local, TransportProtocol::UDP);
+                        self.allocate(now, server, &url, *addr, local, TransportProtocol::UDP);
                     }
                 }
             }
@@ -225,11 +253,19 @@ impl Gathering {
             return;
         };
         match result {
-            Ok(local) => self.allocate(now, &url, addr, local, TransportProtocol::TCP),
-            Err(e) => error!(
-                "TURN server {} ({addr}): {e}; no relay candidate from it",
-                url.name()
-            ),
+            Ok(local) => self.allocate(now, server, &url, addr, local, TransportProtocol::TCP),
+            Err(e) => {
+                let message = format!(
+                    "TURN server {} ({addr}): {e}; no relay candidate from it",
+                    url.name()
+                );
+                error!("{message}");
+                let outcome = ServerOutcome::ConnectFailed(e);
+                self.reports
+                    .set(server, &url.name(), Some(addr), None, outcome);
+                self.reports
+                    .problem(server, ErrorReason::IceServerUnreachable, message);
+            }
         }
     }
 
@@ -303,7 +339,12 @@ impl Gathering {
 
     // ----- STUN ----------------------------------------------------------------------------
 
-    fn query_stun(&mut self, now: Instant, servers: &[SocketAddr]) {
+    fn query_stun(&mut self, now: Instant, index: usize, servers: &[SocketAddr]) {
+        let name = self
+            .servers
+            .get(index)
+            .map(ServerUrl::name)
+            .unwrap_or_default();
         for &server in servers {
             for &local in &self.sockets {
                 if local.is_ipv4() != server.is_ipv4() {
@@ -316,7 +357,15 @@ impl Gathering {
                 {
                     continue;
                 }
+                self.reports.set(
+                    index,
+                    &name,
+                    Some(server),
+                    Some(local),
+                    ServerOutcome::Pending,
+                );
                 let query = StunQuery {
+                    index,
                     local,
                     server,
                     request: m.raw.clone(),
@@ -344,15 +393,24 @@ impl Gathering {
         if q.local != local {
             return Some(data);
         }
-        let base = q.local;
+        let (base, index, server) = (q.local, q.index, q.server);
         self.stun.remove(&m.transaction_id);
         let mut mapped = XorMappedAddress::default();
         if mapped.get_from(&m).is_ok() {
+            let addr = SocketAddr::new(mapped.ip, mapped.port);
             self.candidates.push_back(LocalCandidate {
                 kind: CandidateKind::ServerReflexive,
-                addr: SocketAddr::new(mapped.ip, mapped.port),
+                addr,
                 base: Some(base),
             });
+            let name = self
+                .servers
+                .get(index)
+                .map(ServerUrl::name)
+                .unwrap_or_default();
+            let outcome = ServerOutcome::Reflexive(addr);
+            self.reports
+                .set(index, &name, Some(server), Some(base), outcome);
         }
         None
     }
@@ -377,7 +435,22 @@ impl Gathering {
         }
         for tid in expired {
             if let Some(q) = self.stun.remove(&tid) {
-                debug!("STUN server {} did not answer", q.server);
+                let name = self
+                    .servers
+                    .get(q.index)
+                    .map(ServerUrl::name)
+                    .unwrap_or_default();
+                let message = format!(
+                    "STUN server {name} ({}) did not answer {STUN_ATTEMPTS} Binding requests \
+                     from {}",
+                    q.server, q.local
+                );
+                warn!("{message}");
+                let outcome = ServerOutcome::NoAnswer;
+                self.reports
+                    .set(q.index, &name, Some(q.server), Some(q.local), outcome);
+                self.reports
+                    .problem(q.index, ErrorReason::IceServerUnreachable, message);
             }
         }
     }
@@ -405,11 +478,20 @@ impl Gathering {
     fn allocate(
         &mut self,
         now: Instant,
+        index: usize,
         url: &ServerUrl,
         server: SocketAddr,
         local: SocketAddr,
         transport: TransportProtocol,
     ) {
+        let name = url.name();
+        self.reports.set(
+            index,
+            &name,
+            Some(server),
+            Some(local),
+            ServerOutcome::Pending,
+        );
         self.relays.allocate(
             now,
             AllocationRequest {
@@ -426,14 +508,32 @@ impl Gathering {
     fn relay_events(&mut self) {
         while let Some(ev) = self.relays.poll_event() {
             match ev {
-                RelayEvent::Allocated { local, relayed } => {
+                RelayEvent::Allocated {
+                    local,
+                    relayed,
+                    server,
+                } => {
                     self.candidates.push_back(LocalCandidate {
                         kind: CandidateKind::Relay,
                         addr: relayed,
                         base: (!self.relay_only).then_some(local),
-                    })
+                    });
+                    self.relay_outcome(server, local, ServerOutcome::Relayed(relayed), None);
                 }
-                RelayEvent::Failed => {}
+                RelayEvent::Failed { local, server, why } => {
+                    let (outcome, reason) = match why {
+                        RelayFailure::Auth(t) => {
+                            (ServerOutcome::AuthFailed(t), ErrorReason::TurnAuthFailed)
+                        }
+                        RelayFailure::Refused(t) => {
+                            (ServerOutcome::Refused(t), ErrorReason::IceServerUnreachable)
+                        }
+                        RelayFailure::NoAnswer => {
+                            (ServerOutcome::NoAnswer, ErrorReason::IceServerUnreachable)
+                        }
+                    };
+                    self.relay_outcome(server, local, outcome, Some(reason));
+                }
                 RelayEvent::Data {
                     relayed,
                     peer,
@@ -442,7 +542,46 @@ impl Gathering {
             }
         }
     }
+
+    /// Records what became of an allocation and, for a failure, tells the application.
+    fn relay_outcome(
+        &mut self,
+        server: SocketAddr,
+        local: SocketAddr,
+        outcome: ServerOutcome,
+        problem: Option<ErrorReason>,
+    ) {
+        let Some(index) = self.reports.server_at(server, local) else {
+            return;
+        };
+        let name = self
+            .servers
+            .get(index)
+            .map(ServerUrl::name)
+            .unwrap_or_default();
+        if let Some(reason) = problem {
+            let message = match &outcome {
+                ServerOutcome::AuthFailed(answer) => format!(
+                    "TURN server {name} ({server}) refused the username and credential \
+                     ({answer}); no relay candidate from it"
+                ),
+                ServerOutcome::NoAnswer => format!(
+                    "TURN server {name} ({server}) did not answer the Allocate request; no \
+                     relay candidate from it"
+                ),
+                other => format!(
+                    "TURN server {name} ({server}) refused the allocation ({}); no relay \
+                     candidate from it",
+                    other.detail()
+                ),
+            };
+            self.reports.problem(index, reason, message);
+        }
+        self.reports
+            .set(index, &name, Some(server), Some(local), outcome);
+    }
 }
 
+mod reports;
 #[cfg(test)]
 mod tests;

@@ -22,6 +22,7 @@ mod data;
 mod deadlines;
 mod handshake;
 mod lifecycle;
+mod reasons;
 mod relay;
 mod turn_server;
 mod turn_sim;

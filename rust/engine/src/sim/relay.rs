@@ -148,7 +148,7 @@ fn error_answers_fail() {
         assert!(sim
             .events
             .iter()
-            .all(|(_, e)| matches!(e, RelayEvent::Failed)));
+            .all(|(_, e)| matches!(e, RelayEvent::Failed { .. })));
     }
 }
 
@@ -159,7 +159,7 @@ fn authenticated_allocation_yields_the_relayed_address() {
         .events
         .iter()
         .filter_map(|(t, e)| match e {
-            RelayEvent::Allocated { local, relayed } => Some((*t, *local, *relayed)),
+            RelayEvent::Allocated { local, relayed, .. } => Some((*t, *local, *relayed)),
             _ => None,
         })
         .collect();

@@ -37,6 +37,8 @@ impl Default for SideConfig {
 
 pub(crate) struct Side {
     pub core: Core,
+    /// What the core publishes for a handle (statistics, the failure report).
+    pub stats: Arc<crate::stats::StatsBoard>,
     /// Unread bytes across the side's channels.
     connection_budget: Arc<ReceiveBudget>,
     /// The address of its one host candidate (invented; nothing goes to a network).
@@ -66,6 +68,7 @@ impl Side {
         let connection_budget = Arc::new(ReceiveBudget::new(
             crate::Limits::default().connection_receive_budget,
         ));
+        let stats = crate::stats::StatsBoard::new();
         let core = Core::new(
             start,
             CoreParams {
@@ -79,11 +82,13 @@ impl Side {
                 max_remote_channels: crate::Limits::default().max_remote_channels,
                 relay_only: false,
                 liveness: config.liveness.clone(),
+                stats: stats.clone(),
             },
         )
         .expect("core");
         Self {
             core,
+            stats,
             connection_budget,
             addr,
             ufrag,
@@ -200,6 +205,17 @@ impl Side {
     /// Just the sequence of connection states.
     pub fn state_names(&self) -> Vec<ConnectionState> {
         self.states().into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// The reasons of the errors reported, in order.
+    pub fn error_reasons(&self) -> Vec<crate::failure::ErrorReason> {
+        self.updates
+            .iter()
+            .filter_map(|(_, u)| match u {
+                Update::Error(e) => Some(e.reason),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn state(&self) -> ConnectionState {

@@ -218,7 +218,7 @@ impl TurnSim {
         let failed: Vec<Duration> = self
             .events
             .iter()
-            .filter(|(_, e)| matches!(e, RelayEvent::Failed))
+            .filter(|(_, e)| matches!(e, RelayEvent::Failed { .. }))
             .map(|(t, _)| *t)
             .collect();
         (failed.len(), failed.first().copied())

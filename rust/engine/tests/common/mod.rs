@@ -3,9 +3,12 @@
 #![allow(dead_code)]
 
 mod peer;
+pub mod relay;
 pub mod turn_server;
 
 pub use peer::Peer;
+#[allow(unused_imports)]
+pub use relay::through;
 use std::net::{IpAddr, Ipv4Addr};
 use webrtc_rs_engine::*;
 pub use webrtc_rs_test_pump::*;

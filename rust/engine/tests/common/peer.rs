@@ -16,6 +16,8 @@ pub struct Peer {
     pub gathering_complete: bool,
     /// The channel of each `BufferedAmountLow` event, in order.
     pub buffered_low: Vec<DataChannel>,
+    /// Every `Event::ConnectionError`, in order.
+    pub errors: Vec<ConnectionError>,
 }
 
 impl Peer {
@@ -27,6 +29,7 @@ impl Peer {
             incoming: Vec::new(),
             gathering_complete: false,
             buffered_low: Vec::new(),
+            errors: Vec::new(),
         }
     }
 
@@ -40,6 +43,7 @@ impl Peer {
                 Event::GatheringComplete => self.gathering_complete = true,
                 Event::DataChannel(c) => self.incoming.push(c),
                 Event::BufferedAmountLow(c) => self.buffered_low.push(c),
+                Event::ConnectionError(e) => self.errors.push(e),
             }
         }
     }

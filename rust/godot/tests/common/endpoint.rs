@@ -15,6 +15,8 @@ pub struct Endpoint {
     pub incoming: Vec<SessionChannel>,
     /// The channel of each `BufferedAmountLow` signal, in order.
     pub buffered_low: Vec<DataChannel>,
+    /// `connection_error` signals as (reason, message).
+    pub errors: Vec<(i64, String)>,
 }
 
 impl Endpoint {
@@ -25,6 +27,7 @@ impl Endpoint {
             candidates: Vec::new(),
             incoming: Vec::new(),
             buffered_low: Vec::new(),
+            errors: Vec::new(),
         }
     }
 }
@@ -72,6 +75,7 @@ impl Side for Endpoint {
                 }),
                 Signal::DataChannel(channel) => self.incoming.push(channel),
                 Signal::BufferedAmountLow(channel) => self.buffered_low.push(channel),
+                Signal::ConnectionError { reason, message } => self.errors.push((reason, message)),
             }
         }
     }

@@ -54,6 +54,7 @@ impl Peer {
                 max_remote_channels: 256,
                 relay_only: false,
                 liveness: crate::types::Liveness::default(),
+                stats: crate::stats::StatsBoard::new(),
             },
         )
         .unwrap();
