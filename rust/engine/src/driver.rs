@@ -38,6 +38,10 @@ const DATAGRAM_QUEUE: usize = 1024;
 const MDNS_QUEUE: usize = 16;
 /// Datagrams handled before a flush, so a burst is acknowledged together.
 const BURST: usize = 128;
+/// Commands applied before a flush: enough to bundle many small messages into each packet,
+/// bounded so an application that never stops sending cannot starve the sockets and timers
+/// (its own acknowledgements included) of the network thread.
+const COMMAND_BURST: usize = 1024;
 /// How long a closed connection waits for TURN servers to confirm the deallocation.
 const RELEASE_WAIT: Duration = Duration::from_secs(1);
 
@@ -182,9 +186,12 @@ async fn run(
                     // Every handle is gone (dropped without close()): close for them.
                     None => task.core.close(now),
                 }
-                // Apply whatever else is queued before flushing.
-                while let Ok(cmd) = commands.try_recv() {
-                    task.command(now, cmd);
+                // Apply what else is queued (up to a bound) before flushing.
+                for _ in 0..COMMAND_BURST {
+                    match commands.try_recv() {
+                        Ok(cmd) => task.command(now, cmd),
+                        Err(_) => break,
+                    }
                 }
             }
             Some((local, peer, data)) = dg_rx.recv() => {
