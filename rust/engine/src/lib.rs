@@ -142,7 +142,7 @@ pub mod stats;
 mod stream;
 pub mod types;
 
-pub use api::{DataChannel, Event, PeerConnection};
+pub use api::{live_network_tasks, DataChannel, Event, PeerConnection};
 pub use error::{Error, ErrorKind, Result};
 pub use failure::{ConnectionError, ErrorReason, FailureReport};
 pub use mailbox::Notify;
