@@ -602,7 +602,7 @@ fn max_packet_lifetime(ordered: bool, seed: u64) {
     };
     // (message, when it arrived)
     let mut got: Vec<(Message, Duration)> = Vec::new();
-    let mut receive = |got: &mut Vec<(Message, Duration)>| {
+    let receive = |got: &mut Vec<(Message, Duration)>| {
         while let Some(m) = y.recv() {
             got.push((m, started.elapsed()));
         }
@@ -652,7 +652,7 @@ fn max_packet_lifetime(ordered: bool, seed: u64) {
     let longest_gap = arrivals
         .windows(2)
         .map(|w| w[1] - w[0])
-        .chain(arrivals.first().map(|first| *first))
+        .chain(arrivals.first().copied())
         .max()
         .unwrap_or(Duration::MAX);
     let lost = COUNT as usize - got.len();
