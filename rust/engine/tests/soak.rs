@@ -113,7 +113,7 @@ fn cycle(n: usize) {
             assert_eq!(m.data.as_ref(), payload(i as u32).as_slice(), "cycle {n}");
         }
     }
-    let closed = if n % 2 == 0 {
+    let closed = if n.is_multiple_of(2) {
         a.pc.close();
         Some(a)
     } else {
