@@ -34,12 +34,8 @@ struct Options {
     b_to_a: impair::Impairment,
 }
 
-enum Parsed {
-    Run(Options),
-    Help,
-}
-
-fn parse_args(args: &[String]) -> Result<Parsed, String> {
+/// The options, or `None` for `--help`.
+fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut options = Options {
         seed: 1,
         a_to_b: Default::default(),
@@ -66,18 +62,18 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
             "--b-to-a" => {
                 options.b_to_a = spec::parse(value()?).map_err(|e| format!("--b-to-a: {e}"))?
             }
-            "--help" | "-h" => return Ok(Parsed::Help),
+            "--help" | "-h" => return Ok(None),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Parsed::Run(options))
+    Ok(Some(options))
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = match parse_args(&args) {
-        Ok(Parsed::Run(options)) => options,
-        Ok(Parsed::Help) => {
+        Ok(Some(options)) => options,
+        Ok(None) => {
             print!("{USAGE}{}", spec::SPEC_HELP);
             return ExitCode::SUCCESS;
         }
