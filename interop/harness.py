@@ -1,7 +1,7 @@
-"""What interop/run.py and bench/bench.py share: starting peers that speak the line protocol of
-interop/README.md, relaying the signalling between two of them, waiting for what they print,
-asking for `__stats__`, printing result tables, and running inside a loopback-only network
-namespace.
+"""What interop/run.py, interop/impaired.py and bench/bench.py share: starting peers that speak the
+line protocol of interop/README.md, relaying the signalling between two of them (optionally
+through the impairing relay, `impair-relay`), waiting for what they print, asking for
+`__stats__`, printing result tables, and running inside a loopback-only network namespace.
 
 Standard library only.
 """
@@ -32,6 +32,10 @@ class Failure(Exception):
 
 def ours_binary(path=None):
     return path or os.path.join(ROOT, "target", "release", "webrtc-rs-peer")
+
+
+def relay_binary(path=None):
+    return path or os.path.join(ROOT, "target", "release", "impair-relay")
 
 
 def peer_command(stack, ours_bin=None):
@@ -146,11 +150,14 @@ class Session:
     With `hold_signalling`, signalling is relayed only once both peers printed `ready`, so
     process start stays out of timings taken from `offer_at` (when the offer was relayed).
     With `errors_fail`, an `error` event of the awaited peer fails the wait.
+    `rewrite(who, value)`, when given, sees each signalling line of peer `who` before the other
+    peer gets it and returns what to pass on (None: nothing), e.g. `ImpairRelay.rewrite`.
     """
 
     def __init__(self, specs, log_dir, *, step_timeout, log_prefix="", transcript=True,
-                 hold_signalling=False, errors_fail=False):
+                 hold_signalling=False, errors_fail=False, rewrite=None):
         self.lines = queue.Queue()
+        self.rewrite = rewrite
         self.step_timeout = step_timeout
         self.hold_signalling = hold_signalling
         self.errors_fail = errors_fail
@@ -195,7 +202,10 @@ class Session:
                 self.peers[who].description = value.get("sdp", "")
             if value.get("type") == "offer" and self.offer_at is None:
                 self.offer_at = max(stamp, time.monotonic())
-            self.peers[1 - who].send(value)
+            if self.rewrite is not None:
+                value = self.rewrite(who, value)
+            if value is not None:
+                self.peers[1 - who].send(value)
         self.held = []
 
     def find(self, who, what, predicate, since=0, timeout=None):
@@ -248,6 +258,73 @@ class Session:
                 peer.send({"type": "close"})
         for peer in self.peers:
             peer.finish(exit_timeout)
+
+
+# --- the impairing relay between two peers -----------------------------------------------------
+
+
+class ImpairRelay:
+    """An `impair-relay` process (rust/impair-cli) between the two peers of a session: peer 0's
+    candidates and descriptions are pointed at its address A, peer 1's at B, so every datagram
+    goes through it. `spec` strings are its impairment text form (`impair-relay --help`), e.g.
+    `loss=0.1,delay=10ms,jitter=200ms`."""
+
+    def __init__(self, binary=None, seed=1, both=""):
+        command = [relay_binary(binary), "--seed", str(seed), "--both", both]
+        try:
+            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        except OSError as e:
+            raise Failure(f"cannot start impair-relay ({command[0]}): {e}")
+        ready = self._read()
+        if ready.get("event") != "ready":
+            raise Failure(f"impair-relay did not start: {ready}")
+        self.addresses = (ready["a"], ready["b"])
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise Failure("impair-relay exited")
+        return json.loads(line)
+
+    def ask(self, command):
+        self.proc.stdin.write(json.dumps(command).encode() + b"\n")
+        self.proc.stdin.flush()
+        answer = self._read()
+        if answer.get("event") == "error":
+            raise Failure(f"impair-relay: {answer.get('message')} (for {command})")
+        return answer
+
+    def rewrite(self, who, value):
+        """A signalling line of peer `who` pointed at the relay (None: pass nothing on)."""
+        end = "a" if who == 0 else "b"
+        kind = value.get("type")
+        if kind in ("offer", "answer"):
+            return dict(value, sdp=self.ask({"type": "sdp", "from": end, "sdp": value.get("sdp", "")})["sdp"])
+        if kind == "candidate" and value.get("candidate"):
+            line = self.ask({"type": "candidate", "from": end, "candidate": value["candidate"]})["candidate"]
+            return None if line is None else dict(value, candidate=line)
+        return value
+
+    def set(self, spec, direction="both"):
+        self.ask({"type": "set", "direction": direction, "impairment": spec})
+
+    def cut(self, seconds):
+        self.ask({"type": "cut", "ms": int(seconds * 1000)})
+
+    def stats(self):
+        answer = self.ask({"type": "stats"})
+        return answer["a_to_b"], answer["b_to_a"]
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 # --- what peers print --------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 //! `cargo xtask interop`: the interop matrix of `webrtc-rs-peer` against aiortc, libdatachannel
-//! (node-datachannel), werift and headless Chromium, each in both roles.
+//! (node-datachannel), werift and headless Chromium, each in both roles; then the bad-path
+//! scenarios (`interop/impaired.py`: loss, jitter, reordering, duplication and a 3 s cut through
+//! the impairing relay `impair-relay`) against libdatachannel and aiortc.
 //!
 //! Installs what the peers need on a fresh machine (a Python venv with aiortc and an npm
 //! prefix with node-datachannel and werift under `.interop/`, Debian's `chromium` when running
 //! as root),
-//! builds `webrtc-rs-peer` in release mode and runs `interop/run.py`, which enters a network
+//! builds `webrtc-rs-peer` and `impair-relay` in release mode and runs `interop/run.py` and
+//! `interop/impaired.py`, which enter a network
 //! namespace with only `lo` up when the machine permits it. Each step is skipped when already
 //! done, so a second run only pays for the build check and the matrix.
 
@@ -20,6 +23,10 @@ const WERIFT: &str = "werift@0.24.4";
 
 /// Every stack, in the order the matrix runs them.
 const STACKS: [&str; 4] = ["aiortc", "ndc", "werift", "chromium"];
+
+/// The stacks `interop/impaired.py` runs its bad-path scenarios against (through the
+/// impairing relay, `impair-relay`): libdatachannel, and aiortc (about 20 and 30 s).
+const IMPAIRED_STACKS: [&str; 2] = ["ndc", "aiortc"];
 
 const USAGE: &str =
     "usage: cargo xtask interop [--no-install] [--stacks aiortc,ndc,werift,chromium]";
@@ -61,7 +68,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    cmd::run(cmd::cargo().args(["build", "--release", "-p", "webrtc-rs-peer"]))?;
+    cmd::run(cmd::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "webrtc-rs-peer",
+        "-p",
+        "impair-cli",
+    ]))?;
 
     let mut pairs: Vec<String> = stacks.iter().map(|s| format!("ours:{s}")).collect();
     // Our peer without trickle (candidates inside its descriptions), against a trickling
@@ -85,7 +99,26 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .arg(root.join("docs").join("interop.md"));
     }
     runner.args(&pairs);
-    cmd::run(&mut runner).map_err(|e| format!("interop matrix failed: {e}"))
+    let matrix = cmd::run(&mut runner).map_err(|e| format!("interop matrix failed: {e}"));
+
+    // The bad-path scenarios (interop/impaired.py) against the stacks they cover, even when
+    // the matrix failed: each tells something of its own.
+    let impaired: Vec<&str> = IMPAIRED_STACKS
+        .into_iter()
+        .filter(|name| stacks.iter().any(|s| s == name))
+        .collect();
+    let bad_paths = if impaired.is_empty() {
+        Ok(())
+    } else {
+        cmd::run(
+            Command::new("python3")
+                .current_dir(&root)
+                .arg(root.join("interop").join("impaired.py"))
+                .args(&impaired),
+        )
+        .map_err(|e| format!("impaired interop failed: {e}"))
+    };
+    matrix.and(bad_paths)
 }
 
 fn succeeds(command: &mut Command) -> bool {

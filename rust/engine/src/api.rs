@@ -52,6 +52,15 @@ pub enum Event {
     ConnectionError(ConnectionError),
 }
 
+/// Tasks alive on the process's network thread: two per connection (its task and the one that
+/// watches it for a panic) plus one per socket reader, name lookup and TURN stream, and every
+/// timer a connection has lives in one of them. 0 once every connection has ended (shortly
+/// after the last one is closed or dropped: its task still sends the close). For leak checks:
+/// a count that keeps growing while connections come and go is a leak.
+pub fn live_network_tasks() -> usize {
+    crate::driver::alive_tasks()
+}
+
 /// One WebRTC peer connection (data channels only). Cheap to create, usable at once in state
 /// NEW. Not `Sync`: drive it from one thread. Dropping it tears everything down.
 pub struct PeerConnection {

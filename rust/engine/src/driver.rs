@@ -60,6 +60,12 @@ pub(crate) struct DriverConfig {
     pub stats: Arc<StatsBoard>,
 }
 
+/// Tasks alive on the network thread: each connection's task and its socket readers, lookups
+/// and stream tasks (every timer of a connection lives in one of them).
+pub(crate) fn alive_tasks() -> usize {
+    net::alive_tasks()
+}
+
 /// Starts a connection task on the network thread.
 pub(crate) fn spawn(
     core: Core,

@@ -118,7 +118,9 @@
 //! about 0.2 s after the figures above. Between DISCONNECTED and FAILED the channels stay open
 //! and accept sends. Measured with two `webrtc-rs-peer` processes and `kill -9` of one: the
 //! survivor printed `disconnected` after 5.0 s, `failed` and the channel's `close` after
-//! 30.2 s.
+//! 30.2 s. `rust/peer-cli/tests/killed_peer.rs` checks it on every run (a peer process killed
+//! mid-transfer: DISCONNECTED and FAILED on time with short timings, DISCONNECTED within 5.4 s
+//! with the defaults, and no CPU used afterwards).
 //!
 //! Known limitations and workarounds: see `KNOWN_ISSUES.md` in the crate directory.
 
@@ -142,7 +144,7 @@ pub mod stats;
 mod stream;
 pub mod types;
 
-pub use api::{DataChannel, Event, PeerConnection};
+pub use api::{live_network_tasks, DataChannel, Event, PeerConnection};
 pub use error::{Error, ErrorKind, Result};
 pub use failure::{ConnectionError, ErrorReason, FailureReport};
 pub use mailbox::Notify;

@@ -328,7 +328,6 @@ fn handshakes_complete_at_10_percent_loss() {
     handshakes_complete(0.10);
 }
 
-/// See [`handshakes_complete_at_10_percent_loss`].
 /// Only acknowledgements are lost (20 % of the datagrams b->a): an unordered
 /// `maxRetransmits: 0` channel should still deliver every one of 150 messages sent 20 ms apart,
 /// since a later SACK covers a lost one. With some losses (seed 7 here; 4 seeds of 5 pass)
@@ -375,10 +374,13 @@ fn max_retransmits_zero_unordered_survives_lost_acknowledgements() {
     assert_eq!(got.len(), COUNT as usize);
 }
 
+/// See [`handshakes_complete_at_10_percent_loss`]. Passes since the DTLS final flight is sent
+/// again when the remote repeats its own (before, seed 2 failed: KNOWN_ISSUES.md), but takes
+/// about 15 s (seed 4: six seconds of DTLS retransmissions, then SCTP), too long for every
+/// run; the virtual-clock test `sim::handshake::setups_complete_at_20_percent_loss` covers 200
+/// such setups in about a second (about 2 % miss the SCTP deadline, KNOWN_ISSUES.md).
 #[test]
-/// Fails today in some seeds: the SCTP association must form within 10 s of DTLS, and under
-/// 20 % loss each way its four-way handshake sometimes does not (KNOWN_ISSUES.md).
-#[ignore = "SCTP setup under 20 % loss sometimes misses its 10 s deadline (KNOWN_ISSUES.md)"]
+#[ignore = "about 15 s of real time; covered on the virtual clock by sim::handshake"]
 fn handshakes_complete_at_20_percent_loss() {
     handshakes_complete(0.20);
 }
@@ -541,4 +543,188 @@ fn a_6_second_cut_disconnects_then_reconnects_and_loses_no_reliable_message() {
             "{who}: CONNECTED again at {back:?}, before the path was back"
         );
     }
+}
+
+/// The lifetime of the `maxPacketLifeTime` cases.
+const LIFETIME: Duration = Duration::from_millis(200);
+
+/// A channel with `maxPacketLifeTime` ([`LIFETIME`]) transmits or retransmits a message only
+/// within that time after it was sent (W3C: "the time during which the channel will transmit or
+/// retransmit data"). On a clean connection the path a->b starts losing 20 % of the datagrams
+/// after 20 ms plus up to 80 ms of jitter; b->a (the acknowledgements) only delays. `a` sends
+/// 300 messages 5 ms apart, each carrying when it was sent. A lost message can be recovered
+/// within the lifetime only by a fast retransmission; the retransmission timeout (1 s at least)
+/// comes too late, so those messages are dropped for good. Every message that arrives does so
+/// within the lifetime plus the path's longest one-way delay (plus scheduling slack): none is
+/// delivered late. Messages keep arriving throughout (no gap longer than the lifetime plus
+/// 300 ms), and once the path is clean again new messages arrive at once.
+fn max_packet_lifetime(ordered: bool, seed: u64) {
+    const COUNT: u32 = 300;
+    const AFTER: u32 = 20;
+    const LEN: usize = 100;
+    const DELAY: Duration = Duration::from_millis(20);
+    const JITTER: Duration = Duration::from_millis(80);
+    /// Scheduling on two busy cores: the network thread, the relay's threads and this one.
+    const SLACK: Duration = Duration::from_millis(150);
+    let relay = Relay::symmetric(Impairment::default(), seed).expect("relay");
+    let mut a = Peer::new(config());
+    let mut b = Peer::new(config());
+    let lifetime_ms = LIFETIME.as_millis() as u16;
+    let options = ChannelOptions {
+        ordered,
+        max_packet_lifetime: Some(lifetime_ms),
+        ..ChannelOptions::default()
+    };
+    let (x, y, _) = connect_through(&relay, &mut a, &mut b, options);
+    assert_eq!(y.max_packet_lifetime(), Some(lifetime_ms));
+    let lossy = Impairment {
+        loss: Loss::Random(0.2),
+        delay: DELAY,
+        jitter: JITTER,
+        ..Default::default()
+    };
+    relay.set(Direction::AToB, lossy).expect("settings");
+    let slow = Impairment {
+        delay: DELAY,
+        ..Default::default()
+    };
+    relay.set(Direction::BToA, slow).expect("settings");
+
+    // Message `i`: its index, then when it was sent (µs from `started`), then a pattern.
+    let started = Instant::now();
+    let stamped = |i: u32| {
+        let mut m = message(i, LEN);
+        m[4..12].copy_from_slice(&(started.elapsed().as_micros() as u64).to_be_bytes());
+        m
+    };
+    let sent_at = |m: &Message| {
+        let mut us = [0u8; 8];
+        us.copy_from_slice(&m.data[4..12]);
+        Duration::from_micros(u64::from_be_bytes(us))
+    };
+    // (message, when it arrived)
+    let mut got: Vec<(Message, Duration)> = Vec::new();
+    let receive = |got: &mut Vec<(Message, Duration)>| {
+        while let Some(m) = y.recv() {
+            got.push((m, started.elapsed()));
+        }
+    };
+    let mut pump = through(&relay);
+    let mut next = 0;
+    pump.until(&mut a, &mut b, "all sent", |_, _| {
+        while next < COUNT && started.elapsed() >= Duration::from_millis(5) * next {
+            x.send(&stamped(next), false).expect("send");
+            next += 1;
+        }
+        receive(&mut got);
+        next == COUNT
+    });
+    let last_sent = started.elapsed();
+    // Long enough for any retransmission timeout to have fired.
+    pump.hold(&mut a, &mut b, Duration::from_millis(1_500), |_, _| {
+        receive(&mut got)
+    });
+
+    let mut seen: Vec<u32> = got.iter().map(|(m, _)| index_of(m)).collect();
+    if ordered {
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "ordered: out of order or twice: {seen:?}"
+        );
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), got.len(), "a message arrived twice");
+    let bound = LIFETIME + DELAY + JITTER + SLACK;
+    let mut latest = Duration::ZERO;
+    let mut late = Vec::new();
+    for (m, arrived) in &got {
+        let i = index_of(m);
+        assert!(
+            m.data[..4] == message(i, LEN)[..4] && m.data[12..] == message(i, LEN)[12..],
+            "message {i} damaged"
+        );
+        let took = arrived.saturating_sub(sent_at(m));
+        latest = latest.max(took);
+        if took > bound {
+            late.push((i, took));
+        }
+    }
+    let arrivals: Vec<Duration> = got.iter().map(|g| g.1).collect();
+    let longest_gap = arrivals
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .chain(arrivals.first().copied())
+        .max()
+        .unwrap_or(Duration::MAX);
+    let lost = COUNT as usize - got.len();
+    let stats = relay.stats(Direction::AToB);
+    println!(
+        "maxPacketLifeTime {LIFETIME:?}, {} (20 % loss a->b, {DELAY:?} + {JITTER:?} jitter, seed \
+         {seed}): {} of {COUNT} arrived, {lost} dropped; slowest {latest:.2?} (bound {bound:?}); \
+         longest gap between arrivals {longest_gap:.2?}; a->b {stats:?}",
+        if ordered { "ordered" } else { "unordered" },
+        got.len()
+    );
+    assert!(
+        late.is_empty(),
+        "{} messages arrived later than the lifetime {LIFETIME:?} plus the path's {:?} at most \
+         (index, time from the send): {late:.2?}",
+        late.len(),
+        DELAY + JITTER
+    );
+    assert!(
+        lost > 0,
+        "no message was dropped: was the lifetime ignored?"
+    );
+    assert!(
+        lost < COUNT as usize / 2,
+        "{lost} of {COUNT} dropped on a path losing 20 %"
+    );
+    assert!(
+        longest_gap < LIFETIME + Duration::from_millis(300),
+        "the channel stalled for {longest_gap:?}"
+    );
+    assert!(
+        arrivals.last().is_some_and(|t| *t > last_sent - LIFETIME),
+        "nothing arrived near the end of the sending"
+    );
+
+    // The channel goes on: on a clean path every new message arrives, promptly.
+    relay.set_both(Impairment::default()).expect("settings");
+    let before = got.len();
+    for i in COUNT..COUNT + AFTER {
+        x.send(&stamped(i), false).expect("send");
+    }
+    let later = |got: &[(Message, Duration)]| -> Vec<u32> {
+        got[before..]
+            .iter()
+            .map(|(m, _)| index_of(m))
+            .filter(|i| *i >= COUNT)
+            .collect()
+    };
+    pump.with_limit(Duration::from_secs(2))
+        .until(&mut a, &mut b, "the messages after", |_, _| {
+            receive(&mut got);
+            later(&got).len() >= AFTER as usize
+        });
+    let mut after = later(&got);
+    after.sort_unstable();
+    assert_eq!(after, (COUNT..COUNT + AFTER).collect::<Vec<_>>());
+}
+
+#[test]
+fn max_packet_lifetime_unordered_drops_late_messages_and_never_stalls() {
+    max_packet_lifetime(false, 50);
+}
+
+/// Ordered, a message lost for good holds the ones behind it only until the receiver learns
+/// it is abandoned (FORWARD-TSN), which should come soon after its lifetime. Fails today: rtc-sctp
+/// abandons an expired message only when it considers retransmitting it (a fast retransmission,
+/// which happens once, or the retransmission timeout, 1 s at least), so the messages behind a
+/// lost one arrive up to 1.5 s after they were sent (KNOWN_ISSUES.md).
+#[test]
+#[ignore = "ordered maxPacketLifeTime delivers messages behind a lost one up to 1.5 s late (KNOWN_ISSUES.md)"]
+fn max_packet_lifetime_ordered_drops_late_messages_and_never_stalls() {
+    max_packet_lifetime(true, 51);
 }

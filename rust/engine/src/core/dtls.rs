@@ -7,7 +7,7 @@
 //! record that fails to parse is dropped, not fatal. After it, the old-epoch handshake records
 //! a remote repeats when our last flight was lost are accepted only a few times.
 
-use super::flight::FlightKeeper;
+use super::flight::{FinalFlight, FlightKeeper};
 use crate::sdp::Fingerprint;
 use bytes::BytesMut;
 use rtc_dtls::cipher_suite::CipherSuiteId;
@@ -97,6 +97,8 @@ pub(super) struct DtlsLayer {
     repeated_flights: u32,
     /// Our last handshake flight, sent again when rtc-dtls stops retransmitting.
     flight: FlightKeeper,
+    /// After the handshake, our final flight, sent again when the remote repeats its own.
+    final_flight: FinalFlight,
     /// Datagrams dropped before reaching rtc-dtls, or that it refused without harm.
     dropped: u64,
 }
@@ -113,6 +115,7 @@ impl DtlsLayer {
             fingerprint_mismatch: Arc::new(AtomicBool::new(false)),
             repeated_flights: 0,
             flight: FlightKeeper::default(),
+            final_flight: FinalFlight::default(),
             dropped: 0,
         }
     }
@@ -219,8 +222,17 @@ impl DtlsLayer {
             return Ok(Vec::new());
         }
         self.flight.received();
+        self.final_flight.received();
+        let handshake = is_old_handshake(&data);
+        if self.connected && handshake {
+            debug!("the remote repeated its last DTLS flight: ours goes out again");
+            self.final_flight.repeat();
+        }
         let result = self.read_records(now, data);
         self.watch_flight(now);
+        if handshake && !self.connected {
+            self.flight.peer_repeated(now);
+        }
         result
     }
 
@@ -294,10 +306,7 @@ impl DtlsLayer {
             return false;
         }
         if self.connected {
-            let repeats = records
-                .iter()
-                .any(|r| r.epoch == 0 && r.content_type == CONTENT_HANDSHAKE);
-            if repeats {
+            if is_old_handshake(data) {
                 self.repeated_flights += 1;
                 return self.repeated_flights <= REPEATED_FLIGHTS_LIMIT;
             }
@@ -360,12 +369,18 @@ impl DtlsLayer {
 
     /// The next record to send on the selected pair.
     pub fn poll_transmit(&mut self) -> Option<BytesMut> {
-        if let Some(again) = self.flight.poll_resend() {
+        if let Some(again) = self
+            .flight
+            .poll_resend()
+            .or_else(|| self.final_flight.poll_resend())
+        {
             return Some(again);
         }
         let datagram = self.endpoint.as_mut()?.poll_transmit()?.message;
         if !self.connected {
             self.flight.sent(&datagram);
+        } else if is_handshake_only(&datagram) {
+            self.final_flight.sent(&datagram);
         }
         Some(datagram)
     }
@@ -406,6 +421,26 @@ struct Record<'a> {
     content_type: u8,
     epoch: u16,
     body: &'a [u8],
+}
+
+/// Whether the datagram carries an epoch-0 handshake record: after the handshake, the remote
+/// repeating its last flight.
+fn is_old_handshake(data: &[u8]) -> bool {
+    records(data).is_some_and(|records| {
+        records
+            .iter()
+            .any(|r| r.epoch == 0 && r.content_type == CONTENT_HANDSHAKE)
+    })
+}
+
+/// Whether every record of the datagram is a handshake or ChangeCipherSpec record (what
+/// rtc-dtls sends after the handshake only as its final flight).
+fn is_handshake_only(data: &[u8]) -> bool {
+    records(data).is_some_and(|records| {
+        records.iter().all(|r| {
+            r.content_type == CONTENT_HANDSHAKE || r.content_type == CONTENT_CHANGE_CIPHER_SPEC
+        })
+    })
 }
 
 /// Splits a datagram into records; `None` if the framing is broken.

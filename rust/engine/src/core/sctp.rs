@@ -14,7 +14,10 @@
 //! engines never hold attempts in the same role past a switch, so they cannot build two
 //! associations. An INIT that comes while we are the client is held, and the next attempt as
 //! server answers it at once. As server, a repeated INIT (our INIT ACK was lost) starts another attempt
-//! beside the first, up to [`MAX_PENDING`]; the first to connect is kept.
+//! beside the first, up to [`MAX_PENDING`]; the first to connect is kept. An INIT ACK that comes
+//! while we are the server (the remote, as server, answered an INIT of our earlier client
+//! attempt) starts a client attempt at once: an answered attempt does not switch, so two
+//! servers that had each answered the other's INIT would otherwise wait for good.
 
 use crate::channel::ChannelInfo;
 use bytes::{Bytes, BytesMut};
@@ -44,6 +47,7 @@ pub(crate) const CLIENT_LAG: Duration = Duration::from_millis(500);
 const MAX_PENDING: usize = 4;
 const COMMON_HEADER: usize = 12;
 const CHUNK_INIT: u8 = 1;
+const CHUNK_INIT_ACK: u8 = 2;
 
 /// What the association reported, for the connection and its channels to act on.
 #[derive(Debug, PartialEq, Eq)]
@@ -87,7 +91,7 @@ pub(super) struct SctpLayer {
 /// The association attempts since DTLS came up (see the module comment).
 struct Setup {
     transport: TransportConfig,
-    /// When DTLS came up: the periods count from here.
+    /// When DTLS came up (or an INIT ACK made us the client): the periods count from here.
     since: Instant,
     /// The role of the current attempt: client sends INIT, server waits for one.
     client: bool,
@@ -225,6 +229,21 @@ impl SctpLayer {
         let Some(setup) = self.setup.as_mut() else {
             return;
         };
+        if !self.connected && !setup.client && packet.get(COMMON_HEADER) == Some(&CHUNK_INIT_ACK) {
+            // The remote, as server, answered an INIT of one of our earlier client attempts
+            // and now waits for a COOKIE ECHO that our server attempt cannot send. Waiting
+            // could last until the deadline: both sides servers, each having answered the
+            // other's INIT (their INIT ACKs lost), never switch again. So: client at once, in
+            // a fresh period; the remote answers the new INIT.
+            debug!("an SCTP INIT ACK while we wait as server: taking the client role");
+            setup.client = true;
+            setup.since = now;
+            setup.switches = 0;
+            if let Err(e) = self.attempt(now) {
+                warn!("{e}");
+            }
+            return;
+        }
         if packet.get(COMMON_HEADER) == Some(&CHUNK_INIT) {
             if !self.connected {
                 setup.remote_inits += 1;

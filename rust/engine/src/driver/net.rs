@@ -21,9 +21,19 @@ const SOCKET_BUFFER_BYTES: usize = 1 << 20;
 /// (local socket, remote address, datagram), from the socket readers to the connection task.
 pub(super) type Datagram = (SocketAddr, SocketAddr, BytesMut);
 
+/// The process-wide network thread's runtime, once started.
+static NET: OnceLock<std::result::Result<tokio::runtime::Handle, String>> = OnceLock::new();
+
+/// Tasks alive on the network thread (0 before it started).
+pub(super) fn alive_tasks() -> usize {
+    match NET.get() {
+        Some(Ok(handle)) => handle.metrics().num_alive_tasks(),
+        _ => 0,
+    }
+}
+
 /// The process-wide network thread, started on first use.
 pub(super) fn runtime() -> Result<tokio::runtime::Handle> {
-    static NET: OnceLock<std::result::Result<tokio::runtime::Handle, String>> = OnceLock::new();
     NET.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()

@@ -104,6 +104,40 @@ fn the_servers_first_answer_lost_once() {
     );
 }
 
+/// Drops the first DTLS datagram that carries a ChangeCipherSpec record: the server's final
+/// flight (with its Finished), when it is the server's filter.
+fn lose_first_change_cipher_spec() -> impl Filter {
+    let mut lost = false;
+    move |d: &Datagram<'_>| {
+        let ccs = dtls_records(d.data).iter().any(|(t, _)| *t == 20);
+        if ccs && !lost {
+            lost = true;
+            return Verdict::Drop;
+        }
+        Verdict::Deliver
+    }
+}
+
+#[test]
+fn the_servers_final_flight_lost_after_the_clients_second_flight_was_repeated() {
+    // B's (client's) flight 5 is lost: A repeats flight 4, which silences rtc-dtls at B, so B's
+    // flight 5 goes out again as it was (FlightKeeper). A completes and its final flight is
+    // lost too. B's next copy of flight 5 reaches A's replay window, so rtc-dtls at A does not
+    // answer it: A must send its final flight again itself (FinalFlight). Without that, B
+    // waited until A failed at the SCTP deadline (seen through the impairing relay at 20 %).
+    let mut sim = Sim::new(SimConfig::default());
+    sim.set_filter(B, lose_first_flight_with(CLIENT_KEY_EXCHANGE));
+    sim.set_filter(A, lose_first_change_cipher_spec());
+    sim.signal();
+    assert!(
+        connects_within(&mut sim, Duration::from_secs(8)),
+        "a={:?} b={:?} after {:?}",
+        sim.a().state_names(),
+        sim.b().state_names(),
+        sim.elapsed()
+    );
+}
+
 #[test]
 fn a_channel_made_before_the_offer_opens_after_a_lossy_setup() {
     for seed in 0..20 {
@@ -128,4 +162,53 @@ fn a_channel_made_before_the_offer_opens_after_a_lossy_setup() {
             sim.elapsed()
         );
     }
+}
+
+/// Setups (of [`LOSSY_SETUPS`]) allowed to fail at 20 % loss: the association's 10 s deadline
+/// (KNOWN_ISSUES.md, "SCTP setup under very heavy loss"). 4 fail today (2 %).
+const LOSSY_SETUP_FAILURES: usize = 6;
+const LOSSY_SETUPS: u64 = 200;
+
+/// [`LOSSY_SETUPS`] setups, each losing 20 % of the datagrams each way from the first (ICE,
+/// DTLS, SCTP and the channel's DCEP open alike): all but [`LOSSY_SETUP_FAILURES`] connect with
+/// the offerer's channel open at both ends. Prints the distribution of the setup times
+/// (virtual time, from the offer) and the seeds that failed.
+#[test]
+fn setups_complete_at_20_percent_loss() {
+    let mut times = Vec::new();
+    let mut failed = Vec::new();
+    for seed in 0..LOSSY_SETUPS {
+        let mut sim = Sim::new(SimConfig::default());
+        let key = sim.create_channel(A, "early", None);
+        sim.set_filter(A, loss(seed + 1_000, 20));
+        sim.set_filter(B, loss(seed + 2_000, 20));
+        sim.signal();
+        let open = sim.run_until(Duration::from_secs(45), |s| {
+            !s.b().remote_channels().is_empty()
+                && s.a()
+                    .channel_states(key)
+                    .iter()
+                    .any(|(_, st)| *st == crate::types::ChannelState::Open)
+        });
+        if open {
+            times.push(sim.elapsed());
+        } else {
+            failed.push((seed, sim.a().state_names(), sim.b().state_names()));
+        }
+    }
+    times.sort();
+    let at = |q: usize| times[(times.len() - 1) * q / 100];
+    println!(
+        "setups at 20 % loss (virtual time): {} of {LOSSY_SETUPS} connected; median {:.2?}, 90th \
+         percentile {:.2?}, slowest {:.2?}; failed (seed, a, b): {failed:?}",
+        times.len(),
+        at(50),
+        at(90),
+        at(100)
+    );
+    assert!(
+        failed.len() <= LOSSY_SETUP_FAILURES,
+        "{} setups failed: {failed:?}",
+        failed.len()
+    );
 }

@@ -190,3 +190,37 @@ fn the_report_says_what_was_tried() {
          for the remote's INIT); 0 INIT(s) came from the remote"
     );
 }
+
+#[test]
+fn an_init_ack_reaching_us_as_server_makes_us_the_client_at_once() {
+    // We are the DTLS client and send INIT; the remote, a server, answers, but its INIT ACK
+    // arrives only after our attempt gave way to one as server (at 2 s). It says the remote
+    // is a server waiting for a COOKIE ECHO: we take the client role at once (a new INIT),
+    // instead of both waiting as servers.
+    let start = Instant::now();
+    let mut ours = SctpLayer::new(1 << 20);
+    let mut theirs = Fixed::new(start, false);
+    ours.start(start, true, 65536, 5000).expect("start");
+    for p in ours.poll_packets(start) {
+        theirs.feed(start + LATENCY, p);
+    }
+    let late_init_ack = theirs.packets(start + LATENCY);
+    assert_eq!(late_init_ack.len(), 1, "the INIT ACK");
+    let switch = start + ATTEMPT_PERIOD;
+    ours.handle_timeout(switch).expect("switch");
+    assert!(!ours.setup.as_ref().expect("setup").client, "server now");
+    let _ = ours.poll_packets(switch);
+    let arrival = switch + Duration::from_millis(100);
+    ours.feed(arrival, BytesMut::from(&late_init_ack[0][..]));
+    let s = ours.setup.as_ref().expect("setup");
+    assert!(s.client, "client again");
+    assert_eq!((s.tried_client, s.tried_server), (2, 1));
+    let out = ours.poll_packets(arrival);
+    assert!(
+        out.iter()
+            .any(|p| p.get(COMMON_HEADER) == Some(&CHUNK_INIT)),
+        "a new INIT at once"
+    );
+    // A full period for this attempt.
+    assert_eq!(ours.next_switch(), Some(arrival + ATTEMPT_PERIOD));
+}
