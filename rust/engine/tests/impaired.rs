@@ -86,8 +86,8 @@ const JITTER: Duration = Duration::from_millis(200);
 /// channel: every one arrives, whole and in order, and is acknowledged.
 ///
 /// rtc-sctp retransmits a lost packet that nothing follows after its retransmission timeout
-/// (1 s at least, doubled each time the retransmission is lost too), so the time a case takes
-/// grows fast with the loss; the counts keep each case to a few seconds.
+/// (1 s at least, doubled each time the retransmission or its SACK is lost too), so the time a
+/// case takes grows fast with the loss; the counts keep each case to a few seconds.
 fn reliable_ordered_delivery(loss: f64, count: u32, len: usize, seed: u64) {
     let relay = Relay::symmetric(Impairment::default(), seed).expect("relay");
     let mut a = Peer::new(config());
@@ -138,10 +138,9 @@ fn reliable_ordered_delivers_everything_in_order_at_10_percent_loss() {
     reliable_ordered_delivery(0.10, 100, 300, 10);
 }
 
-#[test]
-fn reliable_ordered_delivers_everything_in_order_at_20_percent_loss() {
-    reliable_ordered_delivery(0.20, 50, 300, 20);
-}
+// At 20 % loss the time this takes has a heavy tail (4 or 5 retransmission timeouts in a row,
+// 15 to 31 s, in a few runs in a hundred), which no fixed real-time limit bounds: that case is
+// on the virtual clock (`src/sim/data.rs`), where each seed is exact.
 
 /// Loss of the partially reliable cases, in the direction of the data.
 const UNRELIABLE_LOSS: f64 = 0.25;
