@@ -86,8 +86,8 @@ const JITTER: Duration = Duration::from_millis(200);
 /// channel: every one arrives, whole and in order, and is acknowledged.
 ///
 /// rtc-sctp retransmits a lost packet that nothing follows after its retransmission timeout
-/// (1 s at least, doubled each time the retransmission is lost too), so the time a case takes
-/// grows fast with the loss; the counts keep each case to a few seconds.
+/// (1 s at least, doubled each time the retransmission or its SACK is lost too), so the time a
+/// case takes grows fast with the loss; the counts keep each case to a few seconds.
 fn reliable_ordered_delivery(loss: f64, count: u32, len: usize, seed: u64) {
     let relay = Relay::symmetric(Impairment::default(), seed).expect("relay");
     let mut a = Peer::new(config());
@@ -138,10 +138,9 @@ fn reliable_ordered_delivers_everything_in_order_at_10_percent_loss() {
     reliable_ordered_delivery(0.10, 100, 300, 10);
 }
 
-#[test]
-fn reliable_ordered_delivers_everything_in_order_at_20_percent_loss() {
-    reliable_ordered_delivery(0.20, 50, 300, 20);
-}
+// At 20 % loss the time this takes has a heavy tail (4 or 5 retransmission timeouts in a row,
+// 15 to 31 s, in a few runs in a hundred), which no fixed real-time limit bounds: that case is
+// on the virtual clock (`src/sim/data.rs`), where each seed is exact.
 
 /// Loss of the partially reliable cases, in the direction of the data.
 const UNRELIABLE_LOSS: f64 = 0.25;
@@ -385,33 +384,62 @@ fn handshakes_complete_at_20_percent_loss() {
     handshakes_complete(0.20);
 }
 
-/// Connection states as the application saw them, in order, with when (from `since`).
+/// A connection state as the application saw it.
+#[derive(Debug)]
+struct Seen {
+    /// When, since the cut.
+    at: Duration,
+    state: ConnectionState,
+    /// When the relay had last passed STUN to this side, as of then (the relay's clock).
+    last_stun: Option<Duration>,
+}
+
+/// Connection states of one side as the application saw them, in order, on the relay's clock.
 struct States {
-    since: Instant,
-    seen: Vec<(Duration, ConnectionState)>,
+    /// The relay's clock ([`Relay::elapsed`]) when the path was cut.
+    cut_at: Duration,
+    /// The direction that delivers to this side.
+    to_here: Direction,
+    seen: Vec<Seen>,
 }
 
 impl States {
-    fn new(since: Instant, pc: &PeerConnection) -> Self {
-        Self {
-            since,
-            seen: vec![(Duration::ZERO, pc.connection_state())],
-        }
+    fn new(relay: &Relay, to_here: Direction, pc: &PeerConnection) -> Self {
+        let mut s = Self {
+            cut_at: relay.elapsed(),
+            to_here,
+            seen: Vec::new(),
+        };
+        s.record(relay, pc);
+        s
     }
 
-    fn record(&mut self, pc: &PeerConnection) {
+    fn record(&mut self, relay: &Relay, pc: &PeerConnection) {
         let now = pc.connection_state();
-        if self.seen.last().map(|s| s.1) != Some(now) {
-            self.seen.push((self.since.elapsed(), now));
+        if self.seen.last().map(|s| s.state) != Some(now) {
+            self.seen.push(Seen {
+                at: relay.elapsed().saturating_sub(self.cut_at),
+                state: now,
+                last_stun: relay.stats(self.to_here).last_stun_delivered,
+            });
         }
     }
 
     fn names(&self) -> Vec<ConnectionState> {
-        self.seen.iter().map(|s| s.1).collect()
+        self.seen.iter().map(|s| s.state).collect()
     }
 
-    fn at(&self, state: ConnectionState) -> Option<Duration> {
-        self.seen.iter().find(|s| s.1 == state).map(|s| s.0)
+    fn first(&self, state: ConnectionState) -> Option<&Seen> {
+        self.seen.iter().find(|s| s.state == state)
+    }
+
+    /// How long this side had heard no STUN when it was seen in `state` (first time): ICE
+    /// (rtc-ice) measures silence from the last STUN it received (DTLS and SCTP traffic do
+    /// not count), which may be a little before the cut.
+    fn silent_for(&self, state: ConnectionState) -> Option<Duration> {
+        let seen = self.first(state)?;
+        let last = seen.last_stun?;
+        Some((self.cut_at + seen.at).saturating_sub(last))
     }
 }
 
@@ -430,8 +458,11 @@ fn cut_path_with(cut: Duration, seed: u64, config: Config) -> [States; 2] {
     let (x, y, _) = connect_through(&relay, &mut a, &mut b, ChannelOptions::default());
     let mut pump = through(&relay);
     let started = Instant::now();
+    let mut states = [
+        States::new(&relay, Direction::BToA, &a.pc),
+        States::new(&relay, Direction::AToB, &b.pc),
+    ];
     relay.cut(cut);
-    let mut states = [States::new(started, &a.pc), States::new(started, &b.pc)];
     let mut got = Vec::new();
     let mut sent = 0;
     pump.hold(&mut a, &mut b, cut + Duration::from_millis(300), |a, b| {
@@ -440,8 +471,8 @@ fn cut_path_with(cut: Duration, seed: u64, config: Config) -> [States; 2] {
                 .expect("send during the cut");
             sent += 1;
         }
-        states[0].record(&a.pc);
-        states[1].record(&b.pc);
+        states[0].record(&relay, &a.pc);
+        states[1].record(&relay, &b.pc);
         drain(&y, &mut got);
     });
     pump.until(
@@ -449,8 +480,8 @@ fn cut_path_with(cut: Duration, seed: u64, config: Config) -> [States; 2] {
         &mut b,
         "every message sent, and CONNECTED",
         |a, b| {
-            states[0].record(&a.pc);
-            states[1].record(&b.pc);
+            states[0].record(&relay, &a.pc);
+            states[1].record(&relay, &b.pc);
             drain(&y, &mut got);
             got.len() >= sent as usize && connected(a, b) && x.buffered_amount() == 0
         },
@@ -466,9 +497,9 @@ fn cut_path_with(cut: Duration, seed: u64, config: Config) -> [States; 2] {
     assert_eq!(got.len(), sent as usize);
     let stats = relay.stats(Direction::AToB);
     println!(
-        "path cut for {cut:?}: {sent} messages, all delivered by {done:.2?}; states a {:?}, \
-         b {:?}; a->b {stats:?}",
-        states[0].seen, states[1].seen
+        "path cut for {cut:?} at {:?} (relay clock): {sent} messages, all delivered by \
+         {done:.2?}; states a {:?}, b {:?}; a->b {stats:?}",
+        states[0].cut_at, states[0].seen, states[1].seen
     );
     assert!(stats.cut > 0, "the cut dropped nothing");
     states
@@ -485,8 +516,9 @@ fn a_3_second_cut_loses_no_reliable_message_and_stays_connected() {
 }
 
 /// With the liveness timings a game would set (DISCONNECTED after 1 s, FAILED after 10 s, a
-/// check every 250 ms), the same 3 s cut is reported: DISCONNECTED about 1 s after the cut,
-/// CONNECTED again once the path is back, and no reliable message lost.
+/// check every 250 ms), the same 3 s cut is reported: DISCONNECTED 1 s after the last STUN
+/// that arrived before the cut (so about 1 s after the cut), CONNECTED again once the path is
+/// back, and no reliable message lost.
 #[test]
 fn a_3_second_cut_with_short_liveness_timings_disconnects_then_reconnects() {
     let cut = Duration::from_secs(3);
@@ -506,12 +538,15 @@ fn a_3_second_cut_with_short_liveness_timings_disconnects_then_reconnects() {
             "{who}: {:?}",
             s.seen
         );
-        let down = s.at(Disconnected).expect("DISCONNECTED");
+        let down = s.first(Disconnected).expect("DISCONNECTED").at;
+        let silent = s.silent_for(Disconnected).expect("STUN before the cut");
         assert!(
-            down >= Duration::from_millis(750) && down < Duration::from_millis(1500),
-            "{who}: DISCONNECTED at {down:?}"
+            silent >= Duration::from_secs(1) && down < Duration::from_millis(1500),
+            "{who}: DISCONNECTED at {down:?} after the cut, {silent:?} after the last STUN: \
+             {:?}",
+            s.seen
         );
-        let back = s.seen[2].0;
+        let back = s.seen[2].at;
         assert!(
             back >= cut,
             "{who}: CONNECTED again at {back:?}, before the path was back"
@@ -519,8 +554,14 @@ fn a_3_second_cut_with_short_liveness_timings_disconnects_then_reconnects() {
     }
 }
 
-/// A cut longer than the DISCONNECTED timeout (6 s): both sides go DISCONNECTED about 5 s after
-/// the cut, CONNECTED again once the path is back, and no reliable message is lost.
+/// A cut longer than the DISCONNECTED timeout (6 s): both sides go DISCONNECTED once they heard
+/// no STUN for 5 s (about 5 s after the cut), CONNECTED again once the path is back, and no
+/// reliable message is lost.
+///
+/// The 5 s count from the last STUN datagram the relay passed to that side before the cut,
+/// not from the cut: ICE only counts STUN, and the last check or answer may have arrived a
+/// little before the cut (once seen: DISCONNECTED 4.97 s after the cut). The relay times it
+/// just before sending, so the bound cannot be met early by the relay's own lag.
 #[test]
 fn a_6_second_cut_disconnects_then_reconnects_and_loses_no_reliable_message() {
     let cut = Duration::from_secs(6);
@@ -532,12 +573,15 @@ fn a_6_second_cut_disconnects_then_reconnects_and_loses_no_reliable_message() {
             "{who}: {:?}",
             s.seen
         );
-        let down = s.at(Disconnected).expect("DISCONNECTED");
+        let down = s.first(Disconnected).expect("DISCONNECTED").at;
+        let silent = s.silent_for(Disconnected).expect("STUN before the cut");
         assert!(
-            down >= Duration::from_secs(5) && down < cut,
-            "{who}: DISCONNECTED at {down:?}"
+            silent >= Duration::from_secs(5) && down < cut,
+            "{who}: DISCONNECTED at {down:?} after the cut, {silent:?} after the last STUN: \
+             {:?}",
+            s.seen
         );
-        let back = s.seen[2].0;
+        let back = s.seen[2].at;
         assert!(
             back >= cut,
             "{who}: CONNECTED again at {back:?}, before the path was back"

@@ -183,11 +183,14 @@ fn rtt_is_the_delay_the_path_adds_not_a_frame_multiple() {
         // The relay holds each datagram 50 ms each way, a few ms more (its socket timeouts
         // round up to the kernel's tick; without delay the same path measures under 2 ms);
         // a loaded machine can stretch that now and then, but not every time.
-        assert!(seen
+        // No sample can beat the path; most sit within a few ms of it (a preempted thread
+        // stretches a single sample by any amount, so no bound holds for every one).
+        assert!(seen.iter().all(|r| *r >= 2 * delay), "{seen:?}");
+        let close = seen
             .iter()
-            .all(|r| *r >= 2 * delay && *r < 2 * delay + Duration::from_millis(80)));
-        let best = seen.iter().min().copied().unwrap_or_default();
-        assert!(best < 2 * delay + Duration::from_millis(20), "{seen:?}");
+            .filter(|r| **r < 2 * delay + Duration::from_millis(20))
+            .count();
+        assert!(close * 2 >= seen.len(), "{seen:?}");
         assert!(
             seen.iter().any(|r| r.subsec_nanos() % 1_000_000 != 0),
             "whole milliseconds only: {seen:?}"

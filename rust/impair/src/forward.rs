@@ -5,7 +5,7 @@
 //! sender's rewritten candidates announced).
 
 use crate::peers::{End, Peers};
-use crate::stats::{add_bytes, bump, Counters};
+use crate::stats::{add_bytes, bump, is_stun, stun_delivered, Counters};
 use impair_model::{Drop, Fate, Impairment, Lane, Outage};
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -133,6 +133,9 @@ impl Forwarder {
                     Ok(_) => {
                         bump(&self.counters.delivered);
                         add_bytes(&self.counters.delivered_bytes, data.len());
+                        if is_stun(&data) {
+                            stun_delivered(&self.counters.last_stun_delivered, now);
+                        }
                     }
                     Err(_) => bump(&self.counters.unsent),
                 },

@@ -167,6 +167,35 @@ fn a_cut_drops_everything_until_it_ends() {
     assert_eq!(relay.stats(Direction::BToA).cut, 5);
 }
 
+/// What a test of ICE liveness needs: when the relay last passed STUN to a peer (ICE measures
+/// silence from there; DTLS does not count).
+#[test]
+fn the_last_stun_delivery_is_timed_and_nothing_else_moves_it() {
+    let relay = Relay::symmetric(Impairment::default(), 1).unwrap();
+    let p = pair(&relay);
+    assert_eq!(relay.stats(Direction::AToB).last_stun_delivered, None);
+    let before = relay.elapsed();
+    // The first bytes of a STUN Binding request.
+    p.a.send_to(&[0, 1, 0, 0], p.a_to).unwrap();
+    assert_eq!(drain(&p.b).len(), 1);
+    let after = relay.elapsed();
+    let stun = relay.stats(Direction::AToB).last_stun_delivered;
+    assert!(
+        stun.is_some_and(|t| t >= before && t <= after),
+        "{stun:?} not in {before:?}..{after:?}"
+    );
+    // A DTLS record (first byte 20 to 63) is delivered but is not STUN; STUN that a cut drops
+    // is not delivered.
+    p.a.send_to(&[23, 0xfe, 0xfd, 0], p.a_to).unwrap();
+    assert_eq!(drain(&p.b).len(), 1);
+    relay.cut(Duration::from_secs(5));
+    p.a.send_to(&[0, 1, 0, 0], p.a_to).unwrap();
+    assert!(drain(&p.b).is_empty());
+    let s = relay.stats(Direction::AToB);
+    assert_eq!((s.delivered, s.cut, s.last_stun_delivered), (2, 1, stun));
+    assert_eq!(relay.stats(Direction::BToA).last_stun_delivered, None);
+}
+
 #[test]
 fn new_settings_apply_to_what_arrives_next() {
     let relay = Relay::symmetric(Impairment::default(), 1).unwrap();

@@ -18,6 +18,7 @@ mod net;
 mod run;
 mod side;
 
+mod buffered;
 mod data;
 mod deadlines;
 mod handshake;
