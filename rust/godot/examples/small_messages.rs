@@ -1,5 +1,10 @@
-//! Profiling vehicle: the glue's send and receive path with 64-byte messages, two connections
-//! in one process, polled the way Godot polls them (one thread calls put, poll and get).
+//! Profiling vehicle for the glue's send and receive path without Godot: two connections in
+//! one process, driven from one thread the way a naive GDScript loop drives them (send until
+//! refused, poll both, read everything). Not a benchmark (the sender floods past its send
+//! budget); run it under `perf record` to see where the time goes:
+//!
+//!     cargo build --release -p webrtc_rs --example small_messages
+//!     target/release/examples/small_messages [SIZE=64] [SECONDS=3] [SENDS_PER_POLL=1000]
 
 #[path = "../tests/common/mod.rs"]
 mod common;
