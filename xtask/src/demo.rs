@@ -77,9 +77,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
+    parse(args)?;
+    run_on(args, crate::addon::build_and_stage())
+}
+
+/// The demo on an addon staged already (`cargo xtask test` stages the release build).
+pub fn run_on(args: &[String], addon: Result<PathBuf, String>) -> Result<(), String> {
     let options = parse(args)?;
     let godot = find_godot()?;
-    let addon = crate::addon::build_and_stage();
     cmd::run(cmd::cargo().args(["build", "--release", "--package", "webrtc-rs-signaling"]))?;
     let certificate = if options.tls {
         let dir = target_dir().join("demo-tls");

@@ -1,24 +1,39 @@
-//! Project commands: `cargo xtask addon | test | demo | interop | bench | bench-signaling`.
+//! Project commands: `cargo xtask addon | package | check-package | test | demo | interop |
+//! bench | bench-signaling`.
 //!
-//! `addon` builds the release library and stages it into `addons/webrtc_rs/bin/`; `test` runs
+//! `addon` builds the library and stages it into `addons/webrtc_rs/`; `package` builds every
+//! target this machine can build into the release zip (`targets.rs` is the table); `test` runs
 //! every test the project has, installing what the tests need on a fresh machine; `demo` runs
 //! the multiplayer demo through the signaling server.
 
 mod addon;
+mod apple;
 mod bench;
 mod bench_signaling;
 mod cmd;
 mod demo;
+mod gdextension;
+mod inspect;
 mod interop;
+mod notices;
+mod package;
 mod system;
+mod targets;
 mod test;
+mod toolchains;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  addon [--debug]                 build the extension and stage it into addons/webrtc_rs/bin/
+  addon [--debug] [--target T]... build the extension and stage it into addons/webrtc_rs/
+                                  (no --target: this machine, plain cargo; --target: a row of
+                                  xtask/src/targets.rs with its release toolchain)
+  package [--no-build]            build every target this machine can build and write
+                                  dist/webrtc_rs-<version>.zip (+ .sha256), then check it
+                                  (--no-build: package what addons/webrtc_rs/bin/ holds)
+  check-package <zip>             check a release zip: layout, listed files, exports, imports
   test [--no-interop]             run every test (format, clippy, cargo tests, interop matrix)
   interop [--no-install] [--stacks aiortc,ndc,chromium]
                                   install the other stacks, build webrtc-rs-peer, run the interop matrix
@@ -39,6 +54,8 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "addon" => addon::run(rest),
+        "package" => package::run(rest),
+        "check-package" => inspect::run(rest),
         "test" => test::run(rest),
         "interop" => interop::run(rest),
         "demo" => demo::run(rest),

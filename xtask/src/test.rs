@@ -27,9 +27,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if interop {
         crate::interop::run(&[])?;
     }
-    // The main job, end to end: with Godot, the GDScript checks and the headless bots; without
-    // it, two CLI peers through the signaling server. Both use the release addon users ship.
-    crate::addon::build_and_stage()?;
+    // The library users download, for this machine: built as the release builds it (zig
+    // against the glibc floor on Linux), zipped like a release and the zip checked (layout,
+    // listed files, exports, glibc floor). `cargo xtask package` does the same for every
+    // target; it takes too long for CI.
+    let addon = crate::package::host_release_check()?;
+    // The main job, end to end, on that library: with Godot, the GDScript checks and the
+    // headless bots; without it, two CLI peers through the signaling server.
     match crate::demo::find_godot()? {
         Some(godot) => {
             cmd::run(
@@ -38,11 +42,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     .arg("tests/godot/run.sh")
                     .arg(&godot),
             )?;
-            crate::demo::run(&["--headless".into(), "--clients".into(), "3".into()])
+            crate::demo::run_on(
+                &["--headless".into(), "--clients".into(), "3".into()],
+                Ok(addon),
+            )
         }
         None => {
             eprintln!("no Godot binary ($GODOT or `godot` on PATH): GDScript checks skipped");
-            crate::demo::run(&[])
+            crate::demo::run_on(&[], Ok(addon))
         }
     }
 }
