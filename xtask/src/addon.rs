@@ -116,8 +116,9 @@ fn build_target(target: &Target, release: bool) -> Result<PathBuf, String> {
                 "build",
             ]);
         }
-        Toolchain::Msvc => {
-            // The C runtime linked in: the DLL needs no Visual C++ redistributable.
+        Toolchain::Msvc | Toolchain::Mingw => {
+            // The C runtime (and for MinGW libgcc and winpthreads) linked in: the DLL needs no
+            // Visual C++ redistributable and no MinGW DLL beside it.
             let variable = format!(
                 "CARGO_TARGET_{}_RUSTFLAGS",
                 target.triple.to_uppercase().replace('-', "_")
@@ -125,7 +126,7 @@ fn build_target(target: &Target, release: bool) -> Result<PathBuf, String> {
             build.env(variable, "-C target-feature=+crt-static");
             build.args(["build", "--target", target.triple]);
         }
-        Toolchain::Mingw | Toolchain::Apple => {
+        Toolchain::Apple => {
             if target.triple.contains("-apple-ios") {
                 build.env("IPHONEOS_DEPLOYMENT_TARGET", apple::IOS_MINIMUM);
             }
@@ -214,7 +215,12 @@ pub fn write_generated(addon: &Path) -> Result<(), String> {
         .filter(|t| files.contains(&t.file))
         .map(|t| t.triple)
         .collect();
+    let mut text = notices::render(&triples)?;
+    for file in &files {
+        if let Some(runtime) = notices::mingw_runtime(&addon.join(file), file)? {
+            text.push_str(&runtime);
+        }
+    }
     let path = addon.join(notices::FILE_NAME);
-    let text = notices::render(&triples)?;
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

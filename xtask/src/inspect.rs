@@ -88,12 +88,23 @@ pub fn check_zip(zip: &Path) -> Result<(), String> {
             Vec::new()
         }
     };
+    let notices_text = std::fs::read_to_string(addon.join(notices::FILE_NAME)).unwrap_or_default();
     for (_, file) in &listed {
         if let Some(target) = targets::for_file(file) {
             match check_library(target, &addon.join(file)) {
                 Ok(summary) => eprintln!("  {file}: {summary}"),
                 Err(problem) => problems.push(format!("{file}: {problem}")),
             }
+        }
+        let path = addon.join(file);
+        if path.is_file()
+            && notices::linked_by_mingw(&path).unwrap_or(false)
+            && !notices_text.contains(notices::MINGW_SECTION)
+        {
+            problems.push(format!(
+                "{file} holds the mingw-w64 runtime, whose notices {} lacks",
+                notices::FILE_NAME
+            ));
         }
     }
     if problems.is_empty() {
@@ -352,9 +363,12 @@ fn check_dll(target: &Target, path: &Path) -> Result<String, String> {
     if exports != [ENTRY_SYMBOL] {
         return Err(format!("exports {exports:?}, expected only {ENTRY_SYMBOL}"));
     }
+    let mut distinct: Vec<String> = imports.iter().map(|i| i.to_ascii_lowercase()).collect();
+    distinct.sort();
+    distinct.dedup();
     Ok(format!(
         "{format}, exports {ENTRY_SYMBOL} only, imports {}",
-        imports.join(" ")
+        distinct.join(" ")
     ))
 }
 

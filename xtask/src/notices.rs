@@ -251,8 +251,9 @@ pub fn render(triples: &[&str]) -> Result<String, String> {
         ));
     }
 
-    // Licence texts, each distinct text once, headed by the crates that ship it.
-    let mut texts: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    // Licence texts, each distinct text once (texts differing in layout only count as one),
+    // headed by the crates that ship it.
+    let mut texts: BTreeMap<String, (&str, Vec<String>)> = BTreeMap::new();
     let mut needs_standard: BTreeSet<String> = ["MIT", "Apache-2.0"].map(String::from).into();
     let mut without_files: Vec<&Crate> = Vec::new();
     for krate in crates.values() {
@@ -261,14 +262,16 @@ pub fn render(triples: &[&str]) -> Result<String, String> {
             without_files.push(krate);
         }
         for (file, text) in &krate.files {
+            let layout_free = text.split_whitespace().collect::<Vec<_>>().join(" ");
             texts
-                .entry(text.as_str())
-                .or_default()
+                .entry(layout_free)
+                .or_insert_with(|| (text.as_str(), Vec::new()))
+                .1
                 .push(format!("{} {} ({file})", krate.name, krate.version));
         }
     }
     out.push_str(&rule("Licence texts shipped by the crates"));
-    let mut blocks: Vec<(&Vec<String>, &str)> = texts.iter().map(|(t, c)| (c, *t)).collect();
+    let mut blocks: Vec<(&Vec<String>, &str)> = texts.values().map(|(t, c)| (c, *t)).collect();
     blocks.sort();
     for (holders, text) in blocks {
         out.push_str(&format!("--- {}\n\n{text}\n\n", holders.join(", ")));
@@ -306,6 +309,46 @@ pub fn render(triples: &[&str]) -> Result<String, String> {
         out.push_str(&format!("--- {id}\n\n{}\n\n", normalise(text)));
     }
     Ok(out)
+}
+
+/// Where Debian's mingw-w64 packages keep the runtime's licence notices.
+const MINGW_RUNTIME_NOTICES: &str = "/usr/share/doc/mingw-w64-x86-64-dev/copyright";
+/// A message of the mingw-w64 runtime's relocation code, which every MinGW-linked binary holds.
+const MINGW_RUNTIME_MARKER: &[u8] = b"Mingw-w64 runtime failure";
+
+pub const MINGW_SECTION: &str = "MinGW-w64 runtime";
+
+/// Whether the binary at `library` holds the mingw-w64 runtime.
+pub fn linked_by_mingw(library: &Path) -> Result<bool, String> {
+    let bytes =
+        std::fs::read(library).map_err(|e| format!("cannot read {}: {e}", library.display()))?;
+    Ok(bytes
+        .windows(MINGW_RUNTIME_MARKER.len())
+        .any(|w| w == MINGW_RUNTIME_MARKER))
+}
+
+/// The notices of the mingw-w64 runtime when `library` was linked by MinGW (the runtime is
+/// then linked into it statically); `None` for any other library.
+pub fn mingw_runtime(library: &Path, listed_as: &str) -> Result<Option<String>, String> {
+    if !listed_as.ends_with(".dll") || !library.is_file() {
+        return Ok(None);
+    }
+    if !linked_by_mingw(library)? {
+        return Ok(None);
+    }
+    let notices = std::fs::read_to_string(MINGW_RUNTIME_NOTICES).map_err(|e| {
+        format!(
+            "{listed_as} was linked by MinGW; the notices of its runtime are read from \
+             {MINGW_RUNTIME_NOTICES} (Debian package mingw-w64-x86-64-dev): {e}"
+        )
+    })?;
+    Ok(Some(format!(
+        "{}{listed_as} was linked by MinGW-w64: it holds parts of the mingw-w64 runtime\n\
+         (startup code, libmingwex) and of libgcc (GPL-3.0 with the GCC Runtime Library\n\
+         Exception, which asks for no notice). The mingw-w64 runtime's notices follow.\n\n{}\n",
+        rule(MINGW_SECTION),
+        normalise(&notices)
+    )))
 }
 
 #[cfg(test)]
