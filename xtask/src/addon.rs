@@ -153,12 +153,32 @@ pub fn stage_targets(chosen: &[&'static Target], release: bool) -> Result<PathBu
             files.push(target.file);
         }
     }
+    for target in chosen {
+        if !targets::buildable_here(target.toolchain) {
+            return Err(format!(
+                "{} cannot be built on this machine ({:?} toolchain); see the README's table",
+                target.triple, target.toolchain
+            ));
+        }
+    }
     for file in &files {
         let rows: Vec<&Target> = chosen.iter().copied().filter(|t| t.file == *file).collect();
+        let triples: Vec<&str> = rows.iter().map(|t| t.triple).collect();
         if rows[0].bundle == Bundle::Library && rows.len() > 1 {
-            let triples: Vec<&str> = rows.iter().map(|t| t.triple).collect();
             return Err(format!(
                 "{} are alternatives for {file}: choose one",
+                triples.join(" and ")
+            ));
+        }
+        let parts: Vec<&str> = targets::TARGETS
+            .iter()
+            .filter(|t| t.file == *file)
+            .map(|t| t.triple)
+            .collect();
+        if rows[0].bundle != Bundle::Library && triples.len() != parts.len() {
+            return Err(format!(
+                "{file} is built from {} together (asked for {})",
+                parts.join(" and "),
                 triples.join(" and ")
             ));
         }

@@ -124,11 +124,19 @@ fn framework(
         &plist_dir.join("Info.plist"),
         &info_plist(&stem, platform, version),
     )?;
+    // Ad-hoc: the binary first (always possible), then the bundle, which seals the Info.plist.
     cmd::run(
         Command::new("codesign")
             .args(["--force", "--sign", "-"])
-            .arg(framework),
+            .arg(&binary),
     )?;
+    if let Err(e) = cmd::run(
+        Command::new("codesign")
+            .args(["--force", "--sign", "-"])
+            .arg(framework),
+    ) {
+        eprintln!("note: the bundle itself could not be signed ({e}); its binary is signed");
+    }
     // What lipo joined is what the framework claims to hold.
     cmd::run(Command::new("lipo").arg("-info").arg(&binary))
 }
