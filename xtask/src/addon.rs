@@ -144,21 +144,13 @@ fn build_target(target: &Target, release: bool) -> Result<PathBuf, String> {
         .join(targets::built_name(target.triple)))
 }
 
-/// Builds each of `chosen` and stages it under its table name (Apple targets joined into their
-/// bundles), then writes the generated files; returns the addon dir.
-pub fn stage_targets(chosen: &[&'static Target], release: bool) -> Result<PathBuf, String> {
-    let mut files: Vec<&str> = Vec::new();
+/// The files `chosen` makes, in order; `Err` when two of them are alternatives for one file or
+/// a bundle is asked for in part.
+fn files_of(chosen: &[&'static Target]) -> Result<Vec<&'static str>, String> {
+    let mut files: Vec<&'static str> = Vec::new();
     for target in chosen {
         if !files.contains(&target.file) {
             files.push(target.file);
-        }
-    }
-    for target in chosen {
-        if !targets::buildable_here(target.toolchain) {
-            return Err(format!(
-                "{} cannot be built on this machine ({:?} toolchain); see the README's table",
-                target.triple, target.toolchain
-            ));
         }
     }
     for file in &files {
@@ -183,6 +175,22 @@ pub fn stage_targets(chosen: &[&'static Target], release: bool) -> Result<PathBu
             ));
         }
     }
+    Ok(files)
+}
+
+/// Builds each of `chosen` and stages it under its table name (Apple targets joined into their
+/// bundles), then writes the generated files; returns the addon dir.
+pub fn stage_targets(chosen: &[&'static Target], release: bool) -> Result<PathBuf, String> {
+    for target in chosen {
+        if !targets::buildable_here(target.toolchain) {
+            return Err(format!(
+                "{} is built on {}, not on this machine",
+                target.triple,
+                targets::where_built(target.toolchain)
+            ));
+        }
+    }
+    let files = files_of(chosen)?;
     let mut built: Vec<(&Target, PathBuf)> = Vec::new();
     for target in chosen {
         built.push((target, build_target(target, release)?));
@@ -243,4 +251,37 @@ pub fn write_generated(addon: &Path) -> Result<(), String> {
     }
     let path = addon.join(notices::FILE_NAME);
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(triples: &[&str]) -> Vec<&'static Target> {
+        triples
+            .iter()
+            .map(|t| targets::find(t).expect("in the table"))
+            .collect()
+    }
+
+    #[test]
+    fn alternatives_and_half_bundles_are_refused() {
+        let both_windows = rows(&["x86_64-pc-windows-gnu", "x86_64-pc-windows-msvc"]);
+        assert!(files_of(&both_windows).is_err());
+        assert!(files_of(&rows(&["aarch64-apple-darwin"])).is_err());
+        assert!(files_of(&rows(&["aarch64-apple-ios-sim"])).is_err());
+        assert_eq!(
+            files_of(&rows(&["x86_64-apple-darwin", "aarch64-apple-darwin"])),
+            Ok(vec!["bin/libwebrtc_rs.macos.framework"])
+        );
+        assert_eq!(
+            files_of(&rows(&[
+                "x86_64-unknown-linux-gnu",
+                "aarch64-unknown-linux-gnu",
+                "x86_64-pc-windows-gnu"
+            ]))
+            .map(|files| files.len()),
+            Ok(3)
+        );
+    }
 }

@@ -189,6 +189,17 @@ pub fn buildable_here(toolchain: Toolchain) -> bool {
     }
 }
 
+/// Where `toolchain` builds, for error messages.
+pub fn where_built(toolchain: Toolchain) -> &'static str {
+    match toolchain {
+        Toolchain::Zig { .. } => "Linux or macOS",
+        Toolchain::Mingw => "Linux",
+        Toolchain::Msvc => "Windows",
+        Toolchain::Apple => "macOS",
+        Toolchain::Ndk { .. } => "a machine with the Android NDK in $ANDROID_NDK_HOME",
+    }
+}
+
 /// The file cargo writes for the `webrtc_rs` cdylib on `triple`.
 pub fn built_name(triple: &str) -> &'static str {
     if triple.contains("-windows-") {
