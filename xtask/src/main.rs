@@ -20,7 +20,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   addon [--debug]                 build the extension and stage it into addons/webrtc_rs/bin/
   test [--no-interop]             run every test (format, clippy, cargo tests, interop matrix)
-  interop [--no-install] [--stacks aiortc,ndc,chromium]
+  interop [--no-install] [--stacks aiortc,ndc,werift,chromium,firefox]
                                   install the other stacks, build webrtc-rs-peer, run the interop matrix
   demo [--headless] [--clients N] [--mesh] [--timeout SECS] [--tls]
                                   run the Godot multiplayer demo through the signaling server
