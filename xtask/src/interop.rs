@@ -94,12 +94,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .arg(root.join("interop").join("run.py"))
         .arg("--markdown")
         .arg(&markdown);
-    // The peer the build above made, wherever the target directory is.
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        let target = root.join(target);
-        runner
-            .arg("--ours-bin")
-            .arg(target.join("release").join("webrtc-rs-peer"));
+    // The binaries the build above made, wherever the target directory is.
+    let release = std::env::var_os("CARGO_TARGET_DIR").map(|dir| root.join(dir).join("release"));
+    if let Some(release) = &release {
+        runner.arg("--ours-bin").arg(release.join("webrtc-rs-peer"));
     }
     if whole {
         runner
@@ -118,13 +116,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let bad_paths = if impaired.is_empty() {
         Ok(())
     } else {
-        cmd::run(
-            Command::new("python3")
-                .current_dir(&root)
-                .arg(root.join("interop").join("impaired.py"))
-                .args(&impaired),
-        )
-        .map_err(|e| format!("impaired interop failed: {e}"))
+        let mut scenarios = Command::new("python3");
+        scenarios
+            .current_dir(&root)
+            .arg(root.join("interop").join("impaired.py"));
+        if let Some(release) = &release {
+            scenarios
+                .arg("--ours-bin")
+                .arg(release.join("webrtc-rs-peer"))
+                .arg("--relay-bin")
+                .arg(release.join("impair-relay"));
+        }
+        cmd::run(scenarios.args(&impaired)).map_err(|e| format!("impaired interop failed: {e}"))
     };
     matrix.and(bad_paths)
 }
