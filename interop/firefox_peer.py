@@ -3,15 +3,22 @@
 interop/README.md).
 
     python3 interop/firefox_peer.py --role offerer|answerer [--label L] [--no-echo] [--sink]
-        [--quiet] [--no-trickle] [--bind 127.0.0.1] [--no-mdns] [--firefox /usr/bin/firefox-esr]
+        [--quiet] [--no-trickle] [--bind 127.0.0.1] [--no-mdns] [--pref NAME=JSON]
+        [--firefox /usr/bin/firefox-esr]
 
 Standard library only, no browser automation: the page is the one Chromium runs
 (interop/chromium_page.js), served from 127.0.0.1 together with a WebSocket at /ws. The page
 connects to it; this bridge sends it the options first, then every stdin line (the page calls
-`handle(line)`), and prints every line the page sends. Firefox gathers loopback candidates only
-with `media.peerconnection.ice.loopback`; by default it hides its host addresses behind mDNS
-names (`<uuid>.local`), as it does on the web: `--no-mdns` turns that off
-(`media.peerconnection.ice.obfuscate_host_addresses`).
+`handle(line)`), and prints every line the page sends.
+
+Firefox gathers as it does for any web page that captures nothing: only its *default address*
+(the source address of a route towards the outside), hidden behind an mDNS name
+(`<uuid>.local`). It needs the runner's loopback-only network namespace (INTEROP_NETNS=1),
+where this driver adds `default dev lo src 127.0.0.1` so that the default address is
+127.0.0.1; outside one it would announce the machine's own interface, so it refuses to run.
+`--no-mdns` announces 127.0.0.1 itself (`media.peerconnection.ice.obfuscate_host_addresses`);
+`--pref NAME=JSON` sets any other pref (`--pref permissions.default.microphone=1` makes it
+gather every interface with loopback, as for a page with a capture permission).
 """
 
 import argparse
@@ -49,10 +56,8 @@ window.onerror = (message) => emitLine(JSON.stringify({ event: 'error', message:
 </script>
 """
 PREFS = {
+    # Without it Firefox drops 127.0.0.1 when it gathers (WebRTC on loopback is off by default).
     "media.peerconnection.ice.loopback": True,
-    "media.peerconnection.ice.force_interface": "lo",
-    "media.peerconnection.mtransport_process": False,
-    "network.process.enabled": False,
     "browser.shell.checkDefaultBrowser": False,
     "browser.startup.homepage_override.mstone": "ignore",
     "browser.aboutwelcome.enabled": False,
@@ -77,6 +82,7 @@ def parse_args():
     parser.add_argument("--no-trickle", dest="trickle", action="store_false")
     parser.add_argument("--bind", default="127.0.0.1")
     parser.add_argument("--no-mdns", dest="mdns", action="store_false", help="plain IP host candidates, no .local names")
+    parser.add_argument("--pref", action="append", default=[], metavar="NAME=JSON", help="an extra Firefox pref (JSON value)")
     parser.add_argument("--firefox", default=shutil.which("firefox-esr") or shutil.which("firefox") or "/usr/bin/firefox-esr")
     return parser.parse_args()
 
@@ -191,20 +197,26 @@ def serve(bind, connected):
     return f"http://{bind}:{server.server_address[1]}"
 
 
-def ensure_default_route():
-    """Firefox finds its addresses by routing towards a public address (no packet is sent);
-    without any route it gathers nothing. Inside the runner's loopback-only namespace
-    (INTEROP_NETNS=1) a default route over `lo` gives it one: whatever used it would stay on
-    `lo`, the namespace has no other interface."""
-    if os.environ.get("INTEROP_NETNS") != "1":
-        return
+DEFAULT_ROUTE = ["default", "dev", "lo", "src", "127.0.0.1"]
+
+
+def add_default_route():
+    """Firefox takes the source address of a route towards the outside (no packet is sent) as
+    its only address; without any route it gathers nothing, and a route over `lo` without
+    `src` gives it 0.0.0.0. Inside the runner's loopback-only namespace a default route over
+    `lo` from 127.0.0.1 makes that 127.0.0.1 (nothing can leave: the namespace has no other
+    interface). True when this process added it (and removes it at exit)."""
     routes = subprocess.run(["ip", "route", "show", "default"], capture_output=True, text=True)
-    if not routes.stdout.strip():
-        subprocess.run(["ip", "route", "add", "default", "dev", "lo"], capture_output=True)
+    if routes.stdout.strip():
+        return False
+    return subprocess.run(["ip", "route", "add"] + DEFAULT_ROUTE, capture_output=True).returncode == 0
 
 
-def start_firefox(firefox, profile, url, mdns):
+def start_firefox(firefox, profile, url, mdns, extra):
     prefs = dict(PREFS, **{"media.peerconnection.ice.obfuscate_host_addresses": mdns})
+    for item in extra:
+        name, _, value = item.partition("=")
+        prefs[name] = json.loads(value)
     with open(os.path.join(profile, "user.js"), "w") as f:
         for name, value in prefs.items():
             f.write(f"user_pref({json.dumps(name)}, {json.dumps(value)});\n")
@@ -224,11 +236,15 @@ def main():
     profile = tempfile.mkdtemp(prefix="interop-firefox-")
     firefox = None
     ws = done = None
+    added_route = False
     try:
+        if os.environ.get("INTEROP_NETNS") != "1":
+            raise RuntimeError("Firefox runs only inside interop/run.py's loopback-only network namespace "
+                               "(outside it, it would announce the machine's own interface)")
         connected = queue.Queue()
         origin = serve(args.bind, connected)
-        ensure_default_route()
-        firefox = start_firefox(args.firefox, profile, origin + "/", args.mdns)
+        added_route = add_default_route()
+        firefox = start_firefox(args.firefox, profile, origin + "/", args.mdns, args.pref)
         try:
             ws, done = connected.get(timeout=30)
         except queue.Empty:
@@ -261,6 +277,8 @@ def main():
     finally:
         if done is not None:
             done.set()
+        if added_route:
+            subprocess.run(["ip", "route", "del"] + DEFAULT_ROUTE, capture_output=True)
         if firefox is not None:
             try:
                 os.killpg(firefox.pid, 15)

@@ -1,17 +1,17 @@
 //! `cargo xtask interop`: the interop matrix of `webrtc-rs-peer` against aiortc, libdatachannel
-//! (node-datachannel), werift and headless Chromium, each in both roles; then the bad-path
-//! scenarios (`interop/impaired.py`: loss, jitter, reordering, duplication and a 3 s cut through
-//! the impairing relay `impair-relay`) against libdatachannel and aiortc.
+//! (node-datachannel), werift, headless Chromium and headless Firefox ESR, each in both roles;
+//! then the bad-path scenarios (`interop/impaired.py`: loss, jitter, reordering, duplication and
+//! a 3 s cut through the impairing relay `impair-relay`) against libdatachannel and aiortc.
 //!
 //! Installs what the peers need on a fresh machine (a Python venv with aiortc and an npm
-//! prefix with node-datachannel and werift under `.interop/`, Debian's `chromium` when running
-//! as root),
+//! prefix with node-datachannel and werift under `.interop/`, Debian's `chromium` and
+//! `firefox-esr` when running as root),
 //! builds `webrtc-rs-peer` and `impair-relay` in release mode and runs `interop/run.py` and
 //! `interop/impaired.py`, which enter a network
 //! namespace with only `lo` up when the machine permits it. Each step is skipped when already
 //! done, so a second run only pays for the build check and the matrix.
 
-use crate::cmd;
+use crate::{cmd, system};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -22,14 +22,14 @@ const NODE_DATACHANNEL: &str = "node-datachannel@0.33.4";
 const WERIFT: &str = "werift@0.24.4";
 
 /// Every stack, in the order the matrix runs them.
-const STACKS: [&str; 4] = ["aiortc", "ndc", "werift", "chromium"];
+const STACKS: [&str; 5] = ["aiortc", "ndc", "werift", "chromium", "firefox"];
 
 /// The stacks `interop/impaired.py` runs its bad-path scenarios against (through the
 /// impairing relay, `impair-relay`): libdatachannel, and aiortc (about 20 and 30 s).
 const IMPAIRED_STACKS: [&str; 2] = ["ndc", "aiortc"];
 
 const USAGE: &str =
-    "usage: cargo xtask interop [--no-install] [--stacks aiortc,ndc,werift,chromium]";
+    "usage: cargo xtask interop [--no-install] [--stacks aiortc,ndc,werift,chromium,firefox]";
 
 /// Installs, builds and runs the matrix; `Err` when something could not be set up or any check
 /// failed (the table printed above says which).
@@ -64,6 +64,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 "aiortc" => install_aiortc(&root)?,
                 "ndc" => install_node_package(&root, "node-datachannel", NODE_DATACHANNEL)?,
                 "werift" => install_node_package(&root, "werift", WERIFT)?,
+                "firefox" => system::ensure_debian_package("firefox-esr", "firefox-esr")?,
                 _ => install_chromium()?,
             }
         }
@@ -93,6 +94,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .arg(root.join("interop").join("run.py"))
         .arg("--markdown")
         .arg(&markdown);
+    // The binaries the build above made, wherever the target directory is.
+    let release = std::env::var_os("CARGO_TARGET_DIR").map(|dir| root.join(dir).join("release"));
+    if let Some(release) = &release {
+        runner.arg("--ours-bin").arg(release.join("webrtc-rs-peer"));
+    }
     if whole {
         runner
             .arg("--docs")
@@ -110,13 +116,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let bad_paths = if impaired.is_empty() {
         Ok(())
     } else {
-        cmd::run(
-            Command::new("python3")
-                .current_dir(&root)
-                .arg(root.join("interop").join("impaired.py"))
-                .args(&impaired),
-        )
-        .map_err(|e| format!("impaired interop failed: {e}"))
+        let mut scenarios = Command::new("python3");
+        scenarios
+            .current_dir(&root)
+            .arg(root.join("interop").join("impaired.py"));
+        if let Some(release) = &release {
+            scenarios
+                .arg("--ours-bin")
+                .arg(release.join("webrtc-rs-peer"))
+                .arg("--relay-bin")
+                .arg(release.join("impair-relay"));
+        }
+        cmd::run(scenarios.args(&impaired)).map_err(|e| format!("impaired interop failed: {e}"))
     };
     matrix.and(bad_paths)
 }

@@ -35,7 +35,7 @@ commands:
                                   (--no-build: package what addons/webrtc_rs/bin/ holds)
   check-package <zip>             check a release zip: layout, listed files, exports, imports
   test [--no-interop]             run every test (format, clippy, cargo tests, interop matrix)
-  interop [--no-install] [--stacks aiortc,ndc,chromium]
+  interop [--no-install] [--stacks aiortc,ndc,werift,chromium,firefox]
                                   install the other stacks, build webrtc-rs-peer, run the interop matrix
   demo [--headless] [--clients N] [--mesh] [--timeout SECS] [--tls]
                                   run the Godot multiplayer demo through the signaling server

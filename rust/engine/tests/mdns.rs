@@ -1,6 +1,7 @@
 //! `.local` candidates resolved by the engine's own mDNS queries, answered by a stand-in
-//! responder on loopback. Nothing here sends to the real mDNS group: each connection that
-//! resolves a name is pointed at the stand-in first.
+//! responder on loopback. No query goes to the real mDNS group: each connection that resolves a
+//! name is pointed at the stand-in first. One stand-in answers to the group the way browsers
+//! do, out of 127.0.0.1 only (IP_MULTICAST_IF).
 //!
 //! The answering side (`b`) never hands its own candidates to the offerer (`a`), and `a`'s
 //! candidates reach `b` with the name in place of the address, so the two connect only if `b`
@@ -29,6 +30,9 @@ struct Seen {
 #[derive(Clone, Copy)]
 enum Answer {
     AtOnce,
+    /// At once, but to the mDNS group 224.0.0.251:5353 on loopback and never to the asking
+    /// socket, as Chromium's and Firefox's responders do even for a QU question.
+    ToGroup,
     /// Only this long after the first query, unasked.
     Late(Duration),
 }
@@ -104,6 +108,9 @@ fn serve(sock: UdpSocket, name: &str, answer: Answer, seen: &Mutex<Vec<Seen>>, s
                 sock.send_to(&response(&buf[..n], end), from)
                     .expect("answer");
             }
+            if matches!(answer, Answer::ToGroup) && ours {
+                to_group(&response(&buf[..n], end));
+            }
         }
         if let (Answer::Late(after), false) = (answer, late_sent) {
             let first = seen.lock().unwrap().first().cloned();
@@ -115,6 +122,22 @@ fn serve(sock: UdpSocket, name: &str, answer: Answer, seen: &Mutex<Vec<Seen>>, s
             }
         }
     }
+}
+
+/// Sends `message` to the mDNS group out of the loopback interface only (it never leaves the
+/// machine: TTL 1 and IP_MULTICAST_IF 127.0.0.1).
+fn to_group(message: &[u8]) {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
+        .expect("group sender");
+    sock.set_multicast_if_v4(&Ipv4Addr::LOCALHOST)
+        .expect("IP_MULTICAST_IF");
+    sock.set_multicast_ttl_v4(1).expect("IP_MULTICAST_TTL");
+    sock.set_multicast_loop_v4(true).expect("IP_MULTICAST_LOOP");
+    sock.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .expect("bind the group sender");
+    let group = SocketAddr::from((Ipv4Addr::new(224, 0, 0, 251), 5353));
+    sock.send_to(message, &group.into())
+        .expect("answer to the group");
 }
 
 /// (name, type, class, end of the question) of a query with one uncompressed question.
@@ -212,6 +235,32 @@ fn a_local_name_is_resolved_by_our_own_query() {
         assert_eq!((q.qtype, q.qclass), (1, 0x8001), "{q:?}");
         assert_eq!(q.from.ip(), Ipv4Addr::LOCALHOST);
     }
+}
+
+#[test]
+fn a_local_name_answered_only_to_the_group_is_resolved() {
+    const NAME: &str = "c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f.local";
+    let responder = Responder::start(NAME, Answer::ToGroup);
+    let mut a = Peer::new(config());
+    let mut b = Peer::new(config());
+    b.pc.set_mdns_destination_for_test(responder.addr);
+    let ch =
+        a.pc.create_data_channel("c", ChannelOptions::default())
+            .unwrap();
+    let mut pump = hiding_pump(NAME, TIMEOUT);
+    pump.signal(&mut a, &mut b);
+    let connected = pump.try_until(&mut a, &mut b, |a, b| {
+        connected(a, b) && ch.ready_state() == ChannelState::Open && !b.incoming.is_empty()
+    });
+    assert!(connected, "a={:?} b={:?}", a.pc, b.pc);
+    ch.send(b"through a name answered to the group", true)
+        .unwrap();
+    let remote = b.incoming[0].clone();
+    assert_eq!(
+        recv_n(&mut a, &mut b, &remote, 1)[0].data.as_ref(),
+        b"through a name answered to the group"
+    );
+    assert!(!responder.seen().is_empty());
 }
 
 #[test]

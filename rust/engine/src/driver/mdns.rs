@@ -1,6 +1,7 @@
 //! The connection's mDNS lookups on the network side: the one UDP socket it queries from
-//! (opened with the first `.local` candidate), the socket's reader, and the candidates the
-//! answers complete.
+//! (opened with the first `.local` candidate), a socket on the mDNS group while names are
+//! pending (browsers answer there, not to the query socket), their readers, and the candidates
+//! the answers complete.
 
 use super::net::{self, Datagram, NameLookup};
 use crate::candidate;
@@ -26,6 +27,8 @@ pub(super) struct MdnsLookups {
     bind_address: Option<IpAddr>,
     destination: SocketAddr,
     socket: Option<(Arc<UdpSocket>, JoinHandle<()>)>,
+    /// The reader of the group socket (which it owns), while lookups are pending.
+    group: Option<JoinHandle<()>>,
     /// Where the socket's reader queues the responses.
     responses: mpsc::Sender<Datagram>,
 }
@@ -38,6 +41,7 @@ impl MdnsLookups {
             bind_address,
             destination: MDNS_GROUP,
             socket: None,
+            group: None,
             responses,
         }
     }
@@ -67,6 +71,13 @@ impl MdnsLookups {
                 }
             }
         }
+        if self.group.is_none() {
+            let ip = match self.bind_address {
+                Some(IpAddr::V4(ip)) => ip,
+                _ => Ipv4Addr::UNSPECIFIED,
+            };
+            self.group = self.listen_to_group(ip);
+        }
         let name = host.clone();
         let pending = Pending {
             host,
@@ -77,6 +88,26 @@ impl MdnsLookups {
             match why {
                 Refused::Busy => debug!("too many mDNS lookups; {:?} ignored", pending.host),
                 Refused::BadName => debug!("{:?} is not a DNS name; ignored", pending.host),
+            }
+        }
+    }
+
+    /// The reader of a new group socket on the interface of `ip`; None (answers then come only
+    /// from responders that honour QU) when the OS refuses it.
+    fn listen_to_group(&self, ip: Ipv4Addr) -> Option<JoinHandle<()>> {
+        match net::mdns_group_socket(ip) {
+            Ok(sock) => {
+                let sock = Arc::new(sock);
+                let local = sock.local_addr().unwrap_or(MDNS_GROUP);
+                Some(tokio::spawn(net::read_loop(
+                    sock,
+                    local,
+                    self.responses.clone(),
+                )))
+            }
+            Err(e) => {
+                debug!("cannot listen on the mDNS group on {ip}: {e}; only unicast answers heard");
+                None
             }
         }
     }
@@ -124,6 +155,12 @@ impl MdnsLookups {
                 ),
             }
         }
+        // Nothing pending: stop hearing the group (every answer on the link goes there).
+        if self.querier.poll_timeout().is_none() {
+            if let Some(reader) = self.group.take() {
+                reader.abort();
+            }
+        }
         None
     }
 }
@@ -131,6 +168,9 @@ impl MdnsLookups {
 impl Drop for MdnsLookups {
     fn drop(&mut self) {
         if let Some((_, reader)) = &self.socket {
+            reader.abort();
+        }
+        if let Some(reader) = &self.group {
             reader.abort();
         }
     }

@@ -2,6 +2,7 @@
 //! and their readers, the local interface addresses, and DNS for ICE server names.
 
 use crate::error::{Error, Result};
+use crate::mdns::{MDNS_GROUP, MDNS_GROUP_IP};
 use bytes::BytesMut;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -140,6 +141,31 @@ pub(super) fn mdns_socket(ip: Ipv4Addr) -> std::io::Result<UdpSocket> {
     }
     sock.set_nonblocking(true)?;
     sock.bind(&SocketAddr::new(ip.into(), 0).into())?;
+    UdpSocket::from_std(sock.into())
+}
+
+/// A socket that hears what is sent to the mDNS group (224.0.0.251:5353) on the interface of
+/// `ip` (the default one when unspecified). Browsers' responders (Chromium's, Firefox's) send
+/// every answer there, a QU question's included, so a one-shot query's answer arrives here
+/// and not on the query socket. Shares the port with the system's responder.
+pub(super) fn mdns_group_socket(ip: Ipv4Addr) -> std::io::Result<UdpSocket> {
+    let group = MDNS_GROUP_IP;
+    let sock = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    sock.set_reuse_address(true)?;
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    sock.set_reuse_port(true)?;
+    // Bound to the group where the OS allows it, so unicast datagrams to port 5353 stay out.
+    #[cfg(unix)]
+    let bind = group;
+    #[cfg(not(unix))]
+    let bind = Ipv4Addr::UNSPECIFIED;
+    sock.bind(&SocketAddr::new(bind.into(), MDNS_GROUP.port()).into())?;
+    sock.join_multicast_v4(&group, &ip)?;
+    sock.set_nonblocking(true)?;
     UdpSocket::from_std(sock.into())
 }
 

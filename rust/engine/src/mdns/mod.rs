@@ -4,7 +4,10 @@
 //!
 //! The driver sends what [`Querier::poll_transmit`] queues to the mDNS group from one UDP socket
 //! per connection and feeds back what arrives on it. The questions carry the QU bit, and the
-//! socket's port is not 5353, so responders answer by unicast to that socket (§5.4, §6.7).
+//! socket's port is not 5353, so responders that follow §5.4 and §6.7 answer by unicast to that
+//! socket. Browsers' responders (Chromium's, Firefox's) answer to the group whatever the
+//! question asks, so while names are pending the driver also listens on the group and feeds
+//! those datagrams here too: any response naming a pending lookup resolves it.
 
 mod message;
 #[cfg(test)]
@@ -16,9 +19,10 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+/// The IPv4 mDNS group.
+pub(crate) const MDNS_GROUP_IP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 251);
 /// The IPv4 mDNS group and port.
-pub(crate) const MDNS_GROUP: SocketAddr =
-    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 251), 5353));
+pub(crate) const MDNS_GROUP: SocketAddr = SocketAddr::V4(SocketAddrV4::new(MDNS_GROUP_IP, 5353));
 /// Names being resolved at once by one connection; browsers send one or two.
 pub(crate) const MAX_QUERIES: usize = 8;
 /// When each query is sent, from the start of the lookup.
