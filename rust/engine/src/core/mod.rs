@@ -423,7 +423,9 @@ impl Core {
         let packets = self.sctp.poll_packets(now);
         for packet in &packets {
             self.retransmits.observe(packet);
-            self.recovery.on_sent(now, packet);
+            let channels = &self.channels;
+            self.recovery
+                .on_sent(now, packet, |id| channels.is_reliable_stream(id));
             self.dtls.write(now, packet);
         }
         if self.sctp.is_connected() {

@@ -15,9 +15,13 @@
 //!   - nothing has been acknowledged for a probe timeout (two round trips plus the remote's
 //!     delayed-SACK allowance, doubling with each probe in a row): the oldest unacknowledged
 //!     packet is sent again (a tail-loss probe).
+//!
 //! Resent copies carry the SACK-IMMEDIATELY bit (RFC 7053) so the remote acknowledges at once.
 //! The remote drops a duplicate TSN, so a copy that turns out unneeded costs only its bytes.
-//! rtc-sctp's own recovery (fast retransmit, cwnd halving, T3-rtx) runs unchanged behind.
+//! rtc-sctp's own recovery (fast retransmit, cwnd halving, T3-rtx) runs unchanged behind. What
+//! this cannot do from outside: shrink rtc-sctp's congestion window for a loss only it repairs
+//! (a repaired tail loss leaves cwnd as it was, as a successful tail-loss probe does in TCP;
+//! a repaired hole inside a window is normally also fast-retransmitted, and halves cwnd there).
 //!
 //! Memory is bounded: at most [`MAX_TRACKED_BYTES`] of packets are held (references to the
 //! buffers rtc-sctp hands out, not copies); past that, new packets go untracked and only
@@ -106,11 +110,18 @@ impl Recovery {
         (self.rtt() * 2 + DELAYED_SACK) * (1 << self.probes.min(MAX_PROBES))
     }
 
-    /// Looks at one packet rtc-sctp sends (common header included).
-    pub fn on_sent(&mut self, now: Instant, packet: &Bytes) {
+    /// Looks at one packet rtc-sctp sends (common header included). `reliable(stream)` tells
+    /// whether a stream's messages are to be retransmitted: a packet with a chunk of a
+    /// partially reliable stream (`maxRetransmits`, `maxPacketLifeTime`) is left to rtc-sctp,
+    /// which abandons such chunks by the channel's rules.
+    pub fn on_sent(&mut self, now: Instant, packet: &Bytes, reliable: impl Fn(u16) -> bool) {
+        let mut all_reliable = true;
         let tsns: Vec<u32> = sctp_chunks(packet)
-            .filter(|(kind, _, value)| *kind == DATA && value.len() >= 4)
-            .map(|(_, _, v)| u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
+            .filter(|(kind, _, value)| *kind == DATA && value.len() >= 6)
+            .map(|(_, _, v)| {
+                all_reliable &= reliable(u16::from_be_bytes([v[4], v[5]]));
+                u32::from_be_bytes([v[0], v[1], v[2], v[3]])
+            })
             .collect();
         let Some(&first) = tsns.first() else {
             return;
@@ -128,8 +139,11 @@ impl Recovery {
             }
             return;
         }
-        self.highest = tsns.iter().copied().reduce(|a, b| if before(a, b) { b } else { a });
-        if self.bytes + packet.len() > MAX_TRACKED_BYTES {
+        self.highest = tsns
+            .iter()
+            .copied()
+            .reduce(|a, b| if before(a, b) { b } else { a });
+        if !all_reliable || self.bytes + packet.len() > MAX_TRACKED_BYTES {
             return;
         }
         if self.outstanding.is_empty() {

@@ -347,10 +347,15 @@ fn a_megabyte_crosses_five_percent_loss_without_waiting_for_retransmission_timeo
         });
         let took = sim.elapsed() - started;
         assert!(done, "seed {seed}: b got {}", sim.b().messages(y).len());
-        let expected = (0..COUNT).map(|i| (message(i, LEN), false)).collect::<Vec<_>>();
+        let expected = (0..COUNT)
+            .map(|i| (message(i, LEN), false))
+            .collect::<Vec<_>>();
         assert!(received(sim.b(), y) == expected, "seed {seed}");
         println!("seed {seed}: 1 MiB delivered and acknowledged in {took:?} (virtual)");
         worst = worst.max(took);
     }
-    assert!(worst <= Duration::from_secs(7), "the slowest took {worst:?}");
+    assert!(
+        worst <= Duration::from_secs(7),
+        "the slowest took {worst:?}"
+    );
 }

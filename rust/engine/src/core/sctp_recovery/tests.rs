@@ -39,7 +39,7 @@ fn ms(n: u64) -> Duration {
 /// Sends TSNs `from..=to` at `at`.
 fn send(r: &mut Recovery, at: Instant, from: u32, to: u32) {
     for tsn in from..=to {
-        r.on_sent(at, &data(tsn));
+        r.on_sent(at, &data(tsn), |_| true);
     }
 }
 
@@ -53,9 +53,16 @@ fn a_hole_acknowledged_around_is_sent_again_after_a_round_trip() {
     send(&mut r, t0 + ms(40), 5, 12);
     // TSN 5 lost: the SACKs report 6..=12 in a gap block.
     r.on_received(t0 + ms(80), &sack(4, &[(2, 8)]));
-    assert!(r.take_due().is_empty(), "not before a round trip plus the reordering window");
+    assert!(
+        r.take_due().is_empty(),
+        "not before a round trip plus the reordering window"
+    );
     let at = r.poll_timeout().expect("a deadline");
-    assert!(at <= t0 + ms(40 + 40 + 10) && at > t0 + ms(80), "{:?}", at - t0);
+    assert!(
+        at <= t0 + ms(40 + 40 + 10) && at > t0 + ms(80),
+        "{:?}",
+        at - t0
+    );
     r.check(at);
     let due = r.take_due();
     assert_eq!(due.len(), 1);
@@ -125,4 +132,17 @@ fn what_is_held_is_bounded() {
     assert!(r.bytes <= MAX_TRACKED_BYTES);
     r.on_received(t0 + ms(10), &sack(count, &[]));
     assert_eq!(r.bytes, 0);
+}
+
+#[test]
+fn packets_of_partially_reliable_streams_are_left_to_sctp() {
+    let t0 = Instant::now();
+    let mut r = Recovery::default();
+    // The test packets carry stream 1.
+    r.on_sent(t0, &data(1), |stream| stream != 1);
+    r.on_sent(t0, &data(2), |_| true);
+    assert_eq!(r.outstanding.len(), 1);
+    r.on_received(t0 + ms(20), &sack(0, &[(2, 2)]));
+    r.check(t0 + ms(10_000));
+    assert!(r.take_due().is_empty(), "TSN 1 is not sent again");
 }
