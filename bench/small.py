@@ -80,7 +80,7 @@ def run(session, scenario, netns, cpu_seconds, timeout):
         "stamp": True,
     }
     if scenario.paced:
-        command.update(rate_hz=GAME_HZ, per_tick=GAME_PER_TICK)
+        command.update(rate_hz=GAME_HZ, per_tick=getattr(scenario, "per_tick", GAME_PER_TICK))
     mark = session.mark(0)
     started = time.time()
     sender.send(command)

@@ -30,12 +30,18 @@ class Failure(Exception):
 # --- stacks ----------------------------------------------------------------------------------
 
 
+def release_dir():
+    """Where cargo puts release binaries: $CARGO_TARGET_DIR/release when set, else target/release."""
+    target = os.environ.get("CARGO_TARGET_DIR") or "target"
+    return os.path.join(ROOT, target, "release")
+
+
 def ours_binary(path=None):
-    return path or os.path.join(ROOT, "target", "release", "webrtc-rs-peer")
+    return path or os.path.join(release_dir(), "webrtc-rs-peer")
 
 
 def relay_binary(path=None):
-    return path or os.path.join(ROOT, "target", "release", "impair-relay")
+    return path or os.path.join(release_dir(), "impair-relay")
 
 
 def peer_command(stack, ours_bin=None):

@@ -90,6 +90,17 @@ impl Channels {
         }
     }
 
+    /// Whether the messages on stream `id` are all retransmitted until they arrive (a stream
+    /// of no channel counts as reliable: DCEP messages of a channel being set up).
+    pub fn is_reliable_stream(&self, id: u16) -> bool {
+        self.by_stream
+            .get(&id)
+            .and_then(|key| self.channels.get(key))
+            .is_none_or(|c| {
+                c.info.max_retransmits.is_none() && c.info.max_packet_lifetime.is_none()
+            })
+    }
+
     pub fn set_send_limit(&mut self, limit: usize) {
         self.send_limit = limit;
     }

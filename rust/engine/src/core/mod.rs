@@ -12,6 +12,7 @@ mod ice_view;
 mod proptests;
 mod sctp;
 mod sctp_guard;
+mod sctp_recovery;
 
 pub(crate) use dtls::local_fingerprint;
 #[cfg(test)]
@@ -36,6 +37,7 @@ use rtc_dtls::crypto::Certificate;
 use rtc_ice::state::ConnectionState as IceState;
 use sctp::{SctpLayer, SctpOutput};
 use sctp_guard::{SctpGuard, Verdict};
+use sctp_recovery::Recovery;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -98,6 +100,8 @@ pub(crate) struct Core {
     /// This connection's part of the process-wide totals.
     share: ProcessShare,
     retransmits: RetransmitCounter,
+    /// Sends lost DATA packets again before rtc-sctp's 1 s retransmission timer would.
+    recovery: Recovery,
     /// How ICE failing is told: consent lost once a pair was selected, else no pair.
     failed_after: std::time::Duration,
 }
@@ -140,6 +144,7 @@ impl Core {
             stats: p.stats,
             share,
             retransmits: RetransmitCounter::default(),
+            recovery: Recovery::default(),
             failed_after: p.liveness.failed_after,
         })
     }
@@ -166,6 +171,10 @@ impl Core {
             self.ice.poll_timeout(),
             self.dtls.poll_timeout(),
             self.sctp.poll_timeout(),
+            self.sctp
+                .is_connected()
+                .then(|| self.recovery.poll_timeout())
+                .flatten(),
             self.setup_deadline,
         ]
         .into_iter()
@@ -414,10 +423,21 @@ impl Core {
         let packets = self.sctp.poll_packets(now);
         for packet in &packets {
             self.retransmits.observe(packet);
+            let channels = &self.channels;
+            self.recovery
+                .on_sent(now, packet, |id| channels.is_reliable_stream(id));
             self.dtls.write(now, packet);
         }
-        if !packets.is_empty() {
-            self.stats.set_retransmissions(self.retransmits.count());
+        if self.sctp.is_connected() {
+            self.recovery.check(now);
+        }
+        let resent = self.recovery.take_due();
+        for packet in &resent {
+            self.dtls.write(now, packet);
+        }
+        if !packets.is_empty() || !resent.is_empty() {
+            self.stats
+                .set_retransmissions(self.retransmits.count() + self.recovery.resent());
         }
         self.collect_dtls_transmits();
     }
@@ -517,7 +537,10 @@ impl Core {
             match output {
                 DtlsOutput::Connected => self.start_sctp(now),
                 DtlsOutput::Data(d) => match self.sctp_guard.check(&d) {
-                    Verdict::Accept => self.sctp.feed(now, d),
+                    Verdict::Accept => {
+                        self.recovery.on_received(now, &d);
+                        self.sctp.feed(now, d)
+                    }
                     Verdict::Drop => self.junk_datagrams += 1,
                     Verdict::Abort(why) => {
                         return self.fail(now, ErrorReason::SctpAborted, why);

@@ -1,0 +1,318 @@
+//! Loss recovery beside rtc-sctp: sends again, below SCTP, a DATA packet that is lost by the
+//! evidence of the remote's SACKs, instead of waiting for rtc-sctp's retransmission timer.
+//!
+//! rtc-sctp 0.21 retransmits a chunk on three gap reports (fast retransmit) or when its T3-rtx
+//! timer expires; that timer's floor is a constant 1 s (`RTO_MIN`), doubled on each expiry in a
+//! row, and nothing in its configuration lowers it. Two common cases end on that timer: a lost
+//! fast retransmission (SCTP does not fast-retransmit a chunk twice), and a loss among the last
+//! packets of a transfer (fewer than three packets follow to report the gap). On a path with a
+//! 40 ms round trip, each costs 25 round trips of silence, then cwnd collapses to one packet.
+//!
+//! This module watches the plaintext SCTP packets we send and the SACKs we receive (it never
+//! changes what rtc-sctp does) and, like RACK-TLP (RFC 8985), resends a copy of a packet when
+//!   - a packet sent after it was acknowledged and it has had a smoothed round trip plus a
+//!     quarter more to arrive (time-based loss detection: works for lost retransmissions too), or
+//!   - nothing has been acknowledged for a probe timeout (two round trips plus the remote's
+//!     delayed-SACK allowance, doubling with each probe in a row): the oldest unacknowledged
+//!     packet is sent again (a tail-loss probe).
+//!
+//! Resent copies carry the SACK-IMMEDIATELY bit (RFC 7053) so the remote acknowledges at once.
+//! The remote drops a duplicate TSN, so a copy that turns out unneeded costs only its bytes.
+//! rtc-sctp's own recovery (fast retransmit, cwnd halving, T3-rtx) runs unchanged behind. What
+//! this cannot do from outside: shrink rtc-sctp's congestion window for a loss only it repairs
+//! (a repaired tail loss leaves cwnd as it was, as a successful tail-loss probe does in TCP;
+//! a repaired hole inside a window is normally also fast-retransmitted, and halves cwnd there).
+//!
+//! Memory is bounded: at most [`MAX_TRACKED_BYTES`] of packets are held (references to the
+//! buffers rtc-sctp hands out, not copies); past that, new packets go untracked and only
+//! rtc-sctp recovers them.
+
+use super::sctp_chunks;
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+const DATA: u8 = 0;
+const SACK: u8 = 3;
+/// DATA chunk flag: SACK-IMMEDIATELY (RFC 7053).
+const FLAG_IMMEDIATE: u8 = 0x08;
+const COMMON_HEADER: usize = 12;
+const CHECKSUM: std::ops::Range<usize> = 8..12;
+/// Packets held for resending at most (bytes of SCTP packets).
+pub(crate) const MAX_TRACKED_BYTES: usize = 4 << 20;
+/// Round trip assumed before the first sample.
+const INITIAL_RTT: Duration = Duration::from_millis(200);
+/// Floor of the reordering allowance: jitter below this is not taken for loss.
+const MIN_REORDER: Duration = Duration::from_millis(5);
+/// The remote may delay a SACK this long (RFC 9260: at most 200 ms; rtc-sctp uses 200 ms).
+const DELAYED_SACK: Duration = Duration::from_millis(200);
+/// Tail-loss probes in a row without progress before leaving it to rtc-sctp's timer.
+const MAX_PROBES: u32 = 4;
+/// Resends of one packet at most (rtc-sctp's own timer takes over beyond).
+const MAX_RESENDS: u32 = 8;
+
+/// One DATA packet we sent.
+struct Sent {
+    /// The TSNs of its DATA chunks.
+    tsns: Vec<u32>,
+    packet: Bytes,
+    /// Its last transmission (ours or rtc-sctp's): when, and its place in the order of
+    /// transmissions (packets of one flush share the time).
+    sent: Instant,
+    order: u64,
+    /// Sent more than once: gives no round-trip sample (Karn).
+    again: bool,
+    resends: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct Recovery {
+    /// Unacknowledged DATA packets, in the order of their first transmission (rising TSNs).
+    outstanding: VecDeque<Sent>,
+    bytes: usize,
+    /// Highest TSN sent for the first time.
+    highest: Option<u32>,
+    /// The remote's cumulative TSN ack.
+    cum_ack: Option<u32>,
+    srtt: Option<Duration>,
+    /// Transmissions so far.
+    order: u64,
+    /// The latest transmission among the packets acknowledged so far (RACK.xmit_ts).
+    rack_order: Option<u64>,
+    /// When the last SACK advanced anything; the tail-loss probe counts from here.
+    progress: Option<Instant>,
+    probes: u32,
+    /// Packets due to be sent again, filled by `check`.
+    due: Vec<Bytes>,
+    resent: u64,
+}
+
+/// Serial number arithmetic (RFC 1982): `a` before `b`.
+fn before(a: u32, b: u32) -> bool {
+    a != b && b.wrapping_sub(a) < 1 << 31
+}
+
+impl Recovery {
+    /// DATA chunks sent again so far (in resent packets).
+    pub fn resent(&self) -> u64 {
+        self.resent
+    }
+
+    fn rtt(&self) -> Duration {
+        self.srtt.unwrap_or(INITIAL_RTT)
+    }
+
+    fn reorder_window(&self) -> Duration {
+        (self.rtt() / 4).max(MIN_REORDER)
+    }
+
+    fn probe_timeout(&self) -> Duration {
+        (self.rtt() * 2 + DELAYED_SACK) * (1 << self.probes.min(MAX_PROBES))
+    }
+
+    /// Looks at one packet rtc-sctp sends (common header included). `reliable(stream)` tells
+    /// whether a stream's messages are to be retransmitted: a packet with a chunk of a
+    /// partially reliable stream (`maxRetransmits`, `maxPacketLifeTime`) is left to rtc-sctp,
+    /// which abandons such chunks by the channel's rules.
+    pub fn on_sent(&mut self, now: Instant, packet: &Bytes, reliable: impl Fn(u16) -> bool) {
+        let mut all_reliable = true;
+        let tsns: Vec<u32> = sctp_chunks(packet)
+            .filter(|(kind, _, value)| *kind == DATA && value.len() >= 6)
+            .map(|(_, _, v)| {
+                all_reliable &= reliable(u16::from_be_bytes([v[4], v[5]]));
+                u32::from_be_bytes([v[0], v[1], v[2], v[3]])
+            })
+            .collect();
+        let Some(&first) = tsns.first() else {
+            return;
+        };
+        let fresh = self.highest.is_none_or(|h| before(h, first));
+        if !fresh {
+            // rtc-sctp sends a chunk again: the packets holding it wait a round trip again.
+            self.order += 1;
+            for s in self.outstanding.iter_mut() {
+                if s.tsns.iter().any(|t| tsns.contains(t)) {
+                    s.sent = now;
+                    s.order = self.order;
+                    s.again = true;
+                }
+            }
+            return;
+        }
+        self.highest = tsns
+            .iter()
+            .copied()
+            .reduce(|a, b| if before(a, b) { b } else { a });
+        if !all_reliable || self.bytes + packet.len() > MAX_TRACKED_BYTES {
+            return;
+        }
+        if self.outstanding.is_empty() {
+            self.progress = Some(now);
+            self.probes = 0;
+        }
+        self.bytes += packet.len();
+        self.order += 1;
+        self.outstanding.push_back(Sent {
+            tsns,
+            packet: packet.clone(),
+            sent: now,
+            order: self.order,
+            again: false,
+            resends: 0,
+        });
+    }
+
+    /// Looks at one packet from the remote (common header included): its SACK, if any.
+    pub fn on_received(&mut self, now: Instant, packet: &[u8]) {
+        for (kind, _, value) in sctp_chunks(packet) {
+            if kind == SACK {
+                self.on_sack(now, value);
+            }
+        }
+    }
+
+    fn on_sack(&mut self, now: Instant, value: &[u8]) {
+        let Some(head) = value.get(..12) else {
+            return;
+        };
+        let cum = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+        if self.cum_ack.is_some_and(|c| before(cum, c)) {
+            return; // an old SACK, overtaken
+        }
+        let gaps = usize::from(u16::from_be_bytes([head[8], head[9]]));
+        let blocks: Vec<(u32, u32)> = value[12..]
+            .chunks_exact(4)
+            .take(gaps)
+            .map(|b| {
+                let start = u32::from(u16::from_be_bytes([b[0], b[1]]));
+                let end = u32::from(u16::from_be_bytes([b[2], b[3]]));
+                (cum.wrapping_add(start), cum.wrapping_add(end))
+            })
+            .collect();
+        let acked = |tsn: u32| {
+            !before(cum, tsn)
+                || blocks
+                    .iter()
+                    .any(|&(s, e)| !before(tsn, s) && !before(e, tsn))
+        };
+        let advanced = self.cum_ack != Some(cum);
+        self.cum_ack = Some(cum);
+        let mut progress = advanced;
+        let mut sample = None;
+        let mut kept = VecDeque::with_capacity(self.outstanding.len());
+        for s in self.outstanding.drain(..) {
+            if s.tsns.iter().all(|&t| acked(t)) {
+                progress = true;
+                self.bytes -= s.packet.len();
+                if self.rack_order.is_none_or(|r| s.order > r) {
+                    self.rack_order = Some(s.order);
+                }
+                if !s.again {
+                    sample = Some(now.saturating_duration_since(s.sent));
+                }
+            } else {
+                kept.push_back(s);
+            }
+        }
+        self.outstanding = kept;
+        if let Some(rtt) = sample {
+            self.srtt = Some(match self.srtt {
+                Some(s) => (s * 7 + rtt) / 8,
+                None => rtt,
+            });
+        }
+        if progress {
+            self.progress = Some(now);
+            self.probes = 0;
+        }
+        self.check(now);
+    }
+
+    /// When `check` has something to do next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let first = self.outstanding.front()?;
+        let mut at = (self.probes < MAX_PROBES)
+            .then(|| self.progress.unwrap_or(first.sent) + self.probe_timeout());
+        if let Some(rack) = self.rack_order {
+            let wait = self.rtt() + self.reorder_window();
+            if let Some(s) = self
+                .outstanding
+                .iter()
+                .filter(|s| s.order < rack && s.resends < MAX_RESENDS)
+                .min_by_key(|s| s.sent)
+            {
+                let due = s.sent + wait;
+                at = Some(at.map_or(due, |a| a.min(due)));
+            }
+        }
+        at
+    }
+
+    /// Marks the packets lost by now to be sent again.
+    pub fn check(&mut self, now: Instant) {
+        let wait = self.rtt() + self.reorder_window();
+        let mut any = false;
+        if let Some(rack) = self.rack_order {
+            for s in self.outstanding.iter_mut() {
+                if s.order < rack && s.resends < MAX_RESENDS && now >= s.sent + wait {
+                    self.order += 1;
+                    s.order = self.order;
+                    s.sent = now;
+                    s.again = true;
+                    s.resends += 1;
+                    self.resent += s.tsns.len() as u64;
+                    self.due.push(s.packet.clone());
+                    any = true;
+                }
+            }
+        }
+        let probe_at = self
+            .outstanding
+            .front()
+            .map(|f| self.progress.unwrap_or(f.sent) + self.probe_timeout());
+        if !any && self.probes < MAX_PROBES && probe_at.is_some_and(|at| now >= at) {
+            if let Some(s) = self.outstanding.front_mut() {
+                self.order += 1;
+                s.order = self.order;
+                s.sent = now;
+                s.again = true;
+                s.resends += 1;
+                self.resent += s.tsns.len() as u64;
+                self.due.push(s.packet.clone());
+                self.probes += 1;
+                self.progress = Some(now);
+            }
+        }
+    }
+
+    /// The packets to send again now, each marked SACK-IMMEDIATELY.
+    pub fn take_due(&mut self) -> Vec<Bytes> {
+        self.due.drain(..).map(|p| immediate(&p)).collect()
+    }
+}
+
+/// A copy of `packet` with the SACK-IMMEDIATELY flag on each DATA chunk and the checksum
+/// computed again.
+fn immediate(packet: &[u8]) -> Bytes {
+    let mut out = BytesMut::from(packet);
+    let mut at = COMMON_HEADER;
+    while let Some(header) = out.get(at..at + 4) {
+        let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+        if len < 4 || at + len > out.len() {
+            break;
+        }
+        if header[0] == DATA {
+            out[at + 1] |= FLAG_IMMEDIATE;
+        }
+        at += len.div_ceil(4) * 4;
+    }
+    if out.len() >= COMMON_HEADER {
+        out[CHECKSUM].fill(0);
+        let sum = crc32c::crc32c(&out);
+        out[CHECKSUM].copy_from_slice(&sum.to_le_bytes());
+    }
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests;

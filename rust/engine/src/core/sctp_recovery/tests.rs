@@ -1,0 +1,148 @@
+use super::*;
+
+/// A DATA packet with one chunk of `tsn` (a valid checksum, as rtc-sctp marshals it).
+fn data(tsn: u32) -> Bytes {
+    let mut p = vec![0u8; 12];
+    p.extend_from_slice(&[DATA, 3, 0, 20]);
+    p.extend_from_slice(&tsn.to_be_bytes());
+    p.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 51, 1, 2, 3, 4]);
+    let sum = crc32c::crc32c(&p);
+    p[CHECKSUM].copy_from_slice(&sum.to_le_bytes());
+    Bytes::from(p)
+}
+
+/// A packet with one SACK: cumulative `cum`, gap blocks as offsets from it.
+fn sack(cum: u32, gaps: &[(u16, u16)]) -> Vec<u8> {
+    let mut p = vec![0u8; 12];
+    let len = 16 + 4 * gaps.len();
+    p.extend_from_slice(&[SACK, 0]);
+    p.extend_from_slice(&(len as u16).to_be_bytes());
+    p.extend_from_slice(&cum.to_be_bytes());
+    p.extend_from_slice(&(1u32 << 20).to_be_bytes());
+    p.extend_from_slice(&(gaps.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    for (s, e) in gaps {
+        p.extend_from_slice(&s.to_be_bytes());
+        p.extend_from_slice(&e.to_be_bytes());
+    }
+    p
+}
+
+fn tsn_of(packet: &[u8]) -> u32 {
+    u32::from_be_bytes([packet[16], packet[17], packet[18], packet[19]])
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Sends TSNs `from..=to` at `at`.
+fn send(r: &mut Recovery, at: Instant, from: u32, to: u32) {
+    for tsn in from..=to {
+        r.on_sent(at, &data(tsn), |_| true);
+    }
+}
+
+#[test]
+fn a_hole_acknowledged_around_is_sent_again_after_a_round_trip() {
+    let t0 = Instant::now();
+    let mut r = Recovery::default();
+    send(&mut r, t0, 1, 4);
+    // A 40 ms round trip measured on TSNs 1..=4.
+    r.on_received(t0 + ms(40), &sack(4, &[]));
+    send(&mut r, t0 + ms(40), 5, 12);
+    // TSN 5 lost: the SACKs report 6..=12 in a gap block.
+    r.on_received(t0 + ms(80), &sack(4, &[(2, 8)]));
+    assert!(
+        r.take_due().is_empty(),
+        "not before a round trip plus the reordering window"
+    );
+    let at = r.poll_timeout().expect("a deadline");
+    assert!(
+        at <= t0 + ms(40 + 40 + 10) && at > t0 + ms(80),
+        "{:?}",
+        at - t0
+    );
+    r.check(at);
+    let due = r.take_due();
+    assert_eq!(due.len(), 1);
+    assert_eq!(tsn_of(&due[0]), 5);
+    // Marked SACK-IMMEDIATELY, with the checksum computed again.
+    assert_eq!(due[0][13] & FLAG_IMMEDIATE, FLAG_IMMEDIATE);
+    let mut zeroed = due[0].to_vec();
+    zeroed[CHECKSUM].fill(0);
+    assert_eq!(crc32c::crc32c(&zeroed).to_le_bytes(), due[0][CHECKSUM]);
+    assert_eq!(r.resent(), 1);
+    // Acknowledged: nothing is held any more.
+    r.on_received(at + ms(40), &sack(12, &[]));
+    assert!(r.poll_timeout().is_none());
+    assert_eq!(r.bytes, 0);
+}
+
+#[test]
+fn a_lost_tail_is_probed_and_the_probes_back_off_then_stop() {
+    let t0 = Instant::now();
+    let mut r = Recovery::default();
+    send(&mut r, t0, 1, 2);
+    r.on_received(t0 + ms(20), &sack(2, &[]));
+    send(&mut r, t0 + ms(20), 3, 3);
+    // Nothing comes back: the probe goes out after two round trips plus the delayed-SACK
+    // allowance, then at twice that, ...
+    let mut last = t0 + ms(20);
+    let mut waits = Vec::new();
+    while let Some(at) = r.poll_timeout() {
+        if waits.len() == 10 {
+            break;
+        }
+        r.check(at);
+        let due = r.take_due();
+        if due.is_empty() {
+            break;
+        }
+        assert_eq!(tsn_of(&due[0]), 3);
+        waits.push((at - last).as_millis());
+        last = at;
+    }
+    assert_eq!(waits, [240, 480, 960, 1920], "then rtc-sctp's own timer");
+}
+
+#[test]
+fn old_sacks_and_foreign_chunks_change_nothing() {
+    let t0 = Instant::now();
+    let mut r = Recovery::default();
+    send(&mut r, t0, 10, 20);
+    r.on_received(t0 + ms(10), &sack(15, &[]));
+    let held = r.outstanding.len();
+    r.on_received(t0 + ms(11), &sack(12, &[(2, 9)]));
+    r.on_received(t0 + ms(11), &[0u8; 3]);
+    r.on_received(t0 + ms(11), &data(30));
+    let mut truncated = sack(18, &[(1, 1)]);
+    truncated.truncate(20);
+    r.on_received(t0 + ms(11), &truncated);
+    assert_eq!(r.outstanding.len(), held);
+    assert!(r.take_due().is_empty());
+}
+
+#[test]
+fn what_is_held_is_bounded() {
+    let t0 = Instant::now();
+    let mut r = Recovery::default();
+    let count = (MAX_TRACKED_BYTES / data(0).len()) as u32 + 100;
+    send(&mut r, t0, 1, count);
+    assert!(r.bytes <= MAX_TRACKED_BYTES);
+    r.on_received(t0 + ms(10), &sack(count, &[]));
+    assert_eq!(r.bytes, 0);
+}
+
+#[test]
+fn packets_of_partially_reliable_streams_are_left_to_sctp() {
+    let t0 = Instant::now();
+    let mut r = Recovery::default();
+    // The test packets carry stream 1.
+    r.on_sent(t0, &data(1), |stream| stream != 1);
+    r.on_sent(t0, &data(2), |_| true);
+    assert_eq!(r.outstanding.len(), 1);
+    r.on_received(t0 + ms(20), &sack(0, &[(2, 2)]));
+    r.check(t0 + ms(10_000));
+    assert!(r.take_due().is_empty(), "TSN 1 is not sent again");
+}
