@@ -50,6 +50,9 @@ const DELAYED_SACK: Duration = Duration::from_millis(200);
 const MAX_PROBES: u32 = 4;
 /// Resends of one packet at most (rtc-sctp's own timer takes over beyond).
 const MAX_RESENDS: u32 = 8;
+/// Gap blocks of one SACK looked at: a real receiver reports a few; a hostile one could send
+/// thousands in a large record, each checked against every packet held.
+const MAX_GAP_BLOCKS: usize = 64;
 
 /// One DATA packet we sent.
 struct Sent {
@@ -182,7 +185,7 @@ impl Recovery {
         let gaps = usize::from(u16::from_be_bytes([head[8], head[9]]));
         let blocks: Vec<(u32, u32)> = value[12..]
             .chunks_exact(4)
-            .take(gaps)
+            .take(gaps.min(MAX_GAP_BLOCKS))
             .map(|b| {
                 let start = u32::from(u16::from_be_bytes([b[0], b[1]]));
                 let end = u32::from(u16::from_be_bytes([b[2], b[3]]));

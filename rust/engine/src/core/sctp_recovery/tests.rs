@@ -146,3 +146,20 @@ fn packets_of_partially_reliable_streams_are_left_to_sctp() {
     r.check(t0 + ms(10_000));
     assert!(r.take_due().is_empty(), "TSN 1 is not sent again");
 }
+
+#[test]
+fn a_sack_with_thousands_of_gap_blocks_is_read_only_to_its_bound() {
+    let t0 = Instant::now();
+    let mut r = Recovery::default();
+    send(&mut r, t0, 1, 200);
+    // 3,000 one-TSN gap blocks above cumulative TSN 0 (offsets 2, 4, 6, ...): a real receiver
+    // never reports so many; only the first MAX_GAP_BLOCKS are taken.
+    let gaps: Vec<(u16, u16)> = (1..=3000u16).map(|i| (2 * i, 2 * i)).collect();
+    r.on_received(t0 + ms(10), &sack(0, &gaps));
+    let acked_by_blocks = MAX_GAP_BLOCKS.min(100);
+    assert_eq!(r.outstanding.len(), 200 - acked_by_blocks);
+    // TSN 2 * (MAX_GAP_BLOCKS + 1), reported in a block past the bound, still counts as
+    // outstanding; the cost of a SACK stays bounded by the packets held, not by its size.
+    let beyond = 2 * (MAX_GAP_BLOCKS as u32 + 1);
+    assert!(r.outstanding.iter().any(|s| s.tsns.contains(&beyond)));
+}
