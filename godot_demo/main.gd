@@ -73,8 +73,8 @@ func _ready() -> void:
 	net.bind_address = options["bind"]
 	net.trust_cert = options["trust_cert"]
 	net.tls_name = options["tls_name"]
-	# Bots may start before their host has created the lobby.
-	net.retry_missing_lobby = options["bot"] != ""
+	# Bots and auto-started clients may start before their host has created the lobby.
+	net.retry_missing_lobby = options["bot"] != "" or options["role"] == "join"
 	net.status_changed.connect(_on_status)
 	net.failed.connect(_on_failed)
 	net.lobby_joined.connect(_on_lobby_joined)
