@@ -42,6 +42,8 @@ const BURST: usize = 128;
 /// bounded so an application that never stops sending cannot starve the sockets and timers
 /// (its own acknowledgements included) of the network thread.
 const COMMAND_BURST: usize = 1024;
+/// Datagrams sent in a row before the connection's task yields to the others on the thread.
+const SEND_TURN: usize = 32;
 /// How long a closed connection waits for TURN servers to confirm the deallocation.
 const RELEASE_WAIT: Duration = Duration::from_secs(1);
 
@@ -476,9 +478,16 @@ impl Task {
 
     async fn send_all(&mut self) {
         let now = Instant::now();
+        let mut sent = 0usize;
         while let Some(t) = self.core.poll_transmit() {
             if let Some(t) = self.gathering.send(now, t) {
                 self.send(t).await;
+                sent += 1;
+                if sent.is_multiple_of(SEND_TURN) {
+                    // Let the socket readers of this thread (another connection of the process
+                    // may be the receiver of this burst) drain their kernel buffers.
+                    tokio::task::yield_now().await;
+                }
             }
         }
         while let Some(t) = self.gathering.poll_transmit() {
