@@ -66,6 +66,33 @@ fn drain(ch: &DataChannel, into: &mut Vec<Message>) {
     }
 }
 
+/// Sends `count` messages of `size` bytes on `x`, one every `every`, through `relay`, then keeps
+/// pumping for `settle`; returns what `y` received meanwhile.
+fn paced_through(
+    relay: &Relay,
+    (a, b): (&mut Peer, &mut Peer),
+    (x, y): (&DataChannel, &DataChannel),
+    count: u32,
+    size: usize,
+    every: Duration,
+    settle: Duration,
+) -> Vec<Message> {
+    let mut pump = through(relay);
+    let mut got = Vec::new();
+    let started = Instant::now();
+    let mut next = 0;
+    pump.until(a, b, "all sent", |_, _| {
+        while next < count && started.elapsed() >= every * next {
+            x.send(&message(next, size), false).expect("send");
+            next += 1;
+        }
+        drain(y, &mut got);
+        next == count
+    });
+    pump.hold(a, b, settle, |_, _| drain(y, &mut got));
+    got
+}
+
 /// The path really did what it was asked: some datagrams lost, duplicated and held back (in
 /// either direction: a short test sends few datagrams).
 fn assert_impaired(relay: &Relay) {
@@ -172,21 +199,15 @@ fn max_retransmits_zero(ordered: bool, seed: u64) {
         ..Default::default()
     };
     relay.set(Direction::AToB, lossy).expect("settings");
-    let mut pump = through(&relay);
-    let mut got = Vec::new();
-    let started = Instant::now();
-    let mut next = 0;
-    pump.until(&mut a, &mut b, "all sent", |_, _| {
-        while next < COUNT && started.elapsed() >= Duration::from_millis(5) * next {
-            x.send(&message(next, 100), false).expect("send");
-            next += 1;
-        }
-        drain(&y, &mut got);
-        next == COUNT
-    });
-    pump.hold(&mut a, &mut b, Duration::from_millis(1_500), |_, _| {
-        drain(&y, &mut got)
-    });
+    let mut got = paced_through(
+        &relay,
+        (&mut a, &mut b),
+        (&x, &y),
+        COUNT,
+        100,
+        Duration::from_millis(5),
+        Duration::from_millis(1_500),
+    );
     let arrived = got.len();
     let mut seen: Vec<u32> = got.iter().map(index_of).collect();
     if ordered {
@@ -238,11 +259,15 @@ fn max_retransmits_zero(ordered: bool, seed: u64) {
             .filter(|i| *i >= COUNT)
             .collect()
     };
-    pump.with_limit(Duration::from_secs(2))
-        .until(&mut a, &mut b, "the messages after", |_, _| {
+    through(&relay).with_limit(Duration::from_secs(2)).until(
+        &mut a,
+        &mut b,
+        "the messages after",
+        |_, _| {
             drain(&y, &mut got);
             later(&got).len() >= AFTER as usize
-        });
+        },
+    );
     let after = later(&got);
     let mut sorted = after.clone();
     sorted.sort_unstable();
@@ -350,21 +375,15 @@ fn max_retransmits_zero_unordered_survives_lost_acknowledgements() {
         ..Default::default()
     };
     relay.set(Direction::BToA, acks_lost).expect("settings");
-    let mut pump = through(&relay);
-    let mut got = Vec::new();
-    let started = Instant::now();
-    let mut next = 0;
-    pump.until(&mut a, &mut b, "all sent", |_, _| {
-        while next < COUNT && started.elapsed() >= Duration::from_millis(20) * next {
-            x.send(&message(next, 500), false).expect("send");
-            next += 1;
-        }
-        drain(&y, &mut got);
-        next == COUNT
-    });
-    pump.hold(&mut a, &mut b, Duration::from_millis(500), |_, _| {
-        drain(&y, &mut got)
-    });
+    let got = paced_through(
+        &relay,
+        (&mut a, &mut b),
+        (&x, &y),
+        COUNT,
+        500,
+        Duration::from_millis(20),
+        Duration::from_millis(500),
+    );
     println!(
         "acknowledgements lost: {} of {COUNT} arrived; a->b {:?}",
         got.len(),
@@ -747,11 +766,15 @@ fn max_packet_lifetime(ordered: bool, seed: u64) {
             .filter(|i| *i >= COUNT)
             .collect()
     };
-    pump.with_limit(Duration::from_secs(2))
-        .until(&mut a, &mut b, "the messages after", |_, _| {
+    through(&relay).with_limit(Duration::from_secs(2)).until(
+        &mut a,
+        &mut b,
+        "the messages after",
+        |_, _| {
             receive(&mut got);
             later(&got).len() >= AFTER as usize
-        });
+        },
+    );
     let mut after = later(&got);
     after.sort_unstable();
     assert_eq!(after, (COUNT..COUNT + AFTER).collect::<Vec<_>>());
