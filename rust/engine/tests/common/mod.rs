@@ -2,6 +2,7 @@
 //! test pump (`webrtc-rs-test-pump`), for which [`Peer`] is a [`Side`].
 #![allow(dead_code)]
 
+pub mod netns;
 mod peer;
 pub mod relay;
 pub mod turn_server;
