@@ -101,6 +101,8 @@ pub(super) struct DtlsLayer {
     final_flight: FinalFlight,
     /// Datagrams dropped before reaching rtc-dtls, or that it refused without harm.
     dropped: u64,
+    /// The remote repeated its last flight after our handshake completed (its own is not).
+    remote_repeated: bool,
 }
 
 impl DtlsLayer {
@@ -117,7 +119,14 @@ impl DtlsLayer {
             flight: FlightKeeper::default(),
             final_flight: FinalFlight::default(),
             dropped: 0,
+            remote_repeated: false,
         }
+    }
+
+    /// Whether the remote repeated its last handshake flight after ours completed, since the
+    /// last call: its handshake is still under way.
+    pub fn take_remote_repeated(&mut self) -> bool {
+        std::mem::take(&mut self.remote_repeated)
     }
 
     /// Datagrams dropped as malformed, unexpected or repeated too often.
@@ -227,6 +236,7 @@ impl DtlsLayer {
         if self.connected && handshake {
             debug!("the remote repeated its last DTLS flight: ours goes out again");
             self.final_flight.repeat();
+            self.remote_repeated = true;
         }
         let result = self.read_records(now, data);
         self.watch_flight(now);

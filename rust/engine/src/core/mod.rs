@@ -51,6 +51,9 @@ pub(crate) const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// (it replaces [`SETUP_TIMEOUT`]). Meanwhile unanswered attempts switch role every
 /// [`sctp::ATTEMPT_PERIOD`]; on its own, SCTP retries an INIT for about four minutes.
 pub(crate) const ASSOCIATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// At [`ASSOCIATION_TIMEOUT`], a remote that answered SCTP's setup this recently gets until this
+/// long after its answer (a COOKIE ECHO repeated every second needs two tries or three).
+const ASSOCIATION_GRACE: Duration = Duration::from_secs(3);
 
 /// Everything a core needs at creation; produced by the handle in `PeerConnection::new`.
 pub(crate) struct CoreParams {
@@ -379,7 +382,7 @@ impl Core {
         if self.finished {
             return;
         }
-        if self.setup_deadline.is_some_and(|d| now >= d) {
+        if self.setup_deadline.is_some_and(|d| now >= d) && !self.association_in_progress(now) {
             return if self.dtls.is_connected() {
                 let message = format!(
                     "DTLS is connected but no SCTP association formed within {} s: {}",
@@ -529,6 +532,9 @@ impl Core {
     fn feed_dtls(&mut self, now: Instant, data: BytesMut) {
         let result = self.dtls.read(now, data);
         self.collect_dtls_transmits();
+        if self.dtls.take_remote_repeated() {
+            self.remote_dtls_still_handshaking(now);
+        }
         let outputs = match result {
             Ok(outputs) => outputs,
             Err(e) => return self.fail(now, e.reason(), e.to_string()),
@@ -555,6 +561,39 @@ impl Core {
             }
         }
         self.process_sctp(now);
+    }
+
+    /// Our DTLS is up but the remote's is not yet (it repeated its last flight): the remote
+    /// cannot have started SCTP, so the association's time starts over from now, within
+    /// [`SETUP_TIMEOUT`] of our DTLS. Otherwise a side whose DTLS completed seconds before the
+    /// other's (its final flight lost again and again) gave up while the other's SCTP had had
+    /// only a few seconds.
+    fn remote_dtls_still_handshaking(&mut self, now: Instant) {
+        let (Some(deadline), Some(dtls_at)) = (self.setup_deadline, self.dtls_connected_at) else {
+            return;
+        };
+        let extended = (now + ASSOCIATION_TIMEOUT).min(dtls_at + SETUP_TIMEOUT);
+        if extended > deadline {
+            debug!("the remote's DTLS is not up yet: SCTP's deadline starts over");
+            self.setup_deadline = Some(extended);
+        }
+    }
+
+    /// At the deadline, whether the remote answered the association's setup within the last
+    /// [`ASSOCIATION_GRACE`] (its answers are still arriving, say a COOKIE ACK after a lost
+    /// one): the deadline moves to the end of that grace, within [`SETUP_TIMEOUT`] of our DTLS.
+    fn association_in_progress(&mut self, now: Instant) -> bool {
+        let (Some(answer), Some(dtls_at)) = (self.sctp.last_answer(), self.dtls_connected_at)
+        else {
+            return false;
+        };
+        let grace = (answer + ASSOCIATION_GRACE).min(dtls_at + SETUP_TIMEOUT);
+        if grace <= now || self.sctp.is_connected() {
+            return false;
+        }
+        debug!("the remote is still answering SCTP's setup: its deadline moves");
+        self.setup_deadline = Some(grace);
+        true
     }
 
     fn start_sctp(&mut self, now: Instant) {

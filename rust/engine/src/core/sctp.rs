@@ -48,6 +48,13 @@ const MAX_PENDING: usize = 4;
 const COMMON_HEADER: usize = 12;
 const CHUNK_INIT: u8 = 1;
 const CHUNK_INIT_ACK: u8 = 2;
+const CHUNK_COOKIE_ECHO: u8 = 10;
+/// How often a client attempt's COOKIE ECHO goes out again while no COOKIE ACK came. rtc-sctp
+/// doubles its own wait (1, 2, 4, 8 s), which leaves four tries in the 10 s the association
+/// has to form: at 20 % loss each way a round trip fails a third of the time, so four in a
+/// row (1.7 % of setups) failed. Repeating the same packet is harmless: a remote already up
+/// answers each copy with a COOKIE ACK (RFC 4960 §5.2.4, action D).
+const COOKIE_ECHO_REPEAT: Duration = Duration::from_secs(1);
 
 /// What the association reported, for the connection and its channels to act on.
 #[derive(Debug, PartialEq, Eq)]
@@ -86,6 +93,8 @@ pub(super) struct SctpLayer {
     setup: Option<Setup>,
     /// Events of attempts not connected yet, by attempt: the winner's are reported once it is.
     early: Vec<(AssociationHandle, SctpEvent)>,
+    /// The current client attempt's COOKIE ECHO packet and when it last went out.
+    cookie_echo: Option<(Bytes, Instant)>,
 }
 
 /// The association attempts since DTLS came up (see the module comment).
@@ -99,6 +108,9 @@ struct Setup {
     switches: u32,
     /// The remote answered the current attempt.
     answered: bool,
+    /// When the remote last answered an attempt (an INIT, INIT ACK, COOKIE ECHO or COOKIE ACK
+    /// reached an association).
+    last_answer: Option<Instant>,
     tried_client: u32,
     tried_server: u32,
     remote_inits: u32,
@@ -116,6 +128,7 @@ impl SctpLayer {
             receive_buffer: receive_budget.clamp(256 * 1024, 4 << 20) as u32,
             setup: None,
             early: Vec::new(),
+            cookie_echo: None,
         }
     }
 
@@ -142,6 +155,7 @@ impl SctpLayer {
             client: is_client,
             switches: 0,
             answered: false,
+            last_answer: None,
             tried_client: 0,
             tried_server: 0,
             remote_inits: 0,
@@ -157,6 +171,7 @@ impl SctpLayer {
         };
         setup.answered = false;
         self.associations.clear();
+        self.cookie_echo = None;
         let endpoint_config = Arc::new(EndpointConfig::default());
         let local = TransportContext::default().local_addr;
         if setup.client {
@@ -205,6 +220,11 @@ impl SctpLayer {
             CLIENT_LAG
         };
         Some(setup.since + ATTEMPT_PERIOD * (setup.switches + 1) + lag)
+    }
+
+    /// When the remote last took part in setting up the association, if it has.
+    pub fn last_answer(&self) -> Option<Instant> {
+        self.setup.as_ref().and_then(|s| s.last_answer)
     }
 
     /// What the attempts came to, for the message when none connected in time.
@@ -268,11 +288,13 @@ impl SctpLayer {
         match endpoint.handle(now, tunnel_addr(), None, packet) {
             Some((h, DatagramEvent::NewAssociation(a))) => {
                 setup.answered = true;
+                setup.last_answer = Some(now);
                 self.associations.push((h, a));
             }
             Some((h, DatagramEvent::AssociationEvent(ev))) => {
                 if let Some((_, a)) = self.associations.iter_mut().find(|(ours, _)| *ours == h) {
                     setup.answered = true;
+                    setup.last_answer = Some(now);
                     a.handle_event(ev);
                 }
             }
@@ -300,6 +322,11 @@ impl SctpLayer {
             .iter()
             .filter_map(|(_, a)| a.poll_timeout())
             .chain(self.next_switch())
+            .chain(
+                self.cookie_echo
+                    .as_ref()
+                    .map(|(_, at)| *at + COOKIE_ECHO_REPEAT),
+            )
             .min()
     }
 
@@ -361,6 +388,7 @@ impl SctpLayer {
             let handle = chosen.0;
             self.associations = vec![chosen];
             self.connected = true;
+            self.cookie_echo = None;
             debug!("SCTP connected");
             out.push(SctpOutput::Connected);
             let early = std::mem::take(&mut self.early);
@@ -516,7 +544,27 @@ impl SctpLayer {
                 }
             }
         }
+        if !self.connected {
+            self.repeat_cookie_echo(now, &mut packets);
+        }
         packets
+    }
+
+    /// Keeps the COOKIE ECHO among `packets` and adds it again when it is due.
+    fn repeat_cookie_echo(&mut self, now: Instant, packets: &mut Vec<Bytes>) {
+        let echo = packets
+            .iter()
+            .rev()
+            .find(|p| p.get(COMMON_HEADER) == Some(&CHUNK_COOKIE_ECHO));
+        if let Some(p) = echo {
+            self.cookie_echo = Some((p.clone(), now));
+        } else if let Some((packet, at)) = self.cookie_echo.as_mut() {
+            if now >= *at + COOKIE_ECHO_REPEAT {
+                debug!("no SCTP COOKIE ACK yet: the COOKIE ECHO goes out again");
+                packets.push(packet.clone());
+                *at = now;
+            }
+        }
     }
 
     /// Aborts the association, or every attempt (their ABORTs are among the next packets).
