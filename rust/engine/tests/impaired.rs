@@ -287,10 +287,10 @@ fn max_retransmits_zero_unordered_loses_messages_for_good_and_never_stalls() {
 }
 
 /// Ordered, a lost message must only be skipped (FORWARD-TSN), not take later ones with it.
-/// Fails today: 56 to 92 % of the messages are lost on a path losing 25 % of the datagrams
-/// (the unordered case loses 27 to 29 % on the same path); see KNOWN_ISSUES.md.
+/// With rtc-sctp alone 56 to 92 % of the messages were lost on a path losing 25 % of the
+/// datagrams, since it skips a lost message late and one lost FORWARD-TSN held everything
+/// behind it for good; `core/sctp_skip.rs` skips it as soon as it is known lost.
 #[test]
-#[ignore = "ordered maxRetransmits 0 loses far more messages than the path (KNOWN_ISSUES.md)"]
 fn max_retransmits_zero_ordered_skips_lost_messages_and_never_stalls() {
     max_retransmits_zero(true, 31);
 }
@@ -354,11 +354,10 @@ fn handshakes_complete_at_10_percent_loss() {
 
 /// Only acknowledgements are lost (20 % of the datagrams b->a): an unordered
 /// `maxRetransmits: 0` channel should still deliver every one of 150 messages sent 20 ms apart,
-/// since a later SACK covers a lost one. With some losses (seed 7 here; 4 seeds of 5 pass)
-/// rtc-sctp instead holds messages back and gives some up unsent: 93 of 150 arrived, and the
-/// relay saw only 107 datagrams from the sender.
+/// since a later SACK covers a lost one. With rtc-sctp alone, some losses (seed 7 here; 4 seeds
+/// of 5 passed) held messages back and gave some up unsent: 93 of 150 arrived, and the relay
+/// saw only 107 datagrams from the sender.
 #[test]
-#[ignore = "lost acknowledgements make maxRetransmits 0 lose unsent messages (KNOWN_ISSUES.md)"]
 fn max_retransmits_zero_unordered_survives_lost_acknowledgements() {
     const COUNT: u32 = 150;
     let relay = Relay::symmetric(Impairment::default(), 7).expect("relay");
@@ -786,12 +785,12 @@ fn max_packet_lifetime_unordered_drops_late_messages_and_never_stalls() {
 }
 
 /// Ordered, a message lost for good holds the ones behind it only until the receiver learns
-/// it is abandoned (FORWARD-TSN), which should come soon after its lifetime. Fails today: rtc-sctp
+/// it is abandoned (FORWARD-TSN), which should come soon after its lifetime. rtc-sctp alone
 /// abandons an expired message only when it considers retransmitting it (a fast retransmission,
 /// which happens once, or the retransmission timeout, 1 s at least), so the messages behind a
-/// lost one arrive up to 1.5 s after they were sent (KNOWN_ISSUES.md).
+/// lost one arrived up to 1.5 s after they were sent; `core/sctp_skip.rs` skips it once it is
+/// both lost and expired.
 #[test]
-#[ignore = "ordered maxPacketLifeTime delivers messages behind a lost one up to 1.5 s late (KNOWN_ISSUES.md)"]
 fn max_packet_lifetime_ordered_drops_late_messages_and_never_stalls() {
     max_packet_lifetime(true, 51);
 }

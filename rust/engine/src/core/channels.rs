@@ -101,6 +101,19 @@ impl Channels {
             })
     }
 
+    /// What stream `id`'s channel allows if it is partially reliable; None for reliable
+    /// channels and streams of no channel.
+    pub fn stream_policy(&self, id: u16) -> Option<super::sctp_skip::Policy> {
+        let info = &self.channels.get(self.by_stream.get(&id)?)?.info;
+        match (info.max_retransmits, info.max_packet_lifetime) {
+            (Some(n), _) => Some(super::sctp_skip::Policy::Retransmits(n)),
+            (None, Some(ms)) => Some(super::sctp_skip::Policy::Lifetime(
+                std::time::Duration::from_millis(u64::from(ms)),
+            )),
+            (None, None) => None,
+        }
+    }
+
     pub fn set_send_limit(&mut self, limit: usize) {
         self.send_limit = limit;
     }

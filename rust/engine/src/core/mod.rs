@@ -13,6 +13,7 @@ mod proptests;
 mod sctp;
 mod sctp_guard;
 mod sctp_recovery;
+mod sctp_skip;
 
 pub(crate) use dtls::local_fingerprint;
 #[cfg(test)]
@@ -38,6 +39,7 @@ use rtc_ice::state::ConnectionState as IceState;
 use sctp::{SctpLayer, SctpOutput};
 use sctp_guard::{SctpGuard, Verdict};
 use sctp_recovery::Recovery;
+use sctp_skip::Skipper;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -105,6 +107,7 @@ pub(crate) struct Core {
     retransmits: RetransmitCounter,
     /// Sends lost DATA packets again before rtc-sctp's 1 s retransmission timer would.
     recovery: Recovery,
+    skipper: Skipper,
     /// How ICE failing is told: consent lost once a pair was selected, else no pair.
     failed_after: std::time::Duration,
 }
@@ -148,6 +151,7 @@ impl Core {
             share,
             retransmits: RetransmitCounter::default(),
             recovery: Recovery::default(),
+            skipper: Skipper::default(),
             failed_after: p.liveness.failed_after,
         })
     }
@@ -177,6 +181,10 @@ impl Core {
             self.sctp
                 .is_connected()
                 .then(|| self.recovery.poll_timeout())
+                .flatten(),
+            self.sctp
+                .is_connected()
+                .then(|| self.skipper.poll_timeout())
                 .flatten(),
             self.setup_deadline,
         ]
@@ -429,9 +437,16 @@ impl Core {
             let channels = &self.channels;
             self.recovery
                 .on_sent(now, packet, |id| channels.is_reliable_stream(id));
+            self.skipper
+                .on_sent(now, packet, |id| channels.stream_policy(id));
             self.dtls.write(now, packet);
         }
         if self.sctp.is_connected() {
+            if let Some(forward) = self.skipper.check(now) {
+                // Sent again by `recovery` like rtc-sctp's own until a SACK acknowledges it.
+                self.recovery.on_sent(now, &forward, |_| true);
+                self.dtls.write(now, &forward);
+            }
             self.recovery.check(now);
         }
         let resent = self.recovery.take_due();
@@ -545,6 +560,7 @@ impl Core {
                 DtlsOutput::Data(d) => match self.sctp_guard.check(&d) {
                     Verdict::Accept => {
                         self.recovery.on_received(now, &d);
+                        self.skipper.on_received(now, &d);
                         self.sctp.feed(now, d)
                     }
                     Verdict::Drop => self.junk_datagrams += 1,

@@ -16,6 +16,12 @@
 //!     delayed-SACK allowance, doubling with each probe in a row): the oldest unacknowledged
 //!     packet is sent again (a tail-loss probe).
 //!
+//! It also sends again a FORWARD TSN (RFC 3758: "skip what I abandoned") that the remote's
+//! SACKs do not acknowledge within the same probe timeout. rtc-sctp sends one when it abandons
+//! a chunk of a partially reliable channel and repeats it only when a SACK comes; a receiver
+//! with nothing new to acknowledge sends none, so one lost FORWARD TSN held every later message
+//! of an ordered channel back for good.
+//!
 //! Resent copies carry the SACK-IMMEDIATELY bit (RFC 7053) so the remote acknowledges at once.
 //! The remote drops a duplicate TSN, so a copy that turns out unneeded costs only its bytes.
 //! rtc-sctp's own recovery (fast retransmit, cwnd halving, T3-rtx) runs unchanged behind. What
@@ -34,6 +40,7 @@ use std::time::{Duration, Instant};
 
 const DATA: u8 = 0;
 const SACK: u8 = 3;
+const FORWARD_TSN: u8 = 192;
 /// DATA chunk flag: SACK-IMMEDIATELY (RFC 7053).
 const FLAG_IMMEDIATE: u8 = 0x08;
 const COMMON_HEADER: usize = 12;
@@ -68,8 +75,18 @@ struct Sent {
     resends: u32,
 }
 
+/// The last FORWARD TSN we sent, as a packet of its own.
+struct Forward {
+    packet: Bytes,
+    /// Its new cumulative TSN: acknowledged once a SACK's cumulative TSN reaches it.
+    new_cum: u32,
+    sent: Instant,
+    resends: u32,
+}
+
 #[derive(Default)]
 pub(crate) struct Recovery {
+    forward: Option<Forward>,
     /// Unacknowledged DATA packets, in the order of their first transmission (rising TSNs).
     outstanding: VecDeque<Sent>,
     bytes: usize,
@@ -91,8 +108,26 @@ pub(crate) struct Recovery {
 }
 
 /// Serial number arithmetic (RFC 1982): `a` before `b`.
-fn before(a: u32, b: u32) -> bool {
+pub(super) fn before(a: u32, b: u32) -> bool {
     a != b && b.wrapping_sub(a) < 1 << 31
+}
+
+/// A SACK chunk's value: its cumulative TSN ack and its gap blocks as TSN ranges (at most
+/// [`MAX_GAP_BLOCKS`]).
+pub(super) fn parse_sack(value: &[u8]) -> Option<(u32, Vec<(u32, u32)>)> {
+    let head = value.get(..12)?;
+    let cum = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+    let gaps = usize::from(u16::from_be_bytes([head[8], head[9]]));
+    let blocks = value[12..]
+        .chunks_exact(4)
+        .take(gaps.min(MAX_GAP_BLOCKS))
+        .map(|b| {
+            let start = u32::from(u16::from_be_bytes([b[0], b[1]]));
+            let end = u32::from(u16::from_be_bytes([b[2], b[3]]));
+            (cum.wrapping_add(start), cum.wrapping_add(end))
+        })
+        .collect();
+    Some((cum, blocks))
 }
 
 impl Recovery {
@@ -118,6 +153,14 @@ impl Recovery {
     /// partially reliable stream (`maxRetransmits`, `maxPacketLifeTime`) is left to rtc-sctp,
     /// which abandons such chunks by the channel's rules.
     pub fn on_sent(&mut self, now: Instant, packet: &Bytes, reliable: impl Fn(u16) -> bool) {
+        if let Some((packet, new_cum)) = forward_tsn_alone(packet) {
+            self.forward = Some(Forward {
+                packet,
+                new_cum,
+                sent: now,
+                resends: 0,
+            });
+        }
         let mut all_reliable = true;
         let tsns: Vec<u32> = sctp_chunks(packet)
             .filter(|(kind, _, value)| *kind == DATA && value.len() >= 6)
@@ -175,23 +218,12 @@ impl Recovery {
     }
 
     fn on_sack(&mut self, now: Instant, value: &[u8]) {
-        let Some(head) = value.get(..12) else {
+        let Some((cum, blocks)) = parse_sack(value) else {
             return;
         };
-        let cum = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
         if self.cum_ack.is_some_and(|c| before(cum, c)) {
             return; // an old SACK, overtaken
         }
-        let gaps = usize::from(u16::from_be_bytes([head[8], head[9]]));
-        let blocks: Vec<(u32, u32)> = value[12..]
-            .chunks_exact(4)
-            .take(gaps.min(MAX_GAP_BLOCKS))
-            .map(|b| {
-                let start = u32::from(u16::from_be_bytes([b[0], b[1]]));
-                let end = u32::from(u16::from_be_bytes([b[2], b[3]]));
-                (cum.wrapping_add(start), cum.wrapping_add(end))
-            })
-            .collect();
         let acked = |tsn: u32| {
             !before(cum, tsn)
                 || blocks
@@ -200,6 +232,13 @@ impl Recovery {
         };
         let advanced = self.cum_ack != Some(cum);
         self.cum_ack = Some(cum);
+        if self
+            .forward
+            .as_ref()
+            .is_some_and(|f| !before(cum, f.new_cum))
+        {
+            self.forward = None;
+        }
         let mut progress = advanced;
         let mut sample = None;
         let mut kept = VecDeque::with_capacity(self.outstanding.len());
@@ -231,9 +270,19 @@ impl Recovery {
         self.check(now);
     }
 
+    /// When the FORWARD TSN, unacknowledged, is to be sent again.
+    fn forward_due(&self) -> Option<Instant> {
+        let f = self.forward.as_ref().filter(|f| f.resends < MAX_RESENDS)?;
+        let wait = (self.rtt() * 2 + DELAYED_SACK) * (1 << f.resends.min(MAX_PROBES));
+        Some(f.sent + wait)
+    }
+
     /// When `check` has something to do next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let first = self.outstanding.front()?;
+        let forward = self.forward_due();
+        let Some(first) = self.outstanding.front() else {
+            return forward;
+        };
         let mut at = (self.probes < MAX_PROBES)
             .then(|| self.progress.unwrap_or(first.sent) + self.probe_timeout());
         if let Some(rack) = self.rack_order {
@@ -248,11 +297,21 @@ impl Recovery {
                 at = Some(at.map_or(due, |a| a.min(due)));
             }
         }
-        at
+        match (at, forward) {
+            (Some(a), Some(f)) => Some(a.min(f)),
+            (a, f) => a.or(f),
+        }
     }
 
     /// Marks the packets lost by now to be sent again.
     pub fn check(&mut self, now: Instant) {
+        if self.forward_due().is_some_and(|at| now >= at) {
+            if let Some(f) = self.forward.as_mut() {
+                f.sent = now;
+                f.resends += 1;
+                self.due.push(f.packet.clone());
+            }
+        }
         let wait = self.rtt() + self.reorder_window();
         let mut any = false;
         if let Some(rack) = self.rack_order {
@@ -292,6 +351,25 @@ impl Recovery {
     pub fn take_due(&mut self) -> Vec<Bytes> {
         self.due.drain(..).map(|p| immediate(&p)).collect()
     }
+}
+
+/// The FORWARD TSN chunk of `packet`, if it has one, in a packet of its own (the same common
+/// header, the checksum computed again), and its new cumulative TSN.
+fn forward_tsn_alone(packet: &[u8]) -> Option<(Bytes, u32)> {
+    let header = packet.get(..COMMON_HEADER)?;
+    let (_, flags, value) = sctp_chunks(packet).find(|(kind, _, _)| *kind == FORWARD_TSN)?;
+    let new_cum = u32::from_be_bytes(value.get(..4)?.try_into().ok()?);
+    let length = u16::try_from(4 + value.len()).ok()?;
+    let mut out = BytesMut::with_capacity(COMMON_HEADER + 4 + value.len() + 3);
+    out.extend_from_slice(header);
+    out.extend_from_slice(&[FORWARD_TSN, flags]);
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(value);
+    out.resize(out.len().div_ceil(4) * 4, 0);
+    out[CHECKSUM].fill(0);
+    let sum = crc32c::crc32c(&out);
+    out[CHECKSUM].copy_from_slice(&sum.to_le_bytes());
+    Some((out.freeze(), new_cum))
 }
 
 /// A copy of `packet` with the SACK-IMMEDIATELY flag on each DATA chunk and the checksum

@@ -23,6 +23,7 @@ mod data;
 mod deadlines;
 mod handshake;
 mod lifecycle;
+mod partial;
 mod reasons;
 mod relay;
 mod turn_server;
@@ -32,7 +33,7 @@ pub(crate) use net::*;
 pub(crate) use side::*;
 
 use crate::candidate::CandidateKind;
-use crate::channel::ChannelKey;
+use crate::channel::{ChannelInfo, ChannelKey};
 use crate::sdp::{RemoteDescription, Setup};
 use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;
@@ -277,6 +278,16 @@ impl Sim {
         let side = self.side_mut(who);
         let (key, info, link) = side.new_channel(label, ordered, negotiated);
         side.core.create_channel(now, key, info, negotiated, link);
+        self.settle();
+        key
+    }
+
+    /// An in-band channel with the reliability `info` gives (its `negotiated` must be false).
+    pub fn create_channel_from(&mut self, who: Who, info: ChannelInfo) -> ChannelKey {
+        let now = self.now;
+        let side = self.side_mut(who);
+        let (key, info, link) = side.new_channel_from(info);
+        side.core.create_channel(now, key, info, None, link);
         self.settle();
         key
     }

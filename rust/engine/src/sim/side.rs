@@ -126,8 +126,6 @@ impl Side {
         ordered: bool,
         negotiated: Option<u16>,
     ) -> (ChannelKey, ChannelInfo, Arc<ChannelLink>) {
-        let key = self.next_key;
-        self.next_key += 1;
         let info = ChannelInfo {
             label: label.to_owned(),
             protocol: String::new(),
@@ -136,6 +134,15 @@ impl Side {
             max_packet_lifetime: None,
             negotiated: negotiated.is_some(),
         };
+        self.new_channel_from(info)
+    }
+
+    pub(super) fn new_channel_from(
+        &mut self,
+        info: ChannelInfo,
+    ) -> (ChannelKey, ChannelInfo, Arc<ChannelLink>) {
+        let key = self.next_key;
+        self.next_key += 1;
         let link = ChannelLink::new(
             self.config.local_max_message_size as usize,
             self.config.receive_budget,

@@ -1,0 +1,205 @@
+use super::*;
+
+const STREAM: u16 = 3;
+
+/// A DATA packet with one chunk (`flags`: U, B, E bits).
+fn data(tsn: u32, stream: u16, ssn: u16, flags: u8) -> Vec<u8> {
+    let mut p = vec![0u8; 12];
+    p[4..8].copy_from_slice(&0xdead_beefu32.to_be_bytes());
+    p.extend_from_slice(&[DATA, flags, 0, 20]);
+    p.extend_from_slice(&tsn.to_be_bytes());
+    p.extend_from_slice(&stream.to_be_bytes());
+    p.extend_from_slice(&ssn.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 51, 1, 2, 3, 4]);
+    p
+}
+
+/// A whole message, unfragmented, ordered.
+fn whole(tsn: u32, ssn: u16) -> Vec<u8> {
+    data(tsn, STREAM, ssn, FLAG_BEGIN_END)
+}
+
+const FLAG_BEGIN_END: u8 = 0x03;
+
+fn sack(cum: u32, gaps: &[(u16, u16)]) -> Vec<u8> {
+    let mut p = vec![0u8; 12];
+    let len = 16 + 4 * gaps.len();
+    p.extend_from_slice(&[SACK, 0]);
+    p.extend_from_slice(&(len as u16).to_be_bytes());
+    p.extend_from_slice(&cum.to_be_bytes());
+    p.extend_from_slice(&(1u32 << 20).to_be_bytes());
+    p.extend_from_slice(&(gaps.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    for (s, e) in gaps {
+        p.extend_from_slice(&s.to_be_bytes());
+        p.extend_from_slice(&e.to_be_bytes());
+    }
+    p
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn rtx0(_: u16) -> Option<Policy> {
+    Some(Policy::Retransmits(0))
+}
+
+/// (new cumulative TSN, [(stream, ssn)]) of a FORWARD TSN packet, checksum checked.
+fn read_forward(p: &[u8]) -> (u32, Vec<(u16, u16)>) {
+    let mut copy = p.to_vec();
+    copy[CHECKSUM].fill(0);
+    assert_eq!(crc32c::crc32c(&copy).to_le_bytes(), p[CHECKSUM], "checksum");
+    assert_eq!(&p[4..8], &0xdead_beefu32.to_be_bytes(), "the remote's tag");
+    let (kind, _, v) = sctp_chunks(p).next().expect("a chunk");
+    assert_eq!(kind, FORWARD_TSN);
+    let cum = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+    let streams = v[4..]
+        .chunks_exact(4)
+        .map(|s| {
+            (
+                u16::from_be_bytes([s[0], s[1]]),
+                u16::from_be_bytes([s[2], s[3]]),
+            )
+        })
+        .collect();
+    (cum, streams)
+}
+
+/// TSNs 100..=109 sent at `t0` (messages 0..=9), the remote acknowledged 99 before.
+fn ten_sent(t0: Instant, policy: impl Fn(u16) -> Option<Policy> + Copy) -> Skipper {
+    let mut s = Skipper::default();
+    s.on_received(t0, &sack(99, &[]));
+    for i in 0..10u32 {
+        s.on_sent(t0, &whole(100 + i, i as u16), policy);
+    }
+    s
+}
+
+#[test]
+fn a_lost_chunk_is_skipped_once_a_later_one_is_acknowledged_and_a_round_trip_passed() {
+    let t0 = Instant::now();
+    let mut s = ten_sent(t0, rtx0);
+    // 100 lost, 101..=109 acknowledged by gap 20 ms later.
+    s.on_received(t0 + ms(20), &sack(99, &[(2, 10)]));
+    assert!(
+        s.check(t0 + ms(20)).is_none(),
+        "too early: it may be reordered"
+    );
+    let at = s.poll_timeout().expect("a time to look again");
+    assert!(at > t0 + ms(20) && at <= t0 + ms(30), "{:?}", at - t0);
+    let (cum, streams) = read_forward(&s.check(at).expect("skipped"));
+    // The acknowledged ones after it are passed over too: the whole run is known.
+    assert_eq!(cum, 109);
+    assert_eq!(streams, vec![(STREAM, 9)]);
+    assert_eq!(s.skipped(), 1);
+    assert!(s.check(at + ms(100)).is_none(), "skipped once");
+}
+
+#[test]
+fn a_reliable_chunk_in_front_is_never_skipped() {
+    let t0 = Instant::now();
+    let mut s = Skipper::default();
+    s.on_received(t0, &sack(99, &[]));
+    s.on_sent(t0, &data(100, 1, 0, FLAG_BEGIN_END), |_| None);
+    s.on_sent(t0, &whole(101, 0), rtx0);
+    s.on_sent(t0, &whole(102, 1), rtx0);
+    s.on_received(t0 + ms(20), &sack(99, &[(3, 3)]));
+    assert!(s.check(t0 + ms(5_000)).is_none());
+    assert_eq!(s.poll_timeout(), None, "nothing to wait for");
+    // Once the reliable one is acknowledged, the lost one behind it goes.
+    s.on_received(t0 + ms(5_000), &sack(100, &[(2, 2)]));
+    let (cum, streams) = read_forward(&s.check(t0 + ms(5_000)).expect("skipped"));
+    assert_eq!((cum, streams), (102, vec![(STREAM, 1)]));
+}
+
+#[test]
+fn a_message_is_skipped_whole_or_not_at_all() {
+    let t0 = Instant::now();
+    let mut s = Skipper::default();
+    s.on_received(t0, &sack(99, &[]));
+    // Message 0 in three fragments, of which the last is not sent yet.
+    s.on_sent(t0, &data(100, STREAM, 0, 0x02), rtx0);
+    s.on_sent(t0, &data(101, STREAM, 0, 0x00), rtx0);
+    assert!(s.check(t0 + ms(5_000)).is_none(), "its end is not sent");
+    s.on_sent(t0 + ms(5_000), &data(102, STREAM, 0, 0x01), rtx0);
+    s.on_sent(t0 + ms(5_000), &whole(103, 1), rtx0);
+    s.on_received(t0 + ms(5_020), &sack(99, &[(4, 4)]));
+    assert!(s.check(t0 + ms(5_020)).is_none(), "the end was just sent");
+    let at = s.poll_timeout().expect("when");
+    let (cum, streams) = read_forward(&s.check(at).expect("skipped"));
+    assert_eq!((cum, streams), (103, vec![(STREAM, 1)]));
+}
+
+#[test]
+fn a_lifetime_channel_skips_a_lost_message_only_once_its_lifetime_is_over() {
+    let t0 = Instant::now();
+    let mut s = ten_sent(t0, |_| Some(Policy::Lifetime(ms(500))));
+    s.on_received(t0 + ms(20), &sack(99, &[(2, 10)]));
+    assert!(s.check(t0 + ms(100)).is_none(), "may still be sent again");
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(500)));
+    assert!(s.check(t0 + ms(500)).is_some());
+}
+
+#[test]
+fn retransmissions_up_to_the_limit_are_left_to_sctp() {
+    let t0 = Instant::now();
+    let mut s = ten_sent(t0, |_| Some(Policy::Retransmits(1)));
+    s.on_received(t0 + ms(20), &sack(99, &[(2, 10)]));
+    assert!(
+        s.check(t0 + ms(1_000)).is_none(),
+        "one retransmission allowed"
+    );
+    s.on_sent(t0 + ms(1_000), &whole(100, 0), |_| {
+        Some(Policy::Retransmits(1))
+    });
+    assert!(
+        s.check(t0 + ms(1_005)).is_none(),
+        "the retransmission may arrive"
+    );
+    let at = s.poll_timeout().expect("when");
+    assert!(s.check(at).is_some(), "lost twice: skipped");
+}
+
+#[test]
+fn an_unacknowledged_tail_is_skipped_after_a_probe_timeout() {
+    let t0 = Instant::now();
+    let mut s = ten_sent(t0, rtx0);
+    // Everything but the last acknowledged.
+    s.on_received(t0 + ms(20), &sack(108, &[]));
+    assert!(s.check(t0 + ms(20)).is_none());
+    let at = s.poll_timeout().expect("when");
+    assert!(at >= t0 + ms(200), "{:?}", at - t0);
+    assert_eq!(read_forward(&s.check(at).expect("skipped")).0, 109);
+}
+
+#[test]
+fn hostile_sacks_cost_bounded_work_and_change_nothing_they_should_not() {
+    let t0 = Instant::now();
+    let mut s = ten_sent(t0, rtx0);
+    // A SACK claiming 65,535 gap blocks in a short chunk, a SACK far in the future, and
+    // garbage: no panic, and the far one only acknowledges what was sent.
+    let mut p = sack(99, &[]);
+    p[12 + 12] = 0xff;
+    p[12 + 13] = 0xff;
+    s.on_received(t0, &p);
+    let many: Vec<(u16, u16)> = (0..1_000).map(|i| (i, i)).collect();
+    s.on_received(t0, &sack(99, &many));
+    s.on_received(t0, &[0xff; 40]);
+    s.on_received(t0, &sack(99 + (1 << 30), &[]));
+    assert!(s.chunks.is_empty());
+    assert!(s.check(t0 + ms(10_000)).is_none());
+    // An old SACK after it does not bring anything back.
+    s.on_received(t0, &sack(50, &[]));
+    assert!(s.check(t0 + ms(20_000)).is_none());
+}
+
+#[test]
+fn memory_is_bounded_by_the_chunks_tracked() {
+    let t0 = Instant::now();
+    let mut s = Skipper::default();
+    for i in 0..(MAX_TRACKED as u32 + 1_000) {
+        s.on_sent(t0, &whole(i, i as u16), rtx0);
+    }
+    assert_eq!(s.chunks.len(), MAX_TRACKED);
+}
