@@ -442,6 +442,7 @@ impl Core {
             self.dtls.write(now, packet);
         }
         if self.sctp.is_connected() {
+            self.recovery.set_rtt_hint(self.skipper.srtt());
             if let Some(forward) = self.skipper.check(now) {
                 // Sent again by `recovery` like rtc-sctp's own until a SACK acknowledges it.
                 self.recovery.on_sent(now, &forward, |_| true);

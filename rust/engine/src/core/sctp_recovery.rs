@@ -95,6 +95,9 @@ pub(crate) struct Recovery {
     /// The remote's cumulative TSN ack.
     cum_ack: Option<u32>,
     srtt: Option<Duration>,
+    /// A round trip measured elsewhere (on partially reliable channels' chunks), used until
+    /// our own packets give a sample.
+    rtt_hint: Option<Duration>,
     /// Transmissions so far.
     order: u64,
     /// The latest transmission among the packets acknowledged so far (RACK.xmit_ts).
@@ -137,7 +140,12 @@ impl Recovery {
     }
 
     fn rtt(&self) -> Duration {
-        self.srtt.unwrap_or(INITIAL_RTT)
+        self.srtt.or(self.rtt_hint).unwrap_or(INITIAL_RTT)
+    }
+
+    /// A round trip measured elsewhere; ours, once we have one, takes precedence.
+    pub fn set_rtt_hint(&mut self, rtt: Option<Duration>) {
+        self.rtt_hint = rtt;
     }
 
     fn reorder_window(&self) -> Duration {
@@ -353,19 +361,27 @@ impl Recovery {
     }
 }
 
-/// The FORWARD TSN chunk of `packet`, if it has one, in a packet of its own (the same common
-/// header, the checksum computed again), and its new cumulative TSN.
+/// The FORWARD TSN chunks of `packet`, if it has any, in a packet of their own (the same common
+/// header, the checksum computed again), and the last one's new cumulative TSN.
 fn forward_tsn_alone(packet: &[u8]) -> Option<(Bytes, u32)> {
     let header = packet.get(..COMMON_HEADER)?;
-    let (_, flags, value) = sctp_chunks(packet).find(|(kind, _, _)| *kind == FORWARD_TSN)?;
-    let new_cum = u32::from_be_bytes(value.get(..4)?.try_into().ok()?);
-    let length = u16::try_from(4 + value.len()).ok()?;
-    let mut out = BytesMut::with_capacity(COMMON_HEADER + 4 + value.len() + 3);
-    out.extend_from_slice(header);
-    out.extend_from_slice(&[FORWARD_TSN, flags]);
-    out.extend_from_slice(&length.to_be_bytes());
-    out.extend_from_slice(value);
-    out.resize(out.len().div_ceil(4) * 4, 0);
+    let mut out = BytesMut::new();
+    let mut new_cum = None;
+    for (kind, flags, value) in sctp_chunks(packet) {
+        if kind != FORWARD_TSN || value.len() < 4 {
+            continue;
+        }
+        if out.is_empty() {
+            out.extend_from_slice(header);
+        }
+        new_cum = Some(u32::from_be_bytes([value[0], value[1], value[2], value[3]]));
+        let length = u16::try_from(4 + value.len()).ok()?;
+        out.extend_from_slice(&[FORWARD_TSN, flags]);
+        out.extend_from_slice(&length.to_be_bytes());
+        out.extend_from_slice(value);
+        out.resize(out.len().div_ceil(4) * 4, 0);
+    }
+    let new_cum = new_cum?;
     out[CHECKSUM].fill(0);
     let sum = crc32c::crc32c(&out);
     out[CHECKSUM].copy_from_slice(&sum.to_le_bytes());

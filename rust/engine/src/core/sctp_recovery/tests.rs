@@ -163,3 +163,41 @@ fn a_sack_with_thousands_of_gap_blocks_is_read_only_to_its_bound() {
     let beyond = 2 * (MAX_GAP_BLOCKS as u32 + 1);
     assert!(r.outstanding.iter().any(|s| s.tsns.contains(&beyond)));
 }
+
+/// A packet of a SACK (bundled, as rtc-sctp may) and two FORWARD TSN chunks.
+fn forward_packet(cums: &[u32]) -> Bytes {
+    let mut p = sack(1, &[]);
+    for cum in cums {
+        p.extend_from_slice(&[FORWARD_TSN, 0, 0, 12]);
+        p.extend_from_slice(&cum.to_be_bytes());
+        p.extend_from_slice(&[0, 1, 0, 7]);
+    }
+    Bytes::from(p)
+}
+
+#[test]
+fn an_unacknowledged_forward_tsn_is_sent_again_alone_until_a_sack_reaches_it() {
+    let t0 = Instant::now();
+    let mut r = Recovery::default();
+    r.set_rtt_hint(Some(ms(40)));
+    r.on_sent(t0, &forward_packet(&[10, 14]), |_| true);
+    let at = r.poll_timeout().expect("a deadline");
+    assert_eq!(at, t0 + ms(40 * 2 + 200));
+    r.check(at);
+    let due = r.take_due();
+    assert_eq!(due.len(), 1);
+    // The FORWARD TSN chunks only, in order, with the checksum computed again.
+    let kinds: Vec<(u8, u32)> = sctp_chunks(&due[0])
+        .map(|(k, _, v)| (k, u32::from_be_bytes([v[0], v[1], v[2], v[3]])))
+        .collect();
+    assert_eq!(kinds, vec![(FORWARD_TSN, 10), (FORWARD_TSN, 14)]);
+    let mut zeroed = due[0].to_vec();
+    zeroed[CHECKSUM].fill(0);
+    assert_eq!(crc32c::crc32c(&zeroed).to_le_bytes(), due[0][CHECKSUM]);
+    // Waits twice as long the next time; a SACK short of the last one changes nothing.
+    assert_eq!(r.poll_timeout(), Some(at + ms(2 * (40 * 2 + 200))));
+    r.on_received(at, &sack(12, &[]));
+    assert!(r.poll_timeout().is_some());
+    r.on_received(at, &sack(14, &[]));
+    assert_eq!(r.poll_timeout(), None);
+}
