@@ -20,8 +20,8 @@ mod responder_tests;
 mod tests;
 
 pub(crate) use message::Malformed;
-pub(crate) use responder::{Answer, Destination, Responder};
 use message::{encode_query, parse_response, wire_name, TYPE_A, TYPE_AAAA};
+pub(crate) use responder::{Destination, Responder};
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};

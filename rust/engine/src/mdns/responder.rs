@@ -94,11 +94,6 @@ impl Responder {
         Some(text)
     }
 
-    /// Whether any name was made (the driver listens on the group only then).
-    pub fn has_names(&self) -> bool {
-        !self.names.is_empty()
-    }
-
     /// The IPv4 addresses with a name: the interfaces to hear questions on.
     pub fn ipv4_addresses(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
         self.names.iter().filter_map(|n| match n.addr {

@@ -101,7 +101,11 @@ fn a_one_shot_query_gets_a_unicast_answer_echoing_id_and_question() {
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].to, Destination::Unicast(one_shot()));
     let d = &out[0].data;
-    assert_eq!(&d[..6], &[0x12, 0x34, 0x84, 0, 0, 1], "ID, flags, one question");
+    assert_eq!(
+        &d[..6],
+        &[0x12, 0x34, 0x84, 0, 0, 1],
+        "ID, flags, one question"
+    );
     // The question echoed (class IN, no QU bit), then the record without cache-flush, TTL 10.
     let wire = wire_name(&name).unwrap();
     let q_end = 12 + wire.len() + 4;
@@ -185,7 +189,8 @@ fn unicast_answers_are_rate_limited_per_name_whoever_asks() {
 #[test]
 fn a_name_asked_many_times_in_one_query_is_answered_once() {
     let (mut r, name) = with_name(OURS);
-    let questions: Vec<(&str, u16, bool)> = (0..180).map(|_| (name.as_str(), TYPE_A, false)).collect();
+    let questions: Vec<(&str, u16, bool)> =
+        (0..180).map(|_| (name.as_str(), TYPE_A, false)).collect();
     r.handle_query(Instant::now(), from_5353(), &query(0, &questions))
         .unwrap();
     assert_eq!(answers(&mut r).len(), 1);
@@ -263,7 +268,9 @@ fn malformed_and_random_datagrams_never_panic_nor_answer_other_names() {
         while let Some(a) = r.poll_answer() {
             let records = parse_response(&a.data).expect("our answers parse");
             assert!(
-                records.iter().all(|rec| rec.name == wire_name(&name).unwrap() && rec.addr == OURS),
+                records
+                    .iter()
+                    .all(|rec| rec.name == wire_name(&name).unwrap() && rec.addr == OURS),
                 "{records:?}"
             );
             answered += 1;
