@@ -674,7 +674,7 @@ fn our_responder_survives_a_flood_and_stops_with_the_connection() {
             _ => (0..(next() % 64) as usize).map(|_| next() as u8).collect(),
         };
         // Questions "from port 5353" go out of the neighbour's socket, the rest one-shot.
-        let from = if sent % 8 == 0 { &neighbour } else { &one_shot };
+        let from = if sent.is_multiple_of(8) { &neighbour } else { &one_shot };
         let _ = from.send_to(&datagram, to_group);
         sent += 1;
     }
@@ -720,4 +720,80 @@ fn our_responder_survives_a_flood_and_stops_with_the_connection() {
     let mut heard = responses(&neighbour, Duration::from_millis(600));
     heard.extend(responses(&one_shot, Duration::from_millis(600)));
     assert!(heard.is_empty(), "answered after close: {heard:?}");
+}
+
+/// `Limits::max_name_lookups` caps the names being resolved at once in the whole process
+/// (counted process-wide, so this test runs in a process of its own: the namespace's). The
+/// names past the cap are dropped; once lookups end, new names are resolved again.
+#[test]
+fn name_lookups_are_capped_per_process() {
+    if !netns::enter("name_lookups_are_capped_per_process") {
+        return;
+    }
+    // A responder that never answers, recording the names asked.
+    let silent = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let asked = |limit: Duration| -> std::collections::BTreeSet<String> {
+        let end = Instant::now() + limit;
+        let mut names = std::collections::BTreeSet::new();
+        let mut buf = [0u8; 1500];
+        while Instant::now() < end {
+            if let Ok((n, _)) = silent.recv_from(&mut buf) {
+                if let Some((name, _, _)) = one_question(&buf[..n]) {
+                    names.insert(name);
+                }
+            }
+        }
+        names
+    };
+    let limits = Limits {
+        max_name_lookups: 3,
+        ..Limits::default()
+    };
+    let mut a = Peer::new(config());
+    let mut b = Peer::new(Config {
+        limits: limits.clone(),
+        ..config()
+    });
+    let mut c = Peer::new(Config { limits, ..config() });
+    for p in [&b, &c] {
+        p.pc.set_mdns_destination_for_test(silent.local_addr().unwrap());
+    }
+    a.pc.create_data_channel("c", ChannelOptions::default())
+        .unwrap();
+    let mut pump = Pump::new().rewrite_candidates(|_, _| None);
+    a.pc.create_offer().unwrap();
+    pump.deliver_offer(&mut a, &mut b);
+    let mut a2 = Peer::new(config());
+    a2.pc
+        .create_data_channel("c", ChannelOptions::default())
+        .unwrap();
+    a2.pc.create_offer().unwrap();
+    pump.deliver_offer(&mut a2, &mut c);
+    let name = |i: u32| format!("{i:08x}-0000-4000-8000-000000000000.local");
+    let add = |p: &mut Peer, i: u32| {
+        let line = format!("candidate:1 1 udp 2122260223 {} 9 typ host", name(i));
+        p.pc.add_ice_candidate("0", 0, &line).unwrap();
+    };
+    // Two connections, five names: three are resolved, across both.
+    add(&mut b, 1);
+    add(&mut b, 2);
+    add(&mut c, 3);
+    add(&mut c, 4);
+    add(&mut b, 5);
+    // (The two connections' tasks take their names in whatever order the thread runs them.)
+    let first = asked(Duration::from_millis(400));
+    assert_eq!(first.len(), 3, "{first:?}");
+    // Given up after 1.5 s, they make room for a new name; the dropped ones stay dropped.
+    std::thread::sleep(Duration::from_millis(1300));
+    add(&mut c, 6);
+    let later = asked(Duration::from_millis(300));
+    // (The first names' last queries, at 600 ms, may still be in the socket's buffer.)
+    assert!(later.contains(&name(6)), "{later:?}");
+    assert!(
+        later.iter().all(|n| *n == name(6) || first.contains(n)),
+        "a dropped name asked later: {later:?}, first {first:?}"
+    );
 }
