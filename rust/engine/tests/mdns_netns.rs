@@ -674,7 +674,11 @@ fn our_responder_survives_a_flood_and_stops_with_the_connection() {
             _ => (0..(next() % 64) as usize).map(|_| next() as u8).collect(),
         };
         // Questions "from port 5353" go out of the neighbour's socket, the rest one-shot.
-        let from = if sent.is_multiple_of(8) { &neighbour } else { &one_shot };
+        let from = if sent.is_multiple_of(8) {
+            &neighbour
+        } else {
+            &one_shot
+        };
         let _ = from.send_to(&datagram, to_group);
         sent += 1;
     }
