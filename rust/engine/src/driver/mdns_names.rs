@@ -117,8 +117,9 @@ impl HiddenAddresses {
                 }
                 Destination::Unicast(to) => sock.send_to(&answer.data, to).await.map(|_| ()),
             };
-            if let Err(e) = sent {
-                debug!("mDNS answer to {:?} failed: {e}", answer.to);
+            match sent {
+                Ok(()) => debug!("answered an mDNS question for our name to {:?}", answer.to),
+                Err(e) => debug!("mDNS answer to {:?} failed: {e}", answer.to),
             }
         }
     }
