@@ -635,6 +635,20 @@ fn our_responder_survives_a_flood_and_stops_with_the_connection() {
     assert_ours(&heard[0], &name);
     assert_eq!(&heard[0][..2], &[0, 7], "the one-shot query's ID");
 
+    // Not answered to a source outside the subnet of the name's address (10.77.0.0/24), to
+    // the group or to port 5353 directly (added after gathering, so it has no name).
+    netns::sh("ip addr add 10.88.0.1/24 dev va");
+    let off_link = UdpSocket::bind((Ipv4Addr::new(10, 88, 0, 1), 0)).unwrap();
+    off_link
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    off_link.send_to(&query(8, &name, true), to_group).unwrap();
+    off_link
+        .send_to(&query(8, &name, true), (A_IP, 5353))
+        .unwrap();
+    let heard = responses(&off_link, Duration::from_millis(400));
+    assert!(heard.is_empty(), "answered off the link: {heard:?}");
+
     // The flood.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let group_answers = collect_responses(neighbour.try_clone().unwrap(), stop.clone());

@@ -48,7 +48,9 @@ impl HiddenAddresses {
             warn!("no randomness for an mDNS name; host candidate {addr} not announced");
             return Announce::Hidden { host_name: None };
         }
-        let host_name = self.responder.name_for(addr.ip(), bytes);
+        // Without a netmask from the OS, the usual LAN subnet sizes.
+        let prefix = net::prefix_len(addr.ip()).unwrap_or(if addr.is_ipv4() { 24 } else { 64 });
+        let host_name = self.responder.name_for(addr.ip(), prefix, bytes);
         match &host_name {
             Some(name) => {
                 debug!("host candidate {addr} announced as {name}");

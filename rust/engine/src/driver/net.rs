@@ -224,6 +224,19 @@ pub(super) async fn read_loop(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc:
     }
 }
 
+/// The network prefix length of the interface address `ip`, if the OS reports its netmask.
+pub(super) fn prefix_len(ip: IpAddr) -> Option<u8> {
+    let list = rtc_shared::ifaces::ifaces().ok()?;
+    let iface = list
+        .into_iter()
+        .find(|i| i.addr.map(|a| a.ip()) == Some(ip))?;
+    let ones = match iface.mask?.ip() {
+        IpAddr::V4(m) => u32::from(m).leading_ones(),
+        IpAddr::V6(m) => u128::from(m).leading_ones(),
+    };
+    u8::try_from(ones).ok()
+}
+
 /// Usable local addresses: not loopback, not link-local IPv6.
 pub(super) fn interface_addresses() -> Vec<IpAddr> {
     let mut out = Vec::new();

@@ -6,7 +6,8 @@
 //! bounded: one pass over at most [`MAX_MESSAGE`](super::message::MAX_MESSAGE) bytes, questions
 //! kept only for our own names (each once per datagram), and each name answered at most once
 //! a second to the group (§6) and four times a second by unicast. Other names are never
-//! answered.
+//! answered, nor are questions from outside the subnets of our named addresses (§11: a unicast
+//! query to port 5353 from elsewhere would otherwise learn the address a name hides).
 
 use super::message::{encode_answer, parse_query, AnswerForm, Malformed, TYPE_A, TYPE_AAAA};
 use super::message::{wire_name, TYPE_ANY};
@@ -44,6 +45,8 @@ struct OwnName {
     wire: Vec<u8>,
     text: String,
     addr: IpAddr,
+    /// The length of the network prefix of `addr`'s subnet.
+    prefix: u8,
     last_group: Option<Instant>,
     last_unicast: Option<Instant>,
 }
@@ -73,9 +76,10 @@ impl Responder {
         }
     }
 
-    /// The name announced for `addr`: the one it already has, or a new one made of `random`
-    /// (a UUIDv4, like browsers' names). `None` once [`MAX_NAMES`] addresses have names.
-    pub fn name_for(&mut self, addr: IpAddr, random: [u8; 16]) -> Option<String> {
+    /// The name announced for `addr` (in a subnet with a network prefix of `prefix` bits):
+    /// the one it already has, or a new one made of `random` (a UUIDv4, like browsers'
+    /// names). `None` once [`MAX_NAMES`] addresses have names.
+    pub fn name_for(&mut self, addr: IpAddr, prefix: u8, random: [u8; 16]) -> Option<String> {
         if let Some(n) = self.names.iter().find(|n| n.addr == addr) {
             return Some(n.text.clone());
         }
@@ -88,6 +92,7 @@ impl Responder {
             wire,
             text: text.clone(),
             addr,
+            prefix,
             last_group: None,
             last_unicast: None,
         });
@@ -111,7 +116,7 @@ impl Responder {
         from: SocketAddr,
         data: &[u8],
     ) -> Result<(), Malformed> {
-        if self.names.is_empty() {
+        if !self.on_link(from.ip()) {
             return Ok(());
         }
         // Which of our names each question asks about, each (name, type) once.
@@ -175,9 +180,33 @@ impl Responder {
         Ok(())
     }
 
+    /// Whether `ip` is in the subnet of one of our named addresses (or IPv6 link-local).
+    fn on_link(&self, ip: IpAddr) -> bool {
+        let link_local_v6 = matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
+        self.names.iter().any(|n| match (n.addr, ip) {
+            (IpAddr::V4(ours), IpAddr::V4(theirs)) => {
+                same_prefix(&ours.octets(), &theirs.octets(), n.prefix)
+            }
+            (IpAddr::V6(ours), IpAddr::V6(theirs)) => {
+                link_local_v6 || same_prefix(&ours.octets(), &theirs.octets(), n.prefix)
+            }
+            _ => false,
+        })
+    }
+
     pub fn poll_answer(&mut self) -> Option<Answer> {
         self.answers.pop_front()
     }
+}
+
+/// Whether `a` and `b` agree on their first `prefix` bits.
+fn same_prefix(a: &[u8], b: &[u8], prefix: u8) -> bool {
+    let bits = usize::from(prefix).min(a.len() * 8);
+    let (whole, rest) = (bits / 8, bits % 8);
+    if a[..whole] != b[..whole] {
+        return false;
+    }
+    rest == 0 || (a[whole] ^ b[whole]) & (0xff << (8 - rest)) == 0
 }
 
 /// `random` as a version 4 (random) UUID in its usual text form.

@@ -37,23 +37,24 @@ fn answers(r: &mut Responder) -> Vec<Answer> {
 
 fn with_name(addr: IpAddr) -> (Responder, String) {
     let mut r = Responder::new();
-    let name = r.name_for(addr, [0x5a; 16]).unwrap();
+    let prefix = if addr.is_ipv4() { 24 } else { 64 };
+    let name = r.name_for(addr, prefix, [0x5a; 16]).unwrap();
     (r, name)
 }
 
 #[test]
 fn names_are_uuid_v4_dot_local_one_per_address() {
     let mut r = Responder::new();
-    let name = r.name_for(OURS, [0xff; 16]).unwrap();
+    let name = r.name_for(OURS, 24, [0xff; 16]).unwrap();
     assert_eq!(name, "ffffffff-ffff-4fff-bfff-ffffffffffff.local");
-    assert_eq!(r.name_for(OURS, [0; 16]).unwrap(), name);
-    let other = r.name_for(OURS_V6, [0; 16]).unwrap();
+    assert_eq!(r.name_for(OURS, 24, [0; 16]).unwrap(), name);
+    let other = r.name_for(OURS_V6, 64, [0; 16]).unwrap();
     assert_eq!(other, "00000000-0000-4000-8000-000000000000.local");
     for i in 2..MAX_NAMES {
         let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 1, i as u8));
-        assert!(r.name_for(ip, [i as u8; 16]).is_some());
+        assert!(r.name_for(ip, 24, [i as u8; 16]).is_some());
     }
-    assert_eq!(r.name_for("10.9.9.9".parse().unwrap(), [1; 16]), None);
+    assert_eq!(r.name_for("10.9.9.9".parse().unwrap(), 24, [1; 16]), None);
     assert_eq!(r.ipv4_addresses().count(), MAX_NAMES - 1);
 }
 
@@ -134,8 +135,8 @@ fn a_qu_question_from_5353_is_answered_by_unicast() {
 #[test]
 fn aaaa_is_answered_for_an_ipv6_address_and_a_only_for_ipv4() {
     let mut r = Responder::new();
-    let v4 = r.name_for(OURS, [1; 16]).unwrap();
-    let v6 = r.name_for(OURS_V6, [2; 16]).unwrap();
+    let v4 = r.name_for(OURS, 24, [1; 16]).unwrap();
+    let v6 = r.name_for(OURS_V6, 64, [2; 16]).unwrap();
     let now = Instant::now();
     let q = query(
         0,
@@ -174,10 +175,10 @@ fn unicast_answers_are_rate_limited_per_name_whoever_asks() {
     let (mut r, name) = with_name(OURS);
     let t0 = Instant::now();
     let mut sent = 0;
-    // 10,000 one-shot queries over one second, each from another (perhaps forged) source.
+    // 10,000 one-shot queries over one second, from sources all over the subnet.
     for i in 0..10_000u32 {
         let at = t0 + Duration::from_micros(u64::from(i) * 100);
-        let from = SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 40000));
+        let from = SocketAddr::from(([10, 0, 0, (i % 250) as u8 + 1], 1024 + i as u16));
         r.handle_query(at, from, &query(i as u16, &[(&name, TYPE_A, true)]))
             .unwrap();
         sent += answers(&mut r).len();
@@ -221,6 +222,38 @@ fn other_names_responses_and_other_classes_are_never_answered() {
     r.handle_query(now, from_5353(), &query(0, &[(&name, 16, false)]))
         .unwrap();
     assert!(answers(&mut r).is_empty());
+}
+
+#[test]
+fn questions_from_outside_our_subnets_are_ignored() {
+    let mut r = Responder::new();
+    let name = r.name_for(OURS, 24, [3; 16]).unwrap();
+    let v6 = r.name_for(OURS_V6, 64, [4; 16]).unwrap();
+    let now = Instant::now();
+    for (from, asked) in [
+        ("10.0.1.9:5353", &name),
+        ("203.0.113.9:40000", &name),
+        ("[fd00:0:0:1::9]:40000", &v6),
+        ("[2001:db8::9]:5353", &v6),
+    ] {
+        let from: SocketAddr = from.parse().unwrap();
+        r.handle_query(now, from, &query(0, &[(asked, TYPE_ANY, true)]))
+            .unwrap();
+        assert!(answers(&mut r).is_empty(), "answered {from}");
+    }
+    for from in ["10.0.0.250:40000", "[fd00::9]:40000", "[fe80::1%2]:40000"] {
+        let from: SocketAddr = from.parse().unwrap();
+        let asked = if from.is_ipv4() { &name } else { &v6 };
+        r.handle_query(now, from, &query(0, &[(asked, TYPE_ANY, true)]))
+            .unwrap();
+        assert_eq!(answers(&mut r).len(), 1, "not answered {from}");
+        r = {
+            let mut fresh = Responder::new();
+            fresh.name_for(OURS, 24, [3; 16]);
+            fresh.name_for(OURS_V6, 64, [4; 16]);
+            fresh
+        };
+    }
 }
 
 #[test]
