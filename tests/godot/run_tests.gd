@@ -391,13 +391,15 @@ func test_bad_input() -> bool:
 		[{"iceServers": [{"urls": "stun:127.0.0.1:3478", "username": 1}]}, "iceServers[0].username must be a String"],
 		[{"bindAddress": "not an address"}, "bindAddress"],
 		[{"bindAddress": 127}, "bindAddress must be a String"],
+		[{"mdnsHostCandidates": "yes"}, "mdnsHostCandidates must be a bool"],
 	]
 	for case in bad_configs:
 		check(pc.initialize(case[0]) == ERR_INVALID_PARAMETER, "initialize(%s) -> ERR_INVALID_PARAMETER" % [case[0]])
 		check_error_logged(case[1])
 	check(pc.get_connection_state() == WebRTCPeerConnection.STATE_NEW, "still NEW after bad configurations")
 	check(pc.initialize({"iceServers": [{"urls": ["stun:127.0.0.1:3478"]},
-		{"urls": "turn:127.0.0.1:3478", "username": "u", "credential": "c"}], "bindAddress": "127.0.0.1"}) == OK,
+		{"urls": "turn:127.0.0.1:3478", "username": "u", "credential": "c"}], "bindAddress": "127.0.0.1",
+		"mdnsHostCandidates": true}) == OK,
 		"documented configuration accepted")
 	var kept = pc.create_data_channel("kept", {})
 	check(pc.initialize({"iceServers": [{"urls": "stun:"}]}) == ERR_INVALID_PARAMETER,

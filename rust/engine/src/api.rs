@@ -162,6 +162,7 @@ impl PeerConnection {
                 relay_only: config.ice_transport_policy == IceTransportPolicy::Relay,
                 provider: turn_provider,
                 max_name_lookups: config.limits.max_name_lookups,
+                mdns_host_candidates: config.mdns_host_candidates,
                 simulate: config.simulate.clone(),
                 stats: stats.clone(),
             },

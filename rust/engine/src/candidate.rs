@@ -133,6 +133,44 @@ pub(crate) fn with_address(text: &str, ip: std::net::IpAddr) -> String {
     f.join(" ")
 }
 
+/// How our candidates are announced (`Config::mdns_host_candidates`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Announce {
+    /// With their addresses.
+    Addresses,
+    /// Without our host addresses: a host candidate under `host_name` (not announced when
+    /// `None`), a server-reflexive or relay candidate with `raddr 0.0.0.0 rport 0` (`::` for
+    /// IPv6), as browsers announce theirs.
+    Hidden { host_name: Option<String> },
+}
+
+/// Our candidate `line` (`candidate:...` as rtc-ice writes it) announced as `how` says; `None`
+/// when it is not to be announced.
+pub(crate) fn announced(line: String, how: &Announce) -> Option<String> {
+    let Announce::Hidden { host_name } = how else {
+        return Some(line);
+    };
+    let mut f: Vec<&str> = line.split_whitespace().collect();
+    if f.len() < 8 {
+        return None;
+    }
+    if f[7] == "host" {
+        f[4] = host_name.as_deref()?;
+        return Some(f.join(" "));
+    }
+    let unspecified = if f[4].contains(':') { "::" } else { "0.0.0.0" };
+    let mut i = 8;
+    while i + 1 < f.len() {
+        match f[i] {
+            "raddr" => f[i + 1] = unspecified,
+            "rport" => f[i + 1] = "0",
+            _ => {}
+        }
+        i += 2;
+    }
+    Some(f.join(" "))
+}
+
 #[cfg(test)]
 #[path = "candidate_proptests.rs"]
 mod proptests;
@@ -170,6 +208,33 @@ mod tests {
         assert_eq!(
             parse("1 1 udp 1 1.2.3.4 5 typ srflx x raddr raddr 10.0.0.1 rport 9").unwrap(),
             RemoteCandidate::Udp("1 1 udp 1 1.2.3.4 5 typ srflx raddr 10.0.0.1 rport 9".into())
+        );
+    }
+
+    #[test]
+    fn hidden_candidates_reveal_no_host_address() {
+        let hidden = Announce::Hidden {
+            host_name: Some("x.local".into()),
+        };
+        let host = "candidate:1 1 udp 2130706431 10.0.0.7 5000 typ host".to_owned();
+        assert_eq!(
+            announced(host.clone(), &hidden).unwrap(),
+            "candidate:1 1 udp 2130706431 x.local 5000 typ host"
+        );
+        assert_eq!(announced(host.clone(), &Announce::Addresses).unwrap(), host);
+        let unnamed = Announce::Hidden { host_name: None };
+        assert_eq!(announced(host, &unnamed), None);
+        let srflx =
+            "candidate:2 1 udp 1694498815 203.0.113.5 6000 typ srflx raddr 10.0.0.7 rport 5000";
+        assert_eq!(
+            announced(srflx.to_owned(), &unnamed).unwrap(),
+            "candidate:2 1 udp 1694498815 203.0.113.5 6000 typ srflx raddr 0.0.0.0 rport 0"
+        );
+        let relay =
+            "candidate:3 1 udp 16777215 2001:db8::5 7000 typ relay raddr fd00::7 rport 5000";
+        assert_eq!(
+            announced(relay.to_owned(), &unnamed).unwrap(),
+            "candidate:3 1 udp 16777215 2001:db8::5 7000 typ relay raddr :: rport 0"
         );
     }
 

@@ -3,14 +3,16 @@
 //! servers) or the [`Core`]; what they queue goes out on the sockets and TURN streams;
 //! commands from the handle go to the core; updates go back to the handle; DNS lookups and
 //! TCP/TLS connections run as small tasks whose results come back to it; `.local` candidate
-//! names are resolved by our own mDNS queries ([`MdnsLookups`]). With `Config::simulate`, UDP
+//! names are resolved by our own mDNS queries ([`MdnsLookups`]), and our own host addresses
+//! hidden behind such names when asked ([`HiddenAddresses`]). With `Config::simulate`, UDP
 //! datagrams pass through the [`Simulator`] on their way to and from the sockets.
 
 mod mdns;
+mod mdns_names;
 mod net;
 mod simulator;
 
-use crate::candidate::{self, RemoteCandidate};
+use crate::candidate::{self, Announce, RemoteCandidate};
 use crate::config::ServerUrl;
 use crate::core::{Core, Transmit};
 use crate::error::Result;
@@ -20,6 +22,7 @@ use crate::stats::StatsBoard;
 use crate::stream::{self, StreamConn};
 use bytes::BytesMut;
 use mdns::MdnsLookups;
+use mdns_names::HiddenAddresses;
 use net::Datagram;
 use simulator::Simulator;
 use std::collections::HashMap;
@@ -56,6 +59,8 @@ pub(crate) struct DriverConfig {
     pub provider: Arc<dyn rtc_crypto::RTCCryptoProvider>,
     /// `Limits::max_name_lookups`.
     pub max_name_lookups: usize,
+    /// `Config::mdns_host_candidates`.
+    pub mdns_host_candidates: bool,
     /// `Config::simulate`.
     pub simulate: Option<crate::types::NetworkSimulation>,
     /// Where the bytes on the wire and the servers' outcomes are published.
@@ -125,6 +130,8 @@ struct Task {
     datagrams: mpsc::Sender<Datagram>,
     resolved: mpsc::UnboundedSender<Resolved>,
     mdns: MdnsLookups,
+    /// Our host addresses' names and their responder, with `Config::mdns_host_candidates`.
+    hidden: Option<HiddenAddresses>,
     /// The simulated bad network, while one is asked for (or still holds datagrams).
     simulator: Option<Simulator>,
     stats: Arc<StatsBoard>,
@@ -139,6 +146,7 @@ async fn run(
     let (dg_tx, mut dg_rx) = mpsc::channel(DATAGRAM_QUEUE);
     let (res_tx, mut res_rx) = mpsc::unbounded_channel();
     let (mdns_tx, mut mdns_rx) = mpsc::channel(MDNS_QUEUE);
+    let (questions_tx, mut questions_rx) = mpsc::channel(MDNS_QUEUE);
     let mut task = Task {
         core,
         gathering: Gathering::new(config.servers, config.relay_only, config.provider),
@@ -152,6 +160,9 @@ async fn run(
         datagrams: dg_tx,
         resolved: res_tx,
         mdns: MdnsLookups::new(config.bind_address, mdns_tx),
+        hidden: config
+            .mdns_host_candidates
+            .then(|| HiddenAddresses::new(questions_tx)),
         simulator: config
             .simulate
             .as_ref()
@@ -216,6 +227,11 @@ async fn run(
             Some((_, from, data)) = mdns_rx.recv() => {
                 task.mdns.handle_response(Instant::now(), from, &data);
             }
+            Some((_, from, data)) = questions_rx.recv() => {
+                if let Some(hidden) = task.hidden.as_mut() {
+                    hidden.handle_query(Instant::now(), from, &data);
+                }
+            }
             _ = sleep => {
                 let now = Instant::now();
                 task.core.handle_timeout(now);
@@ -224,6 +240,8 @@ async fn run(
             }
         }
     }
+    // Our names are no longer answered.
+    task.hidden = None;
     // The deallocations go straight out: the simulated network has served its purpose.
     task.simulator = None;
     task.release_relays(&mut dg_rx).await;
@@ -373,7 +391,11 @@ impl Task {
             self.core.handle_datagram(now, relayed, peer, data);
         }
         while let Some(c) = self.gathering.poll_candidate() {
-            self.core.add_local_candidate(c.kind, c.addr, c.base);
+            let how = match self.hidden.as_mut() {
+                Some(hidden) => hidden.announce(c.kind, c.addr),
+                None => Announce::Addresses,
+            };
+            self.core.add_local_candidate(c.kind, c.addr, c.base, &how);
         }
         while let Some((reason, message)) = self.gathering.poll_problem() {
             self.core.report(reason, message);
@@ -386,9 +408,12 @@ impl Task {
         }
     }
 
-    /// Sends the mDNS queries that are due and hands resolved candidates to ICE.
+    /// Sends the mDNS queries and answers that are due and hands resolved candidates to ICE.
     async fn sync_mdns(&mut self) {
         self.mdns.send_queries().await;
+        if let Some(hidden) = self.hidden.as_mut() {
+            hidden.send_answers().await;
+        }
         let now = Instant::now();
         while let Some(text) = self.mdns.poll_resolved() {
             self.add_remote(now, &text);

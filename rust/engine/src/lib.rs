@@ -31,8 +31,8 @@
 //! | `core/channels.rs` | the data channel state machine (one `set_state`), stream ids, reading within the receive budget |
 //! | `gather/` | gathering, sans-IO: host, STUN (server-reflexive) and TURN (relay) candidates, their transactions, "is gathering complete" |
 //! | `relay.rs` | TURN allocations, sans-IO: allocate, permissions, Send/ChannelData, refresh, release |
-//! | `mdns/` (`mod.rs`, `message.rs`) | `.local` candidate names, sans-IO: one-shot mDNS queries (RFC 6762) with their retransmissions and deadline, the DNS wire format |
-//! | `driver.rs` (+ `driver/net.rs`, `driver/mdns.rs`) | the per-connection task on the one network thread: sockets (including the mDNS one), DNS for server names, timers; moves bytes and time |
+//! | `mdns/` (`mod.rs`, `message.rs`, `responder.rs`) | `.local` candidate names, sans-IO: one-shot mDNS queries (RFC 6762) with their retransmissions and deadline; our host addresses' random names and the rate-limited answers for them; the DNS wire format |
+//! | `driver.rs` (+ `driver/net.rs`, `driver/mdns.rs`, `driver/mdns_names.rs`) | the per-connection task on the one network thread: sockets (including the mDNS ones), DNS for server names, timers; moves bytes and time |
 //! | `driver/simulator.rs` | the network simulator (`Config::simulate`): a lane of the shared `impair-model` per direction between the sockets and the rest, released on the driver's timers |
 //! | `stream.rs` | TCP/TLS connections to TURN servers |
 //! | `config.rs`, `sdp.rs`, `candidate.rs` | parsing and validating what the application gives us (every rule lives here, the glue only converts types); `candidate.rs` also names our candidates' kinds |

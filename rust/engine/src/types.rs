@@ -143,6 +143,12 @@ pub struct Config {
     /// Only gather host candidates on this address (tests use 127.0.0.1). `None`: every usable
     /// interface address.
     pub bind_address: Option<IpAddr>,
+    /// Hide our host addresses behind random `.local` names, as browsers do: each host
+    /// candidate is announced as a UUIDv4 `.local` name that the connection answers mDNS
+    /// questions for while it lives, server-reflexive and relay candidates with
+    /// `raddr 0.0.0.0 rport 0`. The remote must resolve mDNS names on the same link (browsers
+    /// and this engine do). Default `false`.
+    pub mdns_host_candidates: bool,
     /// What we advertise as `a=max-message-size` (the largest message we accept).
     pub local_max_message_size: u32,
     /// Bytes of received-but-unread messages a channel may hold before the engine stops
@@ -275,6 +281,7 @@ impl Default for Config {
         Self {
             ice_servers: Vec::new(),
             bind_address: None,
+            mdns_host_candidates: false,
             local_max_message_size: DEFAULT_LOCAL_MAX_MESSAGE_SIZE,
             channel_receive_budget: 1 << 20,
             ice_transport_policy: IceTransportPolicy::All,

@@ -4,7 +4,8 @@
 //! optional `username` and `credential` (Strings)), as documented for
 //! `WebRTCPeerConnection.initialize`, and `iceTransportPolicy` (`"all"` or `"relay"`, W3C
 //! `RTCConfiguration`). One non-standard key: `bindAddress` (String IP address): gather host
-//! candidates on that address only, e.g. `"127.0.0.1"` to keep a test on loopback. The
+//! candidates on that address only, e.g. `"127.0.0.1"` to keep a test on loopback;
+//! `mdnsHostCandidates` (bool): hide our host addresses behind `.local` names. The
 //! engine's caps (whole numbers): `channelReceiveBudget`, `connectionReceiveBudget`,
 //! `channelSendBudget` (bytes), `maxRemoteCandidates`, `maxRemoteChannels`, `maxNameLookups`;
 //! the liveness timings in milliseconds: `keepaliveInterval`, `disconnectedTimeout`,
@@ -60,6 +61,15 @@ pub fn parse_config(entries: &[(String, Value)]) -> Result<Config, String> {
             .parse()
             .map_err(|_| format!("bindAddress {text:?} is not an IP address"))?;
         config.bind_address = Some(ip);
+    }
+    if let Some(hide) = lookup(entries, "mdnsHostCandidates") {
+        let Value::Bool(hide) = hide else {
+            return Err(format!(
+                "mdnsHostCandidates must be a bool, got {}",
+                hide.type_name()
+            ));
+        };
+        config.mdns_host_candidates = *hide;
     }
     parse_limits(entries, &mut config)?;
     parse_liveness(entries, &mut config)?;
@@ -306,6 +316,15 @@ mod tests {
         )])
         .unwrap();
         assert_eq!(config.ice_servers[0].urls, vec!["stuns:s"]);
+    }
+
+    #[test]
+    fn mdns_host_candidates_is_parsed() {
+        assert!(!parse(&[]).unwrap().mdns_host_candidates);
+        let config = parse(&[("mdnsHostCandidates", Value::Bool(true))]).unwrap();
+        assert!(config.mdns_host_candidates);
+        let err = parse(&[("mdnsHostCandidates", s("yes"))]).unwrap_err();
+        assert_eq!(err, "mdnsHostCandidates must be a bool, got String");
     }
 
     #[test]

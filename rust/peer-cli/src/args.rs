@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 /// Usage text printed for `--help` and after a bad option.
-pub const USAGE: &str = "usage: webrtc-rs-peer --role offerer|answerer [--label L] [--no-echo] [--sink] [--quiet] [--no-trickle] [--bind ADDR]
+pub const USAGE: &str = "usage: webrtc-rs-peer --role offerer|answerer [--label L] [--no-echo] [--sink] [--quiet] [--no-trickle] [--bind ADDR] [--mdns-host-candidates]
 
 Drives one WebRTC data-channel connection from line-delimited JSON on stdin/stdout.
   --role        offerer creates channel L and prints the offer; answerer waits for an offer
@@ -13,6 +13,7 @@ Drives one WebRTC data-channel connection from line-delimited JSON on stdin/stdo
   --quiet       do not report received messages (counts are still kept)
   --no-trickle  print the description only once gathering completed, with the candidates inside
   --bind ADDR   gather host candidates on ADDR only (loopback tests use 127.0.0.1)
+  --mdns-host-candidates  announce host candidates as random .local names answered by mDNS
 ";
 
 /// Which side of the offer/answer exchange this peer plays.
@@ -42,6 +43,8 @@ pub struct Options {
     pub quiet: bool,
     pub trickle: bool,
     pub bind: Option<IpAddr>,
+    /// `Config::mdns_host_candidates`.
+    pub mdns_host_candidates: bool,
 }
 
 /// What the command line asks for.
@@ -62,6 +65,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         quiet: false,
         trickle: true,
         bind: None,
+        mdns_host_candidates: false,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -89,6 +93,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                     .map_err(|_| format!("--bind needs an IP address, not {text:?}"))?;
                 options.bind = Some(address);
             }
+            "--mdns-host-candidates" => options.mdns_host_candidates = true,
             "--help" | "-h" => return Ok(Parsed::Help),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -126,6 +131,7 @@ mod tests {
             "--no-trickle",
             "--bind",
             "127.0.0.1",
+            "--mdns-host-candidates",
         ]);
         let expected = Options {
             role: Role::Answerer,
@@ -135,6 +141,7 @@ mod tests {
             quiet: true,
             trickle: false,
             bind: Some("127.0.0.1".parse().unwrap()),
+            mdns_host_candidates: true,
         };
         assert_eq!(parsed, Ok(Parsed::Run(expected)));
     }
@@ -147,6 +154,7 @@ mod tests {
         assert_eq!(options.label, "data");
         assert!(options.echo && options.trickle && !options.sink && !options.quiet);
         assert_eq!(options.bind, None);
+        assert!(!options.mdns_host_candidates);
     }
 
     #[test]

@@ -61,6 +61,7 @@ fn run(options: args::Options) -> Result<(), String> {
     let mut out = Output::default();
     let config = Config {
         bind_address: options.bind,
+        mdns_host_candidates: options.mdns_host_candidates,
         ..Config::default()
     };
     let mut pc = match PeerConnection::new(config) {

@@ -240,14 +240,16 @@ impl Core {
         }
     }
 
-    /// Gives a local candidate to ICE and, if it takes it, trickles it.
+    /// Gives a local candidate to ICE and, if it takes it, trickles it as `how` says.
     pub fn add_local_candidate(
         &mut self,
         kind: CandidateKind,
         addr: SocketAddr,
         base: Option<SocketAddr>,
+        how: &crate::candidate::Announce,
     ) {
-        if let Some(candidate) = self.ice.add_local_candidate(kind, addr, base) {
+        let line = self.ice.add_local_candidate(kind, addr, base);
+        if let Some(candidate) = line.and_then(|l| crate::candidate::announced(l, how)) {
             self.updates.push(Update::Candidate {
                 mid: self.mid.clone(),
                 mline_index: self.mline_index,

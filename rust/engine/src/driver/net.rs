@@ -169,6 +169,41 @@ pub(super) fn mdns_group_socket(ip: Ipv4Addr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(sock.into())
 }
 
+/// The socket our names are answered from: port 5353 on every address (mDNS answers come from
+/// that port, RFC 6762 §11), shared with the system's responder as browsers share it, TTL 255,
+/// looped back to this host. It hears the group once [`join_mdns_group`] joined it on an
+/// interface.
+pub(super) fn mdns_responder_socket() -> std::io::Result<UdpSocket> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    sock.set_reuse_address(true)?;
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    sock.set_reuse_port(true)?;
+    sock.set_multicast_ttl_v4(255)?;
+    sock.set_multicast_loop_v4(true)?;
+    sock.bind(&SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), MDNS_GROUP.port()).into())?;
+    sock.set_nonblocking(true)?;
+    UdpSocket::from_std(sock.into())
+}
+
+/// Joins the mDNS group on the interface of `ip` (the default one when unspecified).
+pub(super) fn join_mdns_group(sock: &UdpSocket, ip: Ipv4Addr) -> std::io::Result<()> {
+    sock.join_multicast_v4(MDNS_GROUP_IP, ip)
+}
+
+/// Sends `data` to the mDNS group out of the interface of `via` (the default one when `None`).
+pub(super) async fn send_to_mdns_group(
+    sock: &UdpSocket,
+    via: Option<Ipv4Addr>,
+    data: &[u8],
+) -> std::io::Result<()> {
+    socket2::SockRef::from(sock).set_multicast_if_v4(&via.unwrap_or(Ipv4Addr::UNSPECIFIED))?;
+    sock.send_to(data, MDNS_GROUP).await.map(|_| ())
+}
+
 /// Reads datagrams from `sock` into the connection task's queue until the task is gone.
 pub(super) async fn read_loop(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Datagram>) {
     let mut buf = vec![0u8; 65536];
@@ -187,6 +222,19 @@ pub(super) async fn read_loop(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc:
             Err(e) => debug!("recv on {local}: {e}"),
         }
     }
+}
+
+/// The network prefix length of the interface address `ip`, if the OS reports its netmask.
+pub(super) fn prefix_len(ip: IpAddr) -> Option<u8> {
+    let list = rtc_shared::ifaces::ifaces().ok()?;
+    let iface = list
+        .into_iter()
+        .find(|i| i.addr.map(|a| a.ip()) == Some(ip))?;
+    let ones = match iface.mask?.ip() {
+        IpAddr::V4(m) => u32::from(m).leading_ones(),
+        IpAddr::V6(m) => u128::from(m).leading_ones(),
+    };
+    u8::try_from(ones).ok()
 }
 
 /// Usable local addresses: not loopback, not link-local IPv6.

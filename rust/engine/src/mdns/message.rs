@@ -1,5 +1,6 @@
-//! The DNS wire format (RFC 1035 §4) as far as an mDNS querier needs it: one-question queries
-//! and the A/AAAA records of a response. Names are kept in wire form (length-prefixed labels,
+//! The DNS wire format (RFC 1035 §4) as far as mDNS needs it here: one-question queries and
+//! the A/AAAA records of a response (the querier), the questions of a query and address
+//! answers (the responder). Names are kept in wire form (length-prefixed labels,
 //! ASCII lowercased), which compares case-insensitively and cannot confuse a dot inside a
 //! label with a label boundary.
 
@@ -7,7 +8,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub(crate) const TYPE_A: u16 = 1;
 pub(crate) const TYPE_AAAA: u16 = 28;
+/// The question type "any record".
+pub(crate) const TYPE_ANY: u16 = 255;
 const CLASS_IN: u16 = 1;
+const CLASS_ANY: u16 = 255;
+/// The TTL of our address records: RFC 6762 §10's recommendation for host names.
+const HOST_TTL: u32 = 120;
+/// The largest TTL in an answer to a one-shot querier (§6.7).
+const LEGACY_TTL: u32 = 10;
 /// The top bit of a question's class: "QU", answer by unicast (RFC 6762 §5.4). In a record's
 /// class the same bit is the cache-flush flag (§10.2).
 const CLASS_TOP_BIT: u16 = 0x8000;
@@ -31,6 +39,8 @@ pub(crate) enum Malformed {
     BadName,
     /// A query, or a response with an error code or an opcode other than QUERY.
     NotAnAnswer,
+    /// A response, or an opcode other than QUERY.
+    NotAQuery,
 }
 
 /// An address record of a response's answer or additional section.
@@ -67,6 +77,109 @@ pub(crate) fn encode_query(name: &[u8], qtype: u16) -> Vec<u8> {
     out.extend_from_slice(name);
     out.extend_from_slice(&qtype.to_be_bytes());
     out.extend_from_slice(&(CLASS_IN | CLASS_TOP_BIT).to_be_bytes());
+    out
+}
+
+/// The questions of a query (`qr` clear, opcode QUERY) that `want` keeps, in order, as
+/// (name in wire form, type, QU bit). The known-answer, authority and additional sections are
+/// not read. Costs at most one pass over a message of at most [`MAX_MESSAGE`] bytes, and holds
+/// only the questions kept.
+pub(crate) fn parse_query(
+    msg: &[u8],
+    mut want: impl FnMut(&[u8], u16) -> bool,
+) -> Result<QueryHeader, Malformed> {
+    if msg.len() > MAX_MESSAGE {
+        return Err(Malformed::TooLarge);
+    }
+    let mut r = Reader { msg, pos: 0 };
+    let header = r.take(HEADER_LEN)?;
+    let id = u16::from_be_bytes([header[0], header[1]]);
+    let flags = u16::from_be_bytes([header[2], header[3]]);
+    let opcode = (flags >> 11) & 0xf;
+    if flags & 0x8000 != 0 || opcode != 0 {
+        return Err(Malformed::NotAQuery);
+    }
+    let questions = u16::from_be_bytes([header[4], header[5]]);
+    let mut kept = Vec::new();
+    for _ in 0..questions {
+        let name = r.name()?;
+        let fixed = r.take(4)?;
+        let qtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+        let class = u16::from_be_bytes([fixed[2], fixed[3]]);
+        if class & !CLASS_TOP_BIT != CLASS_IN && class & !CLASS_TOP_BIT != CLASS_ANY {
+            continue;
+        }
+        if want(&name, qtype) {
+            kept.push(Question {
+                name,
+                qtype,
+                unicast: class & CLASS_TOP_BIT != 0,
+            });
+        }
+    }
+    Ok(QueryHeader {
+        id,
+        questions: kept,
+    })
+}
+
+/// What [`parse_query`] read of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct QueryHeader {
+    pub id: u16,
+    pub questions: Vec<Question>,
+}
+
+/// One question of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Question {
+    /// Wire form, lowercased.
+    pub name: Vec<u8>,
+    pub qtype: u16,
+    /// The QU bit: the asker prefers a unicast answer (RFC 6762 §5.4).
+    pub unicast: bool,
+}
+
+/// How an answer is addressed, which decides its form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AnswerForm {
+    /// An mDNS response (to the group, or by unicast to a port-5353 querier): ID 0, no
+    /// question, records with the cache-flush bit (RFC 6762 §18, §10.2).
+    Mdns,
+    /// To a one-shot ("legacy") querier's own port (§6.7): its ID and question echoed, no
+    /// cache-flush bit, a TTL of at most 10 s.
+    Legacy { id: u16, question: (Vec<u8>, u16) },
+}
+
+/// A response with one address record per `(name, addr)` (A for IPv4, AAAA for IPv6).
+pub(crate) fn encode_answer(form: &AnswerForm, records: &[(&[u8], IpAddr)]) -> Vec<u8> {
+    let (id, question, class, ttl) = match form {
+        AnswerForm::Mdns => (0, None, CLASS_IN | CLASS_TOP_BIT, HOST_TTL),
+        AnswerForm::Legacy { id, question } => (*id, Some(question), CLASS_IN, LEGACY_TTL),
+    };
+    let mut out = Vec::with_capacity(HEADER_LEN + records.len() * 48);
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&0x8400u16.to_be_bytes()); // QR, AA
+    out.extend_from_slice(&u16::from(question.is_some()).to_be_bytes());
+    out.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    out.extend_from_slice(&[0; 4]); // NSCOUNT, ARCOUNT
+    if let Some((name, qtype)) = question {
+        out.extend_from_slice(name);
+        out.extend_from_slice(&qtype.to_be_bytes());
+        out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    }
+    for (name, addr) in records {
+        out.extend_from_slice(name);
+        let (rtype, data) = match addr {
+            IpAddr::V4(ip) => (TYPE_A, ip.octets().to_vec()),
+            IpAddr::V6(ip) => (TYPE_AAAA, ip.octets().to_vec()),
+        };
+        out.extend_from_slice(&rtype.to_be_bytes());
+        out.extend_from_slice(&class.to_be_bytes());
+        out.extend_from_slice(&ttl.to_be_bytes());
+        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        out.extend_from_slice(&data);
+    }
     out
 }
 

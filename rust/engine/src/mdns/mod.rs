@@ -8,13 +8,20 @@
 //! socket. Browsers' responders (Chromium's, Firefox's) answer to the group whatever the
 //! question asks, so while names are pending the driver also listens on the group and feeds
 //! those datagrams here too: any response naming a pending lookup resolves it.
+//!
+//! The other way round, [`Responder`] hides our own host addresses behind such names and
+//! answers the questions about them.
 
 mod message;
+mod responder;
+#[cfg(test)]
+mod responder_tests;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use message::Malformed;
 use message::{encode_query, parse_response, wire_name, TYPE_A, TYPE_AAAA};
+pub(crate) use responder::{Destination, Responder};
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};

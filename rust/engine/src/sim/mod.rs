@@ -32,7 +32,7 @@ mod turn_sim;
 pub(crate) use net::*;
 pub(crate) use side::*;
 
-use crate::candidate::CandidateKind;
+use crate::candidate::{Announce, CandidateKind};
 use crate::channel::{ChannelInfo, ChannelKey};
 use crate::sdp::{RemoteDescription, Setup};
 use bytes::{Bytes, BytesMut};
@@ -228,8 +228,12 @@ impl Sim {
         let now = self.now;
         for side in self.sides.iter_mut() {
             side.core.start_gathering("0".to_owned(), 0);
-            side.core
-                .add_local_candidate(CandidateKind::Host, side.addr, None);
+            side.core.add_local_candidate(
+                CandidateKind::Host,
+                side.addr,
+                None,
+                &Announce::Addresses,
+            );
             side.core.finish_gathering();
         }
         let mut offer = self.a().description(Setup::ActPass);

@@ -69,7 +69,12 @@ impl Peer {
         let link = ChannelLink::new(1 << 16, 1 << 20, Arc::new(ReceiveBudget::new(1 << 20)));
         core.create_channel(now, PROBE, info, Some(1), link);
         core.start_gathering("0".to_owned(), 0);
-        core.add_local_candidate(CandidateKind::Host, addr, None);
+        core.add_local_candidate(
+            CandidateKind::Host,
+            addr,
+            None,
+            &crate::candidate::Announce::Addresses,
+        );
         core.finish_gathering();
         let updates = core.take_updates();
         let candidate = updates
