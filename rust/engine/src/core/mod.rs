@@ -446,8 +446,11 @@ impl Core {
         if self.sctp.is_connected() {
             self.recovery.set_rtt_hint(self.skipper.srtt());
             if let Some(forward) = self.skipper.check(now) {
-                // Sent again by `recovery` like rtc-sctp's own until a SACK acknowledges it.
+                // Sent twice: every message behind the skipped ones waits for it, and a lost
+                // one costs a round trip more. Sent again by `recovery`, like rtc-sctp's own,
+                // until a SACK acknowledges it.
                 self.recovery.on_sent(now, &forward, |_| true);
+                self.dtls.write(now, &forward);
                 self.dtls.write(now, &forward);
             }
             self.recovery.check(now);

@@ -17,7 +17,7 @@
 //!     packet is sent again (a tail-loss probe).
 //!
 //! It also sends again a FORWARD TSN (RFC 3758: "skip what I abandoned") that the remote's
-//! SACKs do not acknowledge within the same probe timeout. rtc-sctp sends one when it abandons
+//! SACKs do not acknowledge within a round trip, the reordering window and 50 ms. rtc-sctp sends one when it abandons
 //! a chunk of a partially reliable channel and repeats it only when a SACK comes; a receiver
 //! with nothing new to acknowledge sends none, so one lost FORWARD TSN held every later message
 //! of an ordered channel back for good.
@@ -53,6 +53,9 @@ const INITIAL_RTT: Duration = Duration::from_millis(200);
 const MIN_REORDER: Duration = Duration::from_millis(5);
 /// The remote may delay a SACK this long (RFC 9260: at most 200 ms; rtc-sctp uses 200 ms).
 const DELAYED_SACK: Duration = Duration::from_millis(200);
+/// What an unacknowledged FORWARD TSN waits beyond a round trip and the reordering window
+/// before it goes again.
+const FORWARD_ALLOWANCE: Duration = Duration::from_millis(50);
 /// Tail-loss probes in a row without progress before leaving it to rtc-sctp's timer.
 const MAX_PROBES: u32 = 4;
 /// Resends of one packet at most (rtc-sctp's own timer takes over beyond).
@@ -281,7 +284,10 @@ impl Recovery {
     /// When the FORWARD TSN, unacknowledged, is to be sent again.
     fn forward_due(&self) -> Option<Instant> {
         let f = self.forward.as_ref().filter(|f| f.resends < MAX_RESENDS)?;
-        let wait = (self.rtt() * 2 + DELAYED_SACK) * (1 << f.resends.min(MAX_PROBES));
+        // Shorter than a probe: every message behind the skipped ones waits for it. A remote
+        // that had it and only delayed its SACK answers a copy with a SACK at once.
+        let wait = (self.rtt() + self.reorder_window() + FORWARD_ALLOWANCE)
+            * (1 << f.resends.min(MAX_PROBES));
         Some(f.sent + wait)
     }
 

@@ -10,8 +10,7 @@
 //!
 //! This module watches the plaintext DATA chunks we send and the SACKs we receive. A chunk is
 //! lost when a chunk sent after it was acknowledged and it had a round trip plus a quarter to
-//! arrive, or when nothing acknowledged it for two round trips plus the remote's delayed-SACK
-//! allowance. A lost chunk whose channel allows no more (transmissions beyond
+//! arrive, or when nothing acknowledged it for [`TAIL_ALLOWANCE`] more. A lost chunk whose channel allows no more (transmissions beyond
 //! `maxRetransmits`, or its lifetime over) is skippable. Walking up from the cumulative TSN
 //! ack, each run of messages with a skippable chunk becomes one FORWARD TSN naming, per ordered
 //! stream, the highest stream sequence number among them; messages the remote already holds
@@ -47,7 +46,11 @@ const MAX_STREAMS: usize = 32;
 const MAX_RUNS: usize = 16;
 const INITIAL_RTT: Duration = Duration::from_millis(200);
 const MIN_REORDER: Duration = Duration::from_millis(5);
-const DELAYED_SACK: Duration = Duration::from_millis(200);
+/// What a chunk with nothing acknowledged after it waits beyond the reordering window: less
+/// than the remote's delayed-SACK allowance (200 ms), so messages behind a lost last one are not
+/// held that long. If the chunk did arrive and only its SACK is delayed, the FORWARD TSN is an
+/// old one the remote answers with a SACK at once.
+const TAIL_ALLOWANCE: Duration = Duration::from_millis(50);
 
 /// What a partially reliable channel allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +69,8 @@ struct Chunk {
     end: bool,
     first_sent: Instant,
     last_sent: Instant,
-    /// Place of its last transmission among all of ours.
+    /// Place of its first and of its last transmission among all of ours.
+    first_order: u64,
     order: u64,
     sends: u32,
     /// None: a reliable channel's chunk, never skipped.
@@ -140,6 +144,7 @@ impl Skipper {
                 end: flags & FLAG_END != 0,
                 first_sent: now,
                 last_sent: now,
+                first_order: self.order,
                 order: self.order,
                 sends: 1,
                 policy: policy(stream),
@@ -210,15 +215,22 @@ impl Skipper {
     fn skippable_at(&self, c: &Chunk) -> Option<Instant> {
         let policy = c.policy?;
         let rtt = self.rtt();
-        let tail = c.last_sent + rtt * 2 + DELAYED_SACK;
-        let lost_at = if self.acked_order.is_some_and(|o| o > c.order) {
-            (c.last_sent + rtt + (rtt / 4).max(MIN_REORDER)).min(tail)
-        } else {
-            tail
+        // When the transmission sent at `sent` (place `order`) is known lost.
+        let lost_at = |sent: Instant, order: u64| {
+            let rack = sent + rtt + (rtt / 4).max(MIN_REORDER);
+            if self.acked_order.is_some_and(|o| o > order) {
+                rack
+            } else {
+                rack + TAIL_ALLOWANCE
+            }
         };
         match policy {
-            Policy::Retransmits(n) => (c.sends > u32::from(n)).then_some(lost_at),
-            Policy::Lifetime(l) => Some(lost_at.max(c.first_sent + l)),
+            Policy::Retransmits(n) => {
+                (c.sends > u32::from(n)).then(|| lost_at(c.last_sent, c.order))
+            }
+            // Once the lifetime is over, a retransmission still on its way is late anyway:
+            // whether the first transmission was lost decides.
+            Policy::Lifetime(l) => Some(lost_at(c.first_sent, c.first_order).max(c.first_sent + l)),
         }
     }
 
@@ -289,7 +301,8 @@ impl Skipper {
             abandoned = false;
         }
         runs.extend(run);
-        runs.retain(|(end, _)| !self.already_skipped(*end));
+        // Runs skipped before stay in: the remote has not acknowledged them (a lost FORWARD TSN
+        // is repaired by the next one).
         let last = runs.last()?.0;
         if skipped == 0 {
             return None;

@@ -182,7 +182,7 @@ fn an_unacknowledged_forward_tsn_is_sent_again_alone_until_a_sack_reaches_it() {
     r.set_rtt_hint(Some(ms(40)));
     r.on_sent(t0, &forward_packet(&[10, 14]), |_| true);
     let at = r.poll_timeout().expect("a deadline");
-    assert_eq!(at, t0 + ms(40 * 2 + 200));
+    assert_eq!(at, t0 + ms(40 + 10 + 50));
     r.check(at);
     let due = r.take_due();
     assert_eq!(due.len(), 1);
@@ -195,7 +195,7 @@ fn an_unacknowledged_forward_tsn_is_sent_again_alone_until_a_sack_reaches_it() {
     zeroed[CHECKSUM].fill(0);
     assert_eq!(crc32c::crc32c(&zeroed).to_le_bytes(), due[0][CHECKSUM]);
     // Waits twice as long the next time; a SACK short of the last one changes nothing.
-    assert_eq!(r.poll_timeout(), Some(at + ms(2 * (40 * 2 + 200))));
+    assert_eq!(r.poll_timeout(), Some(at + ms(2 * (40 + 10 + 50))));
     r.on_received(at, &sack(12, &[]));
     assert!(r.poll_timeout().is_some());
     r.on_received(at, &sack(14, &[]));
