@@ -54,7 +54,13 @@ fn connect_and_exchange(a: &mut Peer, b: &mut Peer) -> (Vec<String>, String) {
 
 /// A STUN server on `[::1]` answering Binding requests with the source address.
 fn v6_stun_server() -> (u16, Arc<AtomicBool>) {
-    let sock = UdpSocket::bind("[::1]:0").expect("bind [::1]");
+    v6_stun_server_on("::1")
+}
+
+/// A STUN server on `[ip]` answering Binding requests with the source address; stops when
+/// the flag is set.
+fn v6_stun_server_on(ip: &str) -> (u16, Arc<AtomicBool>) {
+    let sock = UdpSocket::bind(format!("[{ip}]:0")).expect("bind the STUN server");
     sock.set_read_timeout(Some(Duration::from_millis(50)))
         .expect("read timeout");
     let port = sock.local_addr().expect("local address").port();
@@ -151,4 +157,73 @@ fn relay_only_peers_connect_through_an_ipv6_turn_server() {
         assert_eq!(pair.remote_address.ip(), V6_LOOPBACK, "{pair:?}");
     }
     exchange(&mut a, &mut b, &ch, &remote, "again");
+}
+
+/// A network with IPv6 only: loopback without 127.0.0.1 and a veth pair carrying two ULA
+/// addresses. Peers gather their real interface addresses (no bind address), learn a
+/// server-reflexive candidate from a STUN server on one of them, connect and exchange messages;
+/// then relay-only peers connect through coturn there.
+#[test]
+fn ipv6_only_network() {
+    if !common::netns::enter("ipv6_only_network") {
+        return;
+    }
+    use common::netns::sh;
+    sh("ip addr del 127.0.0.1/8 dev lo");
+    sh("ip link add v6a type veth peer name v6b");
+    sh("ip addr add fd00:6::a/64 dev v6a nodad && ip addr add fd00:6::b/64 dev v6b nodad");
+    sh("ip link set v6a up && ip link set v6b up");
+    let v4 = sh("ip -4 addr show");
+    assert!(v4.trim().is_empty(), "an IPv4 address is left: {v4}");
+
+    let (port, stop) = v6_stun_server_on("fd00:6::a");
+    let cfg = || Config {
+        ice_servers: vec![IceServer {
+            urls: vec![format!("stun:[fd00:6::a]:{port}")],
+            ..Default::default()
+        }],
+        ..Config::default()
+    };
+    let mut a = Peer::new(cfg());
+    let mut b = Peer::new(cfg());
+    let (announced, _) = connect_and_exchange(&mut a, &mut b);
+    stop.store(true, Ordering::Relaxed);
+    for addr in ["fd00:6::a", "fd00:6::b"] {
+        assert!(
+            announced
+                .iter()
+                .any(|c| c.contains(&format!(" {addr} ")) && c.contains("typ host")),
+            "no host candidate on {addr}: {announced:?}"
+        );
+    }
+    assert!(
+        announced.iter().any(|c| c.contains("typ srflx")),
+        "{announced:?}"
+    );
+    assert!(!announced.iter().any(|c| c.contains(" 127.")), "{announced:?}");
+    let pair = a.pc.stats().selected_pair.expect("a selected pair");
+    assert!(pair.local_address.is_ipv6(), "{pair:?}");
+    a.pc.close();
+    b.pc.close();
+
+    let ip: IpAddr = "fd00:6::a".parse().expect("an IPv6 address");
+    let Some(server) = TurnServer::start_on(
+        ip,
+        &["--allocation-default-address-family=keep"],
+        false,
+        None,
+    ) else {
+        return;
+    };
+    let relay = || Config {
+        ice_servers: vec![server.ice_server(PASS)],
+        ice_transport_policy: IceTransportPolicy::Relay,
+        ..Config::default()
+    };
+    let mut a = Peer::new(relay());
+    let mut b = Peer::new(relay());
+    connect_relayed(&mut a, &mut b);
+    let pair = a.pc.stats().selected_pair.expect("a selected pair");
+    assert_eq!(pair.local_type, stats::CandidateType::Relay, "{pair:?}");
+    assert_eq!(pair.local_address.ip(), ip, "{pair:?}");
 }

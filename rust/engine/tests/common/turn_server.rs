@@ -56,11 +56,11 @@ impl TurnServer {
             return None;
         };
         for _ in 0..5 {
-            let port = free_udp_port();
+            let port = free_udp_port_on(ip);
             let dir =
                 std::env::temp_dir().join(format!("webrtc-rs-turn-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).expect("create the turnserver directory");
-            let tls_port = tls.map(|_| free_udp_port());
+            let tls_port = tls.map(|_| free_udp_port_on(ip));
             let mut cmd = Command::new(&binary);
             if !tcp {
                 cmd.arg("--no-tcp");
@@ -175,7 +175,11 @@ pub fn find_turnserver() -> Option<PathBuf> {
 }
 
 pub fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind for a free port");
+    free_udp_port_on(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+pub fn free_udp_port_on(ip: IpAddr) -> u16 {
+    let s = UdpSocket::bind((ip, 0)).expect("bind for a free port");
     s.local_addr().expect("local address").port()
 }
 
