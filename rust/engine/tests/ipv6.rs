@@ -200,7 +200,10 @@ fn ipv6_only_network() {
         announced.iter().any(|c| c.contains("typ srflx")),
         "{announced:?}"
     );
-    assert!(!announced.iter().any(|c| c.contains(" 127.")), "{announced:?}");
+    assert!(
+        !announced.iter().any(|c| c.contains(" 127.")),
+        "{announced:?}"
+    );
     let pair = a.pc.stats().selected_pair.expect("a selected pair");
     assert!(pair.local_address.is_ipv6(), "{pair:?}");
     a.pc.close();

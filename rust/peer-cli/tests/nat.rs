@@ -130,13 +130,16 @@ impl Coturn {
             .args([
                 &format!("--listening-ip={PUBLIC}"),
                 &format!("--relay-ip={PUBLIC}"),
+                // As production servers are configured: no relaying into private networks (the
+                // LANs' host candidates are not routable from here anyway).
+                "--denied-peer-ip=10.0.0.0-10.255.255.255",
                 "--no-tcp",
                 "--no-tls",
                 "--no-dtls",
                 "--no-cli",
                 "--lt-cred-mech",
                 "--fingerprint",
-                "--no-stdout-log",
+                "--verbose",
                 "-r",
                 "realm",
                 "-u",
@@ -145,10 +148,10 @@ impl Coturn {
                 &TURN_PORT.to_string(),
                 &format!("--pidfile={}", dir.join("turnserver.pid").display()),
                 &format!("--userdb={}", dir.join("turndb").display()),
-                &format!("--log-file={}", dir.join("turn.log").display()),
+                "--log-file=stdout",
             ])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(dir.join("turn.log")).expect("create the turnserver log"))
             .stderr(Stdio::null())
             .spawn()
             .expect("start turnserver");
@@ -185,7 +188,13 @@ impl Drop for Coturn {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            let log = std::fs::read_to_string(self.dir.join("turn.log")).unwrap_or_default();
+            let log: String = std::fs::read_dir(&self.dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                .collect();
             eprintln!("turnserver log:\n{log}");
         }
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -383,7 +392,10 @@ fn symmetric_nats_fall_back_to_the_relay() {
     }
     build_network(Mapping::Symmetric);
     let (a, b) = public_ports_towards_two_destinations();
-    assert_ne!(a, b, "the NAT mapped the socket to one port per destination");
+    assert_ne!(
+        a, b,
+        "the NAT mapped the socket to one port per destination"
+    );
     let Some(_coturn) = Coturn::start() else {
         return;
     };
@@ -391,7 +403,13 @@ fn symmetric_nats_fall_back_to_the_relay() {
     let mut pair = Pair::new(&args(&servers));
     let selected = pair.connect_and_echo();
     for who in 0..2 {
-        let relayed = selected[who]["localType"] == "relay" || selected[who]["remoteType"] == "relay";
+        assert!(
+            pair.candidates[who].iter().any(|c| c.contains("typ srflx")),
+            "peer {who} found no server-reflexive candidate: {:?}",
+            pair.candidates[who]
+        );
+        let relayed =
+            selected[who]["localType"] == "relay" || selected[who]["remoteType"] == "relay";
         assert!(relayed, "peer {who} is not relayed: {:?}", selected[who]);
     }
 }

@@ -268,7 +268,8 @@ pub fn connect_relayed(a: &mut Peer, b: &mut Peer) -> (DataChannel, DataChannel)
     assert!(announced.len() >= 2, "{announced:?}");
     for c in &announced {
         assert!(
-            c.contains(" typ relay raddr 0.0.0.0 rport 0") || c.contains(" typ relay raddr :: rport 0"),
+            c.contains(" typ relay raddr 0.0.0.0 rport 0")
+                || c.contains(" typ relay raddr :: rport 0"),
             "relay-only announced a non-relay candidate or its local address: {c}"
         );
     }
