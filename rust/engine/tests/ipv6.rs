@@ -230,3 +230,27 @@ fn ipv6_only_network() {
     assert_eq!(pair.local_type, stats::CandidateType::Relay, "{pair:?}");
     assert_eq!(pair.local_address.ip(), ip, "{pair:?}");
 }
+
+/// rtc-turn asks for no address family (RFC 6156), so a server following the RFC relays over
+/// IPv4; one with no IPv4 relay address refuses the allocation. Gathering still completes,
+/// the refusal names the server, and host candidates remain.
+#[test]
+fn ipv6_turn_server_without_ipv4_relay_refuses_and_gathering_completes() {
+    logs();
+    let Some(server) = TurnServer::start_on(V6_LOOPBACK, &[], false, None) else {
+        return;
+    };
+    let mut a = Peer::new(Config {
+        ice_servers: vec![server.ice_server(PASS)],
+        ..v6_config()
+    });
+    let (_ch, seen) = offer_and_gather(&mut a);
+    assert_eq!(a.pc.gathering_state(), GatheringState::Complete);
+    assert!(seen.iter().any(|c| c.contains("typ host")), "{seen:?}");
+    assert!(!seen.iter().any(|c| c.contains("typ relay")), "{seen:?}");
+    let refused = log_lines_with(&format!(
+        "TURN server {} refused the allocation (Allocate error response (error 440",
+        server.url()
+    ));
+    assert_eq!(refused.len(), 1, "{:#?}", log_lines_with("TURN"));
+}
