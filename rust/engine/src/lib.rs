@@ -70,8 +70,18 @@
 //! allocation is deleted (Refresh with lifetime 0, confirmation awaited up to 1 s). A refused
 //! allocation (e.g. 401, wrong credential) is logged as an error naming the server; gathering
 //! still completes. [`IceTransportPolicy::Relay`] (`iceTransportPolicy: "relay"`) gathers relay
-//! candidates only, announces them with `raddr 0.0.0.0 rport 0`, skips STUN and ignores
-//! anything not from a TURN server.
+//! candidates only, announces them with `raddr 0.0.0.0 rport 0` (`raddr :: rport 0` for IPv6),
+//! skips STUN and ignores anything not from a TURN server.
+//!
+//! **IPv4 and IPv6.** Without a bind address, host candidates come from every interface address
+//! of either family except loopback and IPv6 link-local ones; each gets its own socket. A socket
+//! asks STUN and TURN servers of its own family only (a server's name is resolved and the
+//! address of the socket's family taken), and ICE pairs candidates of the same family. The
+//! relayed address's family is the server's choice: rtc-turn sends no REQUESTED-ADDRESS-FAMILY
+//! (RFC 6156), so a server following the RFC relays over IPv4 (see KNOWN_ISSUES.md). The SDP's
+//! `c=` line is JSEP's `IN IP4 0.0.0.0` placeholder whatever the family, since candidates travel
+//! trickled. Tested on `::1`, in an IPv6-only namespace (`tests/ipv6.rs`) and behind NATs
+//! (`rust/peer-cli/tests/nat.rs`).
 //!
 //! # Invariants
 //! - Everything the caller observes (connection, gathering and channel states, received

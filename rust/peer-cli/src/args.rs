@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 /// Usage text printed for `--help` and after a bad option.
-pub const USAGE: &str = "usage: webrtc-rs-peer --role offerer|answerer [--label L] [--no-echo] [--sink] [--quiet] [--no-trickle] [--bind ADDR] [--mdns-host-candidates]
+pub const USAGE: &str = "usage: webrtc-rs-peer --role offerer|answerer [--label L] [--no-echo] [--sink] [--quiet] [--no-trickle] [--bind ADDR] [--mdns-host-candidates] [--ice-server URL]... [--ice-username U] [--ice-credential C] [--relay-only]
 
 Drives one WebRTC data-channel connection from line-delimited JSON on stdin/stdout.
   --role        offerer creates channel L and prints the offer; answerer waits for an offer
@@ -14,6 +14,10 @@ Drives one WebRTC data-channel connection from line-delimited JSON on stdin/stdo
   --no-trickle  print the description only once gathering completed, with the candidates inside
   --bind ADDR   gather host candidates on ADDR only (loopback tests use 127.0.0.1)
   --mdns-host-candidates  announce host candidates as random .local names answered by mDNS
+  --ice-server URL     a STUN or TURN server (repeatable), e.g. stun:192.0.2.1:3478
+  --ice-username U     username for the turn: servers
+  --ice-credential C   credential for the turn: servers
+  --relay-only  gather and use relay candidates only (iceTransportPolicy \"relay\")
 ";
 
 /// Which side of the offer/answer exchange this peer plays.
@@ -45,6 +49,10 @@ pub struct Options {
     pub bind: Option<IpAddr>,
     /// `Config::mdns_host_candidates`.
     pub mdns_host_candidates: bool,
+    pub ice_servers: Vec<String>,
+    pub ice_username: Option<String>,
+    pub ice_credential: Option<String>,
+    pub relay_only: bool,
 }
 
 /// What the command line asks for.
@@ -66,6 +74,10 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         trickle: true,
         bind: None,
         mdns_host_candidates: false,
+        ice_servers: Vec::new(),
+        ice_username: None,
+        ice_credential: None,
+        relay_only: false,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -94,6 +106,16 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                 options.bind = Some(address);
             }
             "--mdns-host-candidates" => options.mdns_host_candidates = true,
+            "--ice-server" => options
+                .ice_servers
+                .push(value(&mut iter, "--ice-server")?.clone()),
+            "--ice-username" => {
+                options.ice_username = Some(value(&mut iter, "--ice-username")?.clone())
+            }
+            "--ice-credential" => {
+                options.ice_credential = Some(value(&mut iter, "--ice-credential")?.clone())
+            }
+            "--relay-only" => options.relay_only = true,
             "--help" | "-h" => return Ok(Parsed::Help),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -132,6 +154,13 @@ mod tests {
             "--bind",
             "127.0.0.1",
             "--mdns-host-candidates",
+            "--ice-server",
+            "turn:192.0.2.1:3478",
+            "--ice-username",
+            "u",
+            "--ice-credential",
+            "c",
+            "--relay-only",
         ]);
         let expected = Options {
             role: Role::Answerer,
@@ -142,6 +171,10 @@ mod tests {
             trickle: false,
             bind: Some("127.0.0.1".parse().unwrap()),
             mdns_host_candidates: true,
+            ice_servers: vec!["turn:192.0.2.1:3478".into()],
+            ice_username: Some("u".into()),
+            ice_credential: Some("c".into()),
+            relay_only: true,
         };
         assert_eq!(parsed, Ok(Parsed::Run(expected)));
     }

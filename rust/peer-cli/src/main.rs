@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use webrtc_rs_engine::{Config, PeerConnection};
+use webrtc_rs_engine::{Config, IceServer, IceTransportPolicy, PeerConnection};
 
 /// Why the main loop woke up.
 enum Wake {
@@ -62,6 +62,20 @@ fn run(options: args::Options) -> Result<(), String> {
     let config = Config {
         bind_address: options.bind,
         mdns_host_candidates: options.mdns_host_candidates,
+        ice_servers: options
+            .ice_servers
+            .iter()
+            .map(|url| IceServer {
+                urls: vec![url.clone()],
+                username: options.ice_username.clone(),
+                credential: options.ice_credential.clone(),
+            })
+            .collect(),
+        ice_transport_policy: if options.relay_only {
+            IceTransportPolicy::Relay
+        } else {
+            IceTransportPolicy::All
+        },
         ..Config::default()
     };
     let mut pc = match PeerConnection::new(config) {

@@ -6,6 +6,7 @@ use crate::latency::LatencySummary;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use webrtc_rs_engine::stats::SelectedPair;
 use webrtc_rs_engine::{ChannelOptions, DataChannel, SdpType};
 
 /// One line of input.
@@ -214,6 +215,14 @@ pub fn stats_reply(rx_bytes: u64, rx_msgs: u64, latency: Option<LatencySummary>)
 /// A `send_bulk` finished handing its data over.
 pub fn sent(label: &str, bytes: u64, msgs: u64) -> Value {
     json!({"event": "sent", "label": label, "bytes": bytes, "msgs": msgs})
+}
+
+/// The candidate pair the connection uses, as it became connected.
+pub fn selected_pair(pair: &SelectedPair) -> Value {
+    json!({"event": "selected-pair", "localType": pair.local_type.as_str(),
+        "remoteType": pair.remote_type.as_str(),
+        "localAddress": pair.local_address.to_string(),
+        "remoteAddress": pair.remote_address.to_string()})
 }
 
 pub fn error(message: &str) -> Value {

@@ -266,6 +266,11 @@ impl Session {
             self.connection = state;
             self.out
                 .emit(&protocol::state(connection_state_name(state)));
+            if state == ConnectionState::Connected {
+                if let Some(pair) = self.pc.stats().selected_pair {
+                    self.out.emit(&protocol::selected_pair(&pair));
+                }
+            }
         }
         for index in 0..self.channels.len() {
             self.pump_channel(index);

@@ -6,7 +6,7 @@ use super::*;
 use rtc_stun::message::{Message as StunMessage, BINDING_REQUEST, BINDING_SUCCESS};
 use std::cell::RefCell;
 use std::io::Write;
-use std::net::UdpSocket;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -16,9 +16,12 @@ use webrtc_rs_engine::*;
 pub const USER: &str = "user";
 pub const PASS: &str = "pass";
 
-/// A coturn server bound to 127.0.0.1 only; killed on drop.
+/// A coturn server bound to one loopback address (127.0.0.1 unless started with
+/// [`TurnServer::start_on`]); killed on drop.
 pub struct TurnServer {
     child: Child,
+    /// The address it listens on and relays from.
+    pub ip: IpAddr,
     pub port: u16,
     /// TLS listener port, when started with a certificate.
     pub tls_port: Option<u16>,
@@ -35,6 +38,16 @@ impl TurnServer {
     /// Like [`Self::start`], also listening on TCP (same port) and, with `tls` (certificate and
     /// key PEM files), on TLS (`tls_port`).
     pub fn start_with(extra: &[&str], tcp: bool, tls: Option<(&Path, &Path)>) -> Option<Self> {
+        Self::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST), extra, tcp, tls)
+    }
+
+    /// Like [`Self::start_with`], listening on and relaying from `ip` (`::1` for IPv6).
+    pub fn start_on(
+        ip: IpAddr,
+        extra: &[&str],
+        tcp: bool,
+        tls: Option<(&Path, &Path)>,
+    ) -> Option<Self> {
         let Some(binary) = find_turnserver() else {
             eprintln!(
                 "SKIPPED: `turnserver` not found in PATH or /usr/bin; install the Debian package \
@@ -43,11 +56,11 @@ impl TurnServer {
             return None;
         };
         for _ in 0..5 {
-            let port = free_udp_port();
+            let port = free_udp_port_on(ip);
             let dir =
                 std::env::temp_dir().join(format!("webrtc-rs-turn-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).expect("create the turnserver directory");
-            let tls_port = tls.map(|_| free_udp_port());
+            let tls_port = tls.map(|_| free_udp_port_on(ip));
             let mut cmd = Command::new(&binary);
             if !tcp {
                 cmd.arg("--no-tcp");
@@ -62,9 +75,9 @@ impl TurnServer {
                     cmd.arg("--no-tls");
                 }
             }
+            cmd.arg(format!("--listening-ip={ip}"))
+                .arg(format!("--relay-ip={ip}"));
             cmd.args([
-                "--listening-ip=127.0.0.1",
-                "--relay-ip=127.0.0.1",
                 "--allow-loopback-peers",
                 "--no-cli",
                 "--no-dtls",
@@ -88,6 +101,7 @@ impl TurnServer {
             let child = cmd.spawn().expect("start turnserver");
             let server = TurnServer {
                 child,
+                ip,
                 port,
                 tls_port,
                 dir,
@@ -101,7 +115,7 @@ impl TurnServer {
 
     /// Waits until the server answers a STUN Binding request.
     fn wait_ready(&self) -> bool {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind a probe socket");
+        let sock = UdpSocket::bind((self.ip, 0)).expect("bind a probe socket");
         sock.set_read_timeout(Some(Duration::from_millis(100)))
             .expect("set a read timeout");
         Pump::new()
@@ -117,7 +131,7 @@ impl TurnServer {
             Box::new(rtc_stun::message::TransactionId::new()),
         ])
         .expect("build a STUN request");
-        let _ = sock.send_to(&req.raw, ("127.0.0.1", self.port));
+        let _ = sock.send_to(&req.raw, (self.ip, self.port));
         let mut buf = [0u8; 1500];
         let Ok((n, _)) = sock.recv_from(&mut buf) else {
             return false;
@@ -127,7 +141,7 @@ impl TurnServer {
     }
 
     pub fn url(&self) -> String {
-        format!("turn:127.0.0.1:{}", self.port)
+        format!("turn:{}", SocketAddr::new(self.ip, self.port))
     }
 
     pub fn ice_server(&self, credential: &str) -> IceServer {
@@ -161,7 +175,11 @@ pub fn find_turnserver() -> Option<PathBuf> {
 }
 
 pub fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind for a free port");
+    free_udp_port_on(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+pub fn free_udp_port_on(ip: IpAddr) -> u16 {
+    let s = UdpSocket::bind((ip, 0)).expect("bind for a free port");
     s.local_addr().expect("local address").port()
 }
 
@@ -250,7 +268,8 @@ pub fn connect_relayed(a: &mut Peer, b: &mut Peer) -> (DataChannel, DataChannel)
     assert!(announced.len() >= 2, "{announced:?}");
     for c in &announced {
         assert!(
-            c.contains(" typ relay raddr 0.0.0.0 rport 0"),
+            c.contains(" typ relay raddr 0.0.0.0 rport 0")
+                || c.contains(" typ relay raddr :: rport 0"),
             "relay-only announced a non-relay candidate or its local address: {c}"
         );
     }
