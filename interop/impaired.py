@@ -14,6 +14,11 @@ OTHER is a stack name of interop/run.py (ndc, aiortc, werift, chromium). For eac
 - outage-3s: both sides send a numbered message every 50 ms while the path is cut both ways
   for 3 s, and on for half a second after: every message arrives, in order, and neither side
   reports failed or closed (with the default timings a 3 s cut stays under DISCONNECTED's 5 s).
+- setup-10, setup-20: the path loses 10 % or 20 % of the datagrams both ways (10 ms delay) from
+  the first one, handshakes included: both sides must report connected and open the `data`
+  channel within SETUP_TIMEOUT, then each side's 20 numbered messages must all arrive, in
+  order, through the same path. The setup time is reported. Not started again on failure: the
+  handshake is what is tested.
 - unreliable-10: the offerer opens an ordered `maxRetransmits: 0` channel on the clean path,
   then the path loses 10 % both ways (10 ms delay, no jitter: a late datagram would count as
   lost); each side sends UNRELIABLE_MESSAGES numbered messages 10 ms apart on it. What arrives
@@ -54,7 +59,11 @@ UNRELIABLE_AFTER = 10
 # promptly delivers about 90 % (rtc-sctp alone, ordered: about half, see KNOWN_ISSUES.md).
 UNRELIABLE_SHARE = 0.75
 
-SCENARIOS = ["loss-2", "loss-10", "outage-3s", "unreliable-10"]
+SETUP_PATH = "loss={loss},delay=10ms"
+SETUP_TIMEOUT = 40.0
+SETUP_MESSAGES = 20
+
+SCENARIOS = ["loss-2", "loss-10", "outage-3s", "setup-10", "setup-20", "unreliable-10"]
 
 
 def text_message(side, index):
@@ -172,6 +181,25 @@ def outage(session, relay):
     return f"{sent[0]}+{sent[1]} messages by {took:.1f}s; states {states}"
 
 
+def lossy_setup(session, started):
+    """The setup-N scenarios (module docstring): the relay loses from the start."""
+    for who in (0, 1):
+        settled = session.wait(who, "connected state", lambda v: v.get("event") == "state" and v.get("state") in ("connected", "failed", "closed"), 0, SETUP_TIMEOUT)
+        if settled.get("state") != "connected":
+            raise Failure(f"{session.peers[who].name} reports {settled.get('state')} before connecting{session.error_note(who)}")
+    for who in (0, 1):
+        session.wait(who, "open of channel 'data'", is_event("open", "data"), 0, SETUP_TIMEOUT)
+    took = time.monotonic() - started
+    marks = [session.mark(0), session.mark(1)]
+    for i in range(SETUP_MESSAGES):
+        for who in (0, 1):
+            session.peers[who].send({"type": "send", "label": "data", "text": text_message(who, i)})
+    got = wait_all(session, marks, [SETUP_MESSAGES, SETUP_MESSAGES], DELIVERY_TIMEOUT)
+    for who in (0, 1):
+        check_sequence(session, who, got[who], SETUP_MESSAGES)
+    return f"connected with the channel open at both ends {took:.1f}s after the start"
+
+
 def received_on(session, who, label, since):
     return [v.get("text", "") for v in session.peers[who].events[since:] if is_event("message", label)(v)]
 
@@ -235,10 +263,15 @@ def run_scenario(args, scenario, other, ours_offers, seed, log_root):
         flags = ["--role", "offerer" if index == 0 else "answerer", "--bind", "127.0.0.1", "--no-echo"]
         specs.append((name, command + flags, env))
     tag = f"{scenario}-ours-{'offers' if ours_offers else 'answers'}-vs-{other}"
-    relay = ImpairRelay(args.relay_bin, seed=seed)
+    setup_loss = {"setup-10": 0.10, "setup-20": 0.20}.get(scenario)
+    initial = SETUP_PATH.format(loss=setup_loss) if setup_loss else ""
+    relay = ImpairRelay(args.relay_bin, seed=seed, both=initial)
     try:
-        session = Session(specs, os.path.join(log_root, tag), step_timeout=CONNECT_TIMEOUT, rewrite=relay.rewrite)
+        started = time.monotonic()
+        session = Session(specs, os.path.join(log_root, tag), step_timeout=SETUP_TIMEOUT, rewrite=relay.rewrite)
         try:
+            if setup_loss:
+                return lossy_setup(session, started)
             connect(session)
             if scenario == "loss-2":
                 return lossy(session, relay, 0.02)

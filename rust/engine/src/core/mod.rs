@@ -603,13 +603,20 @@ impl Core {
 
     /// At the deadline, whether the remote answered the association's setup within the last
     /// [`ASSOCIATION_GRACE`] (its answers are still arriving, say a COOKIE ACK after a lost
-    /// one): the deadline moves to the end of that grace, within [`SETUP_TIMEOUT`] of our DTLS.
+    /// one), or is backing off between tries and its next is due: the deadline moves to the end
+    /// of that grace, within [`SETUP_TIMEOUT`] of our DTLS.
     fn association_in_progress(&mut self, now: Instant) -> bool {
         let (Some(answer), Some(dtls_at)) = (self.sctp.last_answer(), self.dtls_connected_at)
         else {
             return false;
         };
-        let grace = (answer + ASSOCIATION_GRACE).min(dtls_at + SETUP_TIMEOUT);
+        let backed_off = self
+            .sctp
+            .next_answer_expected()
+            .map(|at| at + ASSOCIATION_GRACE);
+        let grace = (answer + ASSOCIATION_GRACE)
+            .max(backed_off.unwrap_or(answer))
+            .min(dtls_at + SETUP_TIMEOUT);
         if grace <= now || self.sctp.is_connected() {
             return false;
         }

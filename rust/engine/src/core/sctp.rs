@@ -49,12 +49,19 @@ const COMMON_HEADER: usize = 12;
 const CHUNK_INIT: u8 = 1;
 const CHUNK_INIT_ACK: u8 = 2;
 const CHUNK_COOKIE_ECHO: u8 = 10;
-/// How often a client attempt's COOKIE ECHO goes out again while no COOKIE ACK came. rtc-sctp
-/// doubles its own wait (1, 2, 4, 8 s), which leaves four tries in the 10 s the association
-/// has to form: at 20 % loss each way a round trip fails a third of the time, so four in a
-/// row (1.7 % of setups) failed. Repeating the same packet is harmless: a remote already up
-/// answers each copy with a COOKIE ACK (RFC 4960 §5.2.4, action D).
-const COOKIE_ECHO_REPEAT: Duration = Duration::from_secs(1);
+/// How often our last handshake packet goes out again while the association is not up: a
+/// client attempt's COOKIE ECHO (until a COOKIE ACK comes) and a server attempt's INIT ACK
+/// (until a COOKIE ECHO comes). rtc-sctp doubles its own wait for the COOKIE ECHO (1, 2, 4,
+/// 8 s), which leaves four tries in the 10 s the association has to form: at 20 % loss each way
+/// a round trip fails a third of the time, so four in a row (1.7 % of setups) failed. A server
+/// never sends its INIT ACK again unasked, and a remote that backs off its INIT (usrsctp: 1, 2,
+/// 4 s) sent three in those 10 s, each needing a four-leg exchange to get through (0.8^4 at 20 %
+/// loss): a fifth of the setups with libdatachannel failed. Repeating the same packet is
+/// harmless: a remote already up answers each COOKIE ECHO with a COOKIE ACK (RFC 4960
+/// §5.2.4, action D), and a client past COOKIE-WAIT drops an INIT ACK (§5.2.3).
+const HANDSHAKE_REPEAT: Duration = Duration::from_secs(1);
+/// Answers closer together than this belong to one exchange (an INIT and the COOKIE ECHO after).
+const DISTINCT_ANSWERS: Duration = Duration::from_millis(300);
 
 /// What the association reported, for the connection and its channels to act on.
 #[derive(Debug, PartialEq, Eq)]
@@ -93,8 +100,9 @@ pub(super) struct SctpLayer {
     setup: Option<Setup>,
     /// Events of attempts not connected yet, by attempt: the winner's are reported once it is.
     early: Vec<(AssociationHandle, SctpEvent)>,
-    /// The current client attempt's COOKIE ECHO packet and when it last went out.
-    cookie_echo: Option<(Bytes, Instant)>,
+    /// The current attempt's last handshake packet (COOKIE ECHO or INIT ACK) and when it last
+    /// went out.
+    handshake_packet: Option<(Bytes, Instant)>,
 }
 
 /// The association attempts since DTLS came up (see the module comment).
@@ -109,14 +117,29 @@ struct Setup {
     /// The remote answered the current attempt.
     answered: bool,
     /// When the remote last answered an attempt (an INIT, INIT ACK, COOKIE ECHO or COOKIE ACK
-    /// reached an association).
+    /// reached an association), and the answer before, if it came at least
+    /// [`DISTINCT_ANSWERS`] earlier.
     last_answer: Option<Instant>,
+    previous_answer: Option<Instant>,
     tried_client: u32,
     tried_server: u32,
     remote_inits: u32,
     /// The remote's latest INIT that came while we were the client: the next server attempt
     /// answers it at once instead of waiting for the remote to repeat it.
     held_init: Option<Bytes>,
+}
+
+impl Setup {
+    fn note_answer(&mut self, now: Instant) {
+        if let Some(last) = self.last_answer {
+            if now >= last + DISTINCT_ANSWERS {
+                self.previous_answer = Some(last);
+            } else {
+                return;
+            }
+        }
+        self.last_answer = Some(now);
+    }
 }
 
 impl SctpLayer {
@@ -128,7 +151,7 @@ impl SctpLayer {
             receive_buffer: receive_budget.clamp(256 * 1024, 4 << 20) as u32,
             setup: None,
             early: Vec::new(),
-            cookie_echo: None,
+            handshake_packet: None,
         }
     }
 
@@ -156,6 +179,7 @@ impl SctpLayer {
             switches: 0,
             answered: false,
             last_answer: None,
+            previous_answer: None,
             tried_client: 0,
             tried_server: 0,
             remote_inits: 0,
@@ -171,7 +195,7 @@ impl SctpLayer {
         };
         setup.answered = false;
         self.associations.clear();
-        self.cookie_echo = None;
+        self.handshake_packet = None;
         let endpoint_config = Arc::new(EndpointConfig::default());
         let local = TransportContext::default().local_addr;
         if setup.client {
@@ -225,6 +249,15 @@ impl SctpLayer {
     /// When the remote last took part in setting up the association, if it has.
     pub fn last_answer(&self) -> Option<Instant> {
         self.setup.as_ref().and_then(|s| s.last_answer)
+    }
+
+    /// When the remote's next try is due if it doubles its wait between tries, as SCTP's
+    /// T1-init timer does (usrsctp: INIT after 1, 2, 4, 8 s): after its last two answers, the
+    /// last plus twice their distance.
+    pub fn next_answer_expected(&self) -> Option<Instant> {
+        let s = self.setup.as_ref()?;
+        let (last, previous) = (s.last_answer?, s.previous_answer?);
+        Some(last + (last - previous) * 2)
     }
 
     /// What the attempts came to, for the message when none connected in time.
@@ -288,13 +321,13 @@ impl SctpLayer {
         match endpoint.handle(now, tunnel_addr(), None, packet) {
             Some((h, DatagramEvent::NewAssociation(a))) => {
                 setup.answered = true;
-                setup.last_answer = Some(now);
+                setup.note_answer(now);
                 self.associations.push((h, a));
             }
             Some((h, DatagramEvent::AssociationEvent(ev))) => {
                 if let Some((_, a)) = self.associations.iter_mut().find(|(ours, _)| *ours == h) {
                     setup.answered = true;
-                    setup.last_answer = Some(now);
+                    setup.note_answer(now);
                     a.handle_event(ev);
                 }
             }
@@ -323,9 +356,9 @@ impl SctpLayer {
             .filter_map(|(_, a)| a.poll_timeout())
             .chain(self.next_switch())
             .chain(
-                self.cookie_echo
+                self.handshake_packet
                     .as_ref()
-                    .map(|(_, at)| *at + COOKIE_ECHO_REPEAT),
+                    .map(|(_, at)| *at + HANDSHAKE_REPEAT),
             )
             .min()
     }
@@ -388,7 +421,7 @@ impl SctpLayer {
             let handle = chosen.0;
             self.associations = vec![chosen];
             self.connected = true;
-            self.cookie_echo = None;
+            self.handshake_packet = None;
             debug!("SCTP connected");
             out.push(SctpOutput::Connected);
             let early = std::mem::take(&mut self.early);
@@ -545,22 +578,24 @@ impl SctpLayer {
             }
         }
         if !self.connected {
-            self.repeat_cookie_echo(now, &mut packets);
+            self.repeat_handshake(now, &mut packets);
         }
         packets
     }
 
-    /// Keeps the COOKIE ECHO among `packets` and adds it again when it is due.
-    fn repeat_cookie_echo(&mut self, now: Instant, packets: &mut Vec<Bytes>) {
-        let echo = packets
-            .iter()
-            .rev()
-            .find(|p| p.get(COMMON_HEADER) == Some(&CHUNK_COOKIE_ECHO));
-        if let Some(p) = echo {
-            self.cookie_echo = Some((p.clone(), now));
-        } else if let Some((packet, at)) = self.cookie_echo.as_mut() {
-            if now >= *at + COOKIE_ECHO_REPEAT {
-                debug!("no SCTP COOKIE ACK yet: the COOKIE ECHO goes out again");
+    /// Keeps the COOKIE ECHO or INIT ACK among `packets` and adds it again when it is due.
+    fn repeat_handshake(&mut self, now: Instant, packets: &mut Vec<Bytes>) {
+        let last = packets.iter().rev().find(|p| {
+            matches!(
+                p.get(COMMON_HEADER),
+                Some(&CHUNK_COOKIE_ECHO) | Some(&CHUNK_INIT_ACK)
+            )
+        });
+        if let Some(p) = last {
+            self.handshake_packet = Some((p.clone(), now));
+        } else if let Some((packet, at)) = self.handshake_packet.as_mut() {
+            if now >= *at + HANDSHAKE_REPEAT {
+                debug!("the SCTP handshake is not answered yet: our last packet goes out again");
                 packets.push(packet.clone());
                 *at = now;
             }
