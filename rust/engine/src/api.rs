@@ -147,6 +147,7 @@ impl PeerConnection {
                 max_remote_channels: config.limits.max_remote_channels,
                 relay_only: config.ice_transport_policy == IceTransportPolicy::Relay,
                 liveness: config.liveness.clone(),
+                mtu: config.ports.mtu,
                 stats: stats.clone(),
             },
         )?;
