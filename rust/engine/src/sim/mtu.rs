@@ -30,7 +30,11 @@ fn largest_datagram(mtu: u16) -> usize {
     }
     let done = sim.run_until(Duration::from_secs(30), |s| s.b().messages(y).len() == 5);
     assert!(done, "B got {} of 5", sim.b().messages(y).len());
-    assert!(sim.b().messages(y).iter().all(|(_, m)| m.data.len() == 40_000));
+    assert!(sim
+        .b()
+        .messages(y)
+        .iter()
+        .all(|(_, m)| m.data.len() == 40_000));
     sim.wire
         .iter()
         .filter(|w| w.from == A)
@@ -47,9 +51,15 @@ fn datagrams_fit_the_configured_mtu() {
     assert!(default + OVERHEAD <= 1280, "a {default}-byte datagram");
     assert!(default + OVERHEAD > 1200, "a {default}-byte datagram");
     let small = largest_datagram(576);
-    assert!(small + OVERHEAD <= 576, "a {small}-byte datagram at mtu 576");
+    assert!(
+        small + OVERHEAD <= 576,
+        "a {small}-byte datagram at mtu 576"
+    );
     assert!(small + OVERHEAD > 500, "a {small}-byte datagram at mtu 576");
     let jumbo = largest_datagram(9000);
-    assert!(jumbo + OVERHEAD <= 9000, "a {jumbo}-byte datagram at mtu 9000");
+    assert!(
+        jumbo + OVERHEAD <= 9000,
+        "a {jumbo}-byte datagram at mtu 9000"
+    );
     assert!(jumbo > 1500, "a {jumbo}-byte datagram at mtu 9000");
 }
