@@ -32,6 +32,7 @@ pub const KEYS: &[(Section, &str, Handling)] = &[
     (Top, "iceServers", Used),
     (Top, "iceTransportPolicy", Used),
     (Top, "bindAddress", Used),
+    (Top, "mdnsHostCandidates", Used),
     (Top, "channelReceiveBudget", Used),
     (Top, "connectionReceiveBudget", Used),
     (Top, "channelSendBudget", Used),
@@ -116,6 +117,33 @@ mod tests {
             assert!(
                 !KEYS[i + 1..].iter().any(|(s2, k2, _)| s2 == s && k2 == k),
                 "{k} twice"
+            );
+        }
+    }
+
+    /// A key config.rs reads but this table lacks would be warned about as unknown.
+    #[test]
+    fn every_top_level_key_config_rs_reads_is_in_the_table() {
+        let source: String = include_str!("config.rs")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let mut read = Vec::new();
+        for pattern in ["lookup(entries,\"", "pick(\"", "(\""] {
+            for piece in source.split(pattern).skip(1) {
+                let Some(end) = piece.find('"') else { continue };
+                let key = &piece[..end];
+                let tuple = pattern == "(\"" && piece[end..].starts_with("\",&mut");
+                if pattern != "(\"" || tuple {
+                    read.push(key.to_owned());
+                }
+            }
+        }
+        assert!(read.len() >= 19, "{read:?}");
+        for key in read {
+            assert!(
+                KEYS.iter().any(|(s, k, _)| *s == Top && *k == key),
+                "config.rs reads \"{key}\", which config_keys::KEYS lacks"
             );
         }
     }
