@@ -13,8 +13,9 @@ use webrtc_rs_engine::*;
 /// A range of `len` ports below the system's ephemeral range, different for each test
 /// (`slot`) and each run, so concurrent tests and processes rarely meet.
 fn range(slot: u16, len: u16) -> (u16, u16) {
-    let run = (std::process::id() % 200) as u16;
-    let begin = 20_000 + (run * 8 + slot) * 50 % 10_000;
+    let run = std::process::id() % 200;
+    let begin = 20_000 + (run * 8 + u32::from(slot)) * 50 % 10_000;
+    let begin = u16::try_from(begin).expect("below 30000");
     (begin, begin + len - 1)
 }
 
