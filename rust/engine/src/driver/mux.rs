@@ -444,6 +444,36 @@ mod tests {
         assert!(stun_header(&[0; 19]).is_none());
     }
 
+    /// A connection that sends to ever more addresses (and STUN requests to each) holds at
+    /// most its share of routes; its socket closes with it.
+    #[test]
+    fn a_connection_holds_a_bounded_number_of_routes() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (tx, _rx) = mpsc::channel(4);
+            let ip: IpAddr = [127, 0, 0, 1].into();
+            let mut lease = Lease::join(ip, None, "boundedufrag", tx).expect("shared socket");
+            let local = lease.local();
+            for i in 0..2000u32 {
+                let peer = SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 9));
+                lease.sending(peer, b"\x17dtls");
+                lease.sending(peer, &stun(0x0001, i as u8, &[]));
+            }
+            lease.add_ufrag("second");
+            let info = sockets().into_iter().find(|m| m.local == local).unwrap();
+            assert_eq!(info.connections, 1);
+            assert!(
+                info.routes <= MAX_UFRAGS + MAX_REMOTES + MAX_TRANSACTIONS,
+                "{info:?}"
+            );
+            drop(lease);
+            assert!(sockets().iter().all(|m| m.local != local));
+        });
+    }
+
     #[test]
     fn removing_a_connection_removes_only_its_routes() {
         let (mut r, _rx) = routes_with(&[(1, "aaaa"), (2, "bbbb")]);
