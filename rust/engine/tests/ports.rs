@@ -295,3 +295,35 @@ fn strangers_on_the_muxed_port_do_no_harm() {
         exchange(a, b, ch, remote, "after the attack");
     }
 }
+
+/// Two megabytes each way over a muxed connection: a burst fills the shared socket's queue to
+/// the connection as it would a connection's own, and every message still arrives, in order.
+#[test]
+fn bulk_transfer_over_the_muxed_port_arrives_whole() {
+    let mut a = Peer::new(with_ports(Some(range(5, 5)), true));
+    let mut b = Peer::new(config());
+    let (ch, remote, _, _, _) = connect_with_channel(&mut a, &mut b, "bulk");
+    let message = |i: usize| -> Vec<u8> {
+        let mut m = format!("{i:05}").into_bytes();
+        m.resize(10_000, (i % 251) as u8);
+        m
+    };
+    for i in 0..200 {
+        ch.send(&message(i), false).expect("send a->b");
+        remote.send(&message(i), false).expect("send b->a");
+    }
+    let (mut at_a, mut at_b) = (Vec::new(), Vec::new());
+    pump_until(&mut a, &mut b, "two megabytes each way", |_, _| {
+        while let Some(m) = remote.recv() {
+            at_b.push(m);
+        }
+        while let Some(m) = ch.recv() {
+            at_a.push(m);
+        }
+        at_a.len() >= 200 && at_b.len() >= 200
+    });
+    for (i, (x, y)) in at_a.iter().zip(&at_b).enumerate() {
+        assert_eq!(x.data.as_ref(), message(i).as_slice(), "b->a message {i}");
+        assert_eq!(y.data.as_ref(), message(i).as_slice(), "a->b message {i}");
+    }
+}
