@@ -148,6 +148,19 @@ mod tests {
         }
     }
 
+    /// Each key shows in the editor help.
+    #[test]
+    fn every_key_is_in_the_editor_help() {
+        let help = include_str!("../doc/WebRtcRsPeerConnection.xml");
+        for (_, key, _) in KEYS {
+            assert!(
+                help.contains(&format!("[code]{key}[/code]"))
+                    || help.contains(&format!("\"{key}\"")),
+                "{key} is not in WebRtcRsPeerConnection.xml"
+            );
+        }
+    }
+
     #[test]
     fn unknown_and_ignored_keys_are_named() {
         let entries: Vec<(String, Value)> = ["iceServers", "iceservers", "fooBar", "bundlePolicy"]
