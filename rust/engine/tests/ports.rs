@@ -327,3 +327,32 @@ fn bulk_transfer_over_the_muxed_port_arrives_whole() {
         assert_eq!(y.data.as_ref(), message(i).as_slice(), "a->b message {i}");
     }
 }
+
+/// The shared socket and the port range on IPv6 (`::1`).
+#[test]
+fn the_muxed_port_works_on_ipv6() {
+    if UdpSocket::bind("[::1]:0").is_err() {
+        return eprintln!("no IPv6 loopback here; skipping");
+    }
+    let v6 = |c: Config| Config {
+        bind_address: Some("::1".parse().expect("::1")),
+        ..c
+    };
+    let (begin, end) = range(6, 5);
+    let mut pairs = Vec::new();
+    let mut ports = Vec::new();
+    for i in 0..2 {
+        let mut a = Peer::new(v6(with_ports(Some((begin, end)), true)));
+        let mut b = Peer::new(v6(config()));
+        let (ch, remote, from_a, _, _) =
+            connect_with_channel(&mut a, &mut b, &format!("v6 mux {i}"));
+        assert!(from_a[0].contains(" ::1 "), "{from_a:?}");
+        ports.push(port_of(&from_a[0]));
+        pairs.push((a, b, ch, remote));
+    }
+    assert_eq!(ports[0], ports[1]);
+    assert!((begin..=end).contains(&ports[0]), "{ports:?}");
+    for (a, b, ch, remote) in pairs.iter_mut() {
+        exchange(a, b, ch, remote, "again over IPv6");
+    }
+}
