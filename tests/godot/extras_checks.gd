@@ -150,3 +150,63 @@ func test_buffered_amount_low() -> bool:
 	w.a.close()
 	w.b.close()
 	return true
+
+
+## The port keys: webrtc-native's "libdatachannel" sub-dictionary and our own top-level keys,
+## two connections sharing one muxed port inside a range, and warnings for unknown keys.
+func test_ports() -> bool:
+	var pc = WebRTCPeerConnection.new()
+	# Unknown and ignored keys: accepted, with a warning naming them.
+	t.check(pc.initialize({"bindAddress": "127.0.0.1", "iceServerz": []}) == OK, "an unknown key is accepted")
+	t.check_error_logged("iceServerz")
+	t.check(pc.initialize({"libdatachannel": {"enableIceTcp": true}}) == OK, "enableIceTcp: true is accepted")
+	t.check_error_logged("enableIceTcp")
+	t.check(pc.initialize({"bundlePolicy": "max-bundle"}) == OK, "bundlePolicy is accepted")
+	t.check_error_logged("bundlePolicy")
+	# Bad values: ERR_INVALID_PARAMETER, the key named.
+	t.check(pc.initialize({"portRangeBegin": 5000, "portRangeEnd": 4000}) == ERR_INVALID_PARAMETER, "a reversed range refused")
+	t.check_error_logged("portRangeBegin")
+	t.check(pc.initialize({"libdatachannel": {"portRangeEnd": 70000}}) == ERR_INVALID_PARAMETER, "port 70000 refused")
+	t.check_error_logged("libdatachannel.portRangeEnd")
+	t.check(pc.initialize({"mtu": 100}) == ERR_INVALID_PARAMETER, "mtu 100 refused")
+	t.check_error_logged("mtu")
+	t.check(pc.initialize({"udpMux": "yes"}) == ERR_INVALID_PARAMETER, "a String udpMux refused")
+	t.check_error_logged("udpMux")
+	pc.close()
+
+	# Two connections on one muxed port inside a range, each to its own remote.
+	var begin := 20000 + (OS.get_process_id() % 200) * 50
+	var muxed := {"bindAddress": "127.0.0.1", "libdatachannel": {"enableIceUdpMux": true, "portRangeBegin": begin, "portRangeEnd": begin + 9, "mtu": 1400}}
+	var ports := []
+	var wires := []
+	var channels := []
+	for i in 2:
+		var a = WebRTCPeerConnection.new()
+		var b = WebRTCPeerConnection.new()
+		if not t.check(a.initialize(muxed) == OK and b.initialize(LOOPBACK) == OK, "initialize muxed %d" % i):
+			return false
+		a.ice_candidate_created.connect(func(_m, _i, c: String): ports.append(int(c.split(" ")[5])))
+		var w = Wire.new(a, b)
+		var opts = {"negotiated": true, "id": 3}
+		var ch_a = a.create_data_channel("ports", opts)
+		var ch_b = b.create_data_channel("ports", opts)
+		if not await t.connect_wire(w):
+			return false
+		var ok: bool = await t.pump([w], func():
+			return ch_a.get_ready_state() == OPEN and ch_b.get_ready_state() == OPEN)
+		if not t.check(ok, "muxed connection %d open" % i):
+			return false
+		wires.append(w)
+		channels.append([ch_a, ch_b])
+	t.check(ports.size() == 2 and ports[0] == ports[1], "both connections announce one shared port (%s)" % [ports])
+	t.check(ports.size() > 0 and ports[0] >= begin and ports[0] <= begin + 9, "the shared port is inside the range (%s)" % [ports])
+	for i in 2:
+		var ch_a = channels[i][0]
+		var ch_b = channels[i][1]
+		ch_a.put_packet(("hello %d" % i).to_utf8_buffer())
+		var got: bool = await t.pump(wires, func(): return ch_b.get_available_packet_count() > 0)
+		t.check(got and ch_b.get_packet().get_string_from_utf8() == "hello %d" % i, "message over muxed connection %d" % i)
+	for w in wires:
+		w.a.close()
+		w.b.close()
+	return true

@@ -41,6 +41,7 @@ func _run() -> void:
 	var extras = ExtrasChecks.new(self)
 	await _section("network simulator (simulate, set_network_simulation)", extras.test_network_simulator)
 	await _section("buffered_amount_low and its threshold", extras.test_buffered_amount_low)
+	await _section("ports: range, UDP mux, mtu, libdatachannel keys, unknown keys", extras.test_ports)
 	await _section("diagnostics: stats, connection_error, failure report, monitors", test_diagnostics)
 	await _section("exit with open connections", test_leave_open)
 	print("%d passed, %d failed" % [passed, failed])

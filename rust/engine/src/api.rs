@@ -61,6 +61,12 @@ pub fn live_network_tasks() -> usize {
     crate::driver::alive_tasks()
 }
 
+/// The shared UDP sockets (`PortConfig::udp_mux`) open in the process, with their connections
+/// and routing-table sizes. Empty once the last connection using each has ended.
+pub fn udp_mux_sockets() -> Vec<crate::driver::mux::UdpMuxInfo> {
+    crate::driver::mux::sockets()
+}
+
 /// One WebRTC peer connection (data channels only). Cheap to create, usable at once in state
 /// NEW. Not `Sync`: drive it from one thread. Dropping it tears everything down.
 pub struct PeerConnection {
@@ -147,6 +153,7 @@ impl PeerConnection {
                 max_remote_channels: config.limits.max_remote_channels,
                 relay_only: config.ice_transport_policy == IceTransportPolicy::Relay,
                 liveness: config.liveness.clone(),
+                mtu: config.ports.mtu,
                 stats: stats.clone(),
             },
         )?;
@@ -165,6 +172,8 @@ impl PeerConnection {
                 mdns_host_candidates: config.mdns_host_candidates,
                 simulate: config.simulate.clone(),
                 stats: stats.clone(),
+                ports: config.ports,
+                ufrag: ufrag.clone(),
             },
         )?;
         if let Some(simulate) = &config.simulate {

@@ -12,7 +12,9 @@
 //!   `"id" is 70000, outside the allowed range 0..=65534`.
 
 use crate::error::{Error, Result};
-use crate::types::{ChannelOptions, Config, DataChannelInit, NetworkSimulation};
+use crate::types::{
+    ChannelOptions, Config, DataChannelInit, NetworkSimulation, PortConfig, MTU_RANGE,
+};
 
 /// The URL schemes [`parse_url`] accepts, as error messages list them.
 const EXPECTED_SCHEMES: &str = "expected stun:, turn: or turns:";
@@ -100,6 +102,32 @@ fn check_liveness(l: &crate::types::Liveness) -> Result<()> {
     Ok(())
 }
 
+/// The port range (1..=65535, begin not above end) and the MTU ([`MTU_RANGE`]). Errors name
+/// the `initialize()` keys.
+fn check_ports(p: &PortConfig) -> Result<()> {
+    if let Some((begin, end)) = p.range {
+        if begin == 0 || end == 0 {
+            return Err(Error::invalid(format!(
+                "portRangeBegin and portRangeEnd must be between 1 and 65535, got {begin}..{end}"
+            )));
+        }
+        if begin > end {
+            return Err(Error::invalid(format!(
+                "portRangeBegin ({begin}) must not be above portRangeEnd ({end})"
+            )));
+        }
+    }
+    if !MTU_RANGE.contains(&p.mtu) {
+        return Err(Error::invalid(format!(
+            "mtu must be between {} and {}, got {}",
+            MTU_RANGE.start(),
+            MTU_RANGE.end(),
+            p.mtu
+        )));
+    }
+    Ok(())
+}
+
 /// The longest delay or jitter the simulator takes, in milliseconds.
 pub(crate) const MAX_SIMULATED_DELAY_MS: u64 = 10_000;
 /// The largest simulated bandwidth, in kbit/s (10 Gbit/s).
@@ -139,6 +167,7 @@ pub(crate) fn validate(config: &Config) -> Result<Vec<ServerUrl>> {
         ));
     }
     check_liveness(&config.liveness)?;
+    check_ports(&config.ports)?;
     if let Some(simulate) = &config.simulate {
         check_simulation(simulate)?;
     }

@@ -9,6 +9,7 @@
 
 mod mdns;
 mod mdns_names;
+pub(crate) mod mux;
 mod net;
 mod simulator;
 
@@ -65,6 +66,10 @@ pub(crate) struct DriverConfig {
     pub simulate: Option<crate::types::NetworkSimulation>,
     /// Where the bytes on the wire and the servers' outcomes are published.
     pub stats: Arc<StatsBoard>,
+    /// `Config::ports`: the port range and the UDP mux.
+    pub ports: crate::types::PortConfig,
+    /// The local ICE ufrag, by which a shared socket routes STUN requests.
+    pub ufrag: String,
 }
 
 /// Tasks alive on the network thread: each connection's task and its socket readers, lookups
@@ -135,6 +140,10 @@ struct Task {
     /// The simulated bad network, while one is asked for (or still holds datagrams).
     simulator: Option<Simulator>,
     stats: Arc<StatsBoard>,
+    ports: crate::types::PortConfig,
+    ufrag: String,
+    /// This connection's places on shared sockets (UDP mux), by local address.
+    muxed: HashMap<SocketAddr, mux::Lease>,
 }
 
 async fn run(
@@ -168,6 +177,9 @@ async fn run(
             .as_ref()
             .map(|s| Simulator::new(Instant::now(), s)),
         stats: config.stats,
+        ports: config.ports,
+        ufrag: config.ufrag,
+        muxed: HashMap::new(),
     };
     loop {
         task.release_simulated().await;
@@ -363,7 +375,17 @@ impl Task {
             None => net::interface_addresses(),
         };
         for ip in ips {
-            let sock = match net::bind(ip) {
+            if self.ports.udp_mux {
+                match mux::Lease::join(ip, self.ports.range, &self.ufrag, self.datagrams.clone()) {
+                    Ok(lease) => {
+                        self.sockets.insert(lease.local(), lease.socket());
+                        self.muxed.insert(lease.local(), lease);
+                    }
+                    Err(e) => tracing::warn!("no shared UDP socket on {ip}: {e}"),
+                }
+                continue;
+            }
+            let sock = match net::bind(ip, self.ports.range) {
                 Ok(sock) => sock,
                 Err(e) => {
                     tracing::warn!("cannot bind a UDP socket on {ip}: {e}");
@@ -541,13 +563,15 @@ impl Task {
 
     /// Sends one datagram from its local socket (or one of the same address family).
     async fn send_udp(&mut self, t: Transmit) {
-        let sock = self.sockets.get(&t.local).or_else(|| {
+        let sock = self.sockets.get_key_value(&t.local).or_else(|| {
             self.sockets
                 .iter()
                 .find(|(a, _)| a.is_ipv4() == t.peer.is_ipv4())
-                .map(|(_, s)| s)
         });
-        if let Some(sock) = sock {
+        if let Some((local, sock)) = sock {
+            if let Some(lease) = self.muxed.get_mut(local) {
+                lease.sending(t.peer, &t.data);
+            }
             match sock.send_to(&t.data, t.peer).await {
                 Ok(n) => self.stats.wire_sent(n),
                 Err(e) => debug!("send to {} failed: {e}", t.peer),

@@ -33,6 +33,7 @@
 //! | `relay.rs` | TURN allocations, sans-IO: allocate, permissions, Send/ChannelData, refresh, release |
 //! | `mdns/` (`mod.rs`, `message.rs`, `responder.rs`) | `.local` candidate names, sans-IO: one-shot mDNS queries (RFC 6762) with their retransmissions and deadline; our host addresses' random names and the rate-limited answers for them; the DNS wire format |
 //! | `driver.rs` (+ `driver/net.rs`, `driver/mdns.rs`, `driver/mdns_names.rs`) | the per-connection task on the one network thread: sockets (including the mDNS ones), DNS for server names, timers; moves bytes and time |
+//! | `driver/mux.rs` | UDP mux (`PortConfig::udp_mux`): one socket per local address shared by the process's connections; routes each datagram (STUN requests by ufrag, responses by transaction, the rest by remote address), bounded tables |
 //! | `driver/simulator.rs` | the network simulator (`Config::simulate`): a lane of the shared `impair-model` per direction between the sockets and the rest, released on the driver's timers |
 //! | `stream.rs` | TCP/TLS connections to TURN servers |
 //! | `config.rs`, `sdp.rs`, `candidate.rs` | parsing and validating what the application gives us (every rule lives here, the glue only converts types); `candidate.rs` also names our candidates' kinds |
@@ -156,7 +157,8 @@ pub mod stats;
 mod stream;
 pub mod types;
 
-pub use api::{live_network_tasks, DataChannel, Event, PeerConnection};
+pub use api::{live_network_tasks, udp_mux_sockets, DataChannel, Event, PeerConnection};
+pub use driver::mux::UdpMuxInfo;
 pub use error::{Error, ErrorKind, Result};
 pub use failure::{ConnectionError, ErrorReason, FailureReport};
 pub use mailbox::Notify;

@@ -164,6 +164,47 @@ pub struct Config {
     /// A simulated bad network for this connection's traffic (`initialize()` key `simulate`);
     /// `None` (the default): the real network only.
     pub simulate: Option<NetworkSimulation>,
+    /// Local UDP ports and packet size (firewall-friendly settings).
+    pub ports: PortConfig,
+}
+
+/// Which local UDP ports a connection uses, and how large its packets may be (`initialize()`
+/// keys `portRangeBegin`, `portRangeEnd`, `udpMux`, `mtu`, or webrtc-native's `libdatachannel`
+/// sub-dictionary). The default: one socket per local address with a port the system picks,
+/// packets sized for a 1280-byte path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortConfig {
+    /// Every UDP socket of the connection (host candidates; STUN and TURN over UDP use the same
+    /// sockets) binds a port in `begin..=end`, the first free one from a random start. `None`:
+    /// a port the system picks.
+    pub range: Option<(u16, u16)>,
+    /// One UDP socket per local address (and port range) shared by every connection of the
+    /// process that sets this; it is closed when the last of them ends.
+    pub udp_mux: bool,
+    /// The largest IP packet the path carries, 576..=9000 bytes (IPv6 + UDP headers included).
+    /// SCTP packets are sized so a datagram fits, also relayed by TURN (see [`sctp_mtu`]).
+    pub mtu: u16,
+}
+
+/// The default `PortConfig::mtu`: the IPv6 minimum, as libdatachannel.
+pub const DEFAULT_MTU: u16 = 1280;
+/// The smallest and largest `PortConfig::mtu`.
+pub const MTU_RANGE: std::ops::RangeInclusive<u16> = 576..=9000;
+
+/// The SCTP packet budget for a path of `mtu` bytes: minus IPv6 (40) and UDP (8) headers, a TURN
+/// ChannelData header (4) and DTLS record overhead (37). 1280 gives rtc-sctp's own default, 1191.
+pub fn sctp_mtu(mtu: u16) -> u32 {
+    u32::from(mtu).saturating_sub(40 + 8 + 4 + 37)
+}
+
+impl Default for PortConfig {
+    fn default() -> Self {
+        Self {
+            range: None,
+            udp_mux: false,
+            mtu: DEFAULT_MTU,
+        }
+    }
 }
 
 /// A bad network the engine simulates on one connection, for testing a game on poor links
@@ -288,6 +329,7 @@ impl Default for Config {
             limits: Limits::default(),
             liveness: Liveness::default(),
             simulate: None,
+            ports: PortConfig::default(),
         }
     }
 }

@@ -10,23 +10,38 @@
 //! `channelSendBudget` (bytes), `maxRemoteCandidates`, `maxRemoteChannels`, `maxNameLookups`;
 //! the liveness timings in milliseconds: `keepaliveInterval`, `disconnectedTimeout`,
 //! `failedTimeout`; the network simulator, `simulate` (a Dictionary, see [`crate::simulate`]).
-//! Other keys are ignored, as browsers ignore unknown `RTCConfiguration` members.
+//! Firewall-friendly ports ([`parse_ports`]): `portRangeBegin`, `portRangeEnd`, `udpMux`,
+//! `mtu`, and webrtc-native's `libdatachannel` sub-dictionary with the same meaning.
+//!
+//! Other keys are ignored, as browsers ignore unknown `RTCConfiguration` members, but each one
+//! gets a warning naming it, as do the W3C members accepted without effect
+//! ([`crate::config_keys`], the table of every key).
 //!
 //! Only types are checked here. Whether a URL, a TURN credential or a policy is acceptable is
 //! the engine's rule: it judges the [`Config`] when the connection is created, naming the entry
 //! (`iceServers[1].urls[0] "http://x" has an unsupported scheme ...`).
 
+use crate::config_keys::{self, Section};
 use crate::options::int_value;
 use crate::simulate::parse_simulation;
 use crate::value::{lookup, Value};
 use std::net::IpAddr;
 use std::time::Duration;
-use webrtc_rs_engine::{Config, IceServer, IceTransportPolicy};
+use webrtc_rs_engine::{Config, IceServer, IceTransportPolicy, MTU_RANGE};
+
+/// A configuration and the warnings about it (unknown or ignored keys, settings given twice).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
 
 /// Parses the configuration dictionary. Errors name the offending entry, e.g.
 /// `iceServers[1].urls must be a String or an Array, got int`.
-pub fn parse_config(entries: &[(String, Value)]) -> Result<Config, String> {
+pub fn parse_config(entries: &[(String, Value)]) -> Result<Parsed, String> {
     let mut config = Config::default();
+    let mut warnings = Vec::new();
+    config_keys::check(Section::Top, "", entries, &mut warnings);
     if let Some(servers) = lookup(entries, "iceServers") {
         let Value::Array(servers) = servers else {
             return Err(format!(
@@ -35,7 +50,9 @@ pub fn parse_config(entries: &[(String, Value)]) -> Result<Config, String> {
             ));
         };
         for (i, server) in servers.iter().enumerate() {
-            config.ice_servers.push(parse_ice_server(i, server)?);
+            config
+                .ice_servers
+                .push(parse_ice_server(i, server, &mut warnings)?);
         }
     }
     if let Some(policy) = lookup(entries, "iceTransportPolicy") {
@@ -76,7 +93,120 @@ pub fn parse_config(entries: &[(String, Value)]) -> Result<Config, String> {
     if let Some(simulate) = lookup(entries, "simulate") {
         config.simulate = parse_simulation(simulate)?;
     }
-    Ok(config)
+    parse_ports(entries, &mut config, &mut warnings)?;
+    Ok(Parsed { config, warnings })
+}
+
+/// libdatachannel's port range when only one end is given (its defaults).
+const DEFAULT_RANGE: (u16, u16) = (1024, 65535);
+
+/// The port and packet settings: `libdatachannel.{portRangeBegin, portRangeEnd,
+/// enableIceUdpMux, mtu}` (webrtc-native's keys), then the top-level `portRangeBegin`,
+/// `portRangeEnd`, `udpMux` and `mtu`, which win where both are given (with a warning if they
+/// differ). A range with one end given takes libdatachannel's default for the other (1024,
+/// 65535). `libdatachannel.enableIceTcp: true` gets a warning: ICE over TCP is not supported.
+fn parse_ports(
+    entries: &[(String, Value)],
+    config: &mut Config,
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
+    let sub: &[(String, Value)] = match lookup(entries, "libdatachannel") {
+        None | Some(Value::Nil) => &[],
+        Some(Value::Dict(sub)) => sub,
+        Some(other) => {
+            return Err(format!(
+                "libdatachannel must be a Dictionary, got {}",
+                other.type_name()
+            ))
+        }
+    };
+    config_keys::check(Section::Libdatachannel, "libdatachannel.", sub, warnings);
+    if optional_bool(sub, "enableIceTcp", "libdatachannel.")? == Some(true) {
+        warnings.push(
+            "\"libdatachannel.enableIceTcp\" is ignored: ICE over TCP is not supported (UDP \
+             only; TURN over TCP or TLS is, with turn:...?transport=tcp or turns: URLs)"
+                .to_owned(),
+        );
+    }
+    let mut pick = |top: &str,
+                    nested: &str,
+                    parse: &dyn Fn(&str, &str, &Value) -> Result<i64, String>|
+     -> Result<Option<i64>, String> {
+        let a = lookup(entries, top)
+            .map(|v| parse("", top, v))
+            .transpose()?;
+        let b = lookup(sub, nested)
+            .map(|v| parse("libdatachannel.", nested, v))
+            .transpose()?;
+        if let (Some(a), Some(b)) = (a, b) {
+            if a != b {
+                warnings.push(format!(
+                    "\"{top}\" and \"libdatachannel.{nested}\" differ: \"{top}\" is used"
+                ));
+            }
+        }
+        Ok(a.or(b))
+    };
+    let begin = pick("portRangeBegin", "portRangeBegin", &port_value)?;
+    let end = pick("portRangeEnd", "portRangeEnd", &port_value)?;
+    let mux = pick("udpMux", "enableIceUdpMux", &|at, key, v| {
+        bool_value(at, key, v).map(i64::from)
+    })?;
+    let mtu = pick("mtu", "mtu", &mtu_value)?;
+    let ports = &mut config.ports;
+    if begin.is_some() || end.is_some() {
+        // Both fit a u16: `port_value` checked them.
+        let begin = begin.map_or(DEFAULT_RANGE.0, |p| p as u16);
+        let end = end.map_or(DEFAULT_RANGE.1, |p| p as u16);
+        ports.range = Some((begin, end));
+    }
+    if let Some(mux) = mux {
+        ports.udp_mux = mux != 0;
+    }
+    if let Some(mtu) = mtu {
+        ports.mtu = mtu as u16;
+    }
+    Ok(())
+}
+
+/// A port number 0..=65535 (the engine refuses 0, naming the key).
+fn port_value(at: &str, key: &str, v: &Value) -> Result<i64, String> {
+    let n = int_value(&format!("{at}{key}"), v)?;
+    if !(0..=65535).contains(&n) {
+        return Err(format!(
+            "\"{at}{key}\" must be between 1 and 65535, got {n}"
+        ));
+    }
+    Ok(n)
+}
+
+/// The MTU, within the engine's [`MTU_RANGE`].
+fn mtu_value(at: &str, key: &str, v: &Value) -> Result<i64, String> {
+    let n = int_value(&format!("{at}{key}"), v)?;
+    if !(i64::from(*MTU_RANGE.start())..=i64::from(*MTU_RANGE.end())).contains(&n) {
+        return Err(format!(
+            "\"{at}{key}\" must be between {} and {}, got {n}",
+            MTU_RANGE.start(),
+            MTU_RANGE.end()
+        ));
+    }
+    Ok(n)
+}
+
+fn bool_value(at: &str, key: &str, v: &Value) -> Result<bool, String> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        other => Err(format!(
+            "\"{at}{key}\" must be a bool, got {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn optional_bool(fields: &[(String, Value)], key: &str, at: &str) -> Result<Option<bool>, String> {
+    lookup(fields, key)
+        .map(|v| bool_value(at, key, v))
+        .transpose()
 }
 
 /// The liveness timings, each an optional whole number of milliseconds (the engine judges them).
@@ -122,7 +252,11 @@ fn parse_limits(entries: &[(String, Value)], config: &mut Config) -> Result<(), 
     Ok(())
 }
 
-fn parse_ice_server(index: usize, server: &Value) -> Result<IceServer, String> {
+fn parse_ice_server(
+    index: usize,
+    server: &Value,
+    warnings: &mut Vec<String>,
+) -> Result<IceServer, String> {
     let at = format!("iceServers[{index}]");
     let Value::Dict(fields) = server else {
         return Err(format!(
@@ -130,6 +264,7 @@ fn parse_ice_server(index: usize, server: &Value) -> Result<IceServer, String> {
             server.type_name()
         ));
     };
+    config_keys::check(Section::IceServer, &format!("{at}."), fields, warnings);
     let urls = match lookup(fields, "urls") {
         None => return Err(format!("{at}.urls is missing")),
         Some(Value::Str(url)) => vec![url.clone()],
@@ -189,6 +324,10 @@ mod tests {
     }
 
     fn parse(entries: &[(&str, Value)]) -> Result<Config, String> {
+        parse_warned(entries).map(|p| p.config)
+    }
+
+    fn parse_warned(entries: &[(&str, Value)]) -> Result<Parsed, String> {
         let Value::Dict(owned) = dict(entries) else {
             unreachable!()
         };
@@ -397,8 +536,126 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_ignored() {
-        let config = parse(&[("certificates", Value::Array(vec![]))]).unwrap();
-        assert_eq!(config, Config::default());
+    fn unknown_and_ignored_keys_are_warned_about_by_name() {
+        let p = parse_warned(&[
+            ("certificates", Value::Array(vec![])),
+            ("bundlePolicy", s("max-bundle")),
+            ("iceServer", Value::Array(vec![])),
+            (
+                "iceServers",
+                Value::Array(vec![dict(&[
+                    ("urls", s("stun:a")),
+                    ("credentialType", s("password")),
+                    ("user", s("x")),
+                ])]),
+            ),
+            (
+                "libdatachannel",
+                dict(&[
+                    ("enableIceTcp", Value::Bool(true)),
+                    ("portRange", Value::Int(1)),
+                ]),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(p.config.ice_servers.len(), 1);
+        assert_eq!(
+            p.warnings,
+            [
+                "\"certificates\" is ignored: each connection makes its own DTLS certificate",
+                "\"bundlePolicy\" is ignored: there is only one (data) section, so bundling \
+                 changes nothing",
+                "unknown key \"iceServer\" is ignored",
+                "\"iceServers[0].credentialType\" is ignored: only password credentials are \
+                 supported",
+                "unknown key \"iceServers[0].user\" is ignored",
+                "unknown key \"libdatachannel.portRange\" is ignored",
+                "\"libdatachannel.enableIceTcp\" is ignored: ICE over TCP is not supported (UDP \
+                 only; TURN over TCP or TLS is, with turn:...?transport=tcp or turns: URLs)",
+            ]
+        );
+        assert!(parse_warned(&[]).unwrap().warnings.is_empty());
+        let quiet = parse_warned(&[(
+            "libdatachannel",
+            dict(&[("enableIceTcp", Value::Bool(false))]),
+        )])
+        .unwrap();
+        assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+    }
+
+    #[test]
+    fn webrtc_native_libdatachannel_keys_are_honoured() {
+        let c = parse(&[(
+            "libdatachannel",
+            dict(&[
+                ("enableIceUdpMux", Value::Bool(true)),
+                ("portRangeBegin", Value::Int(40000)),
+                ("portRangeEnd", Value::Int(40100)),
+                ("mtu", Value::Int(1400)),
+            ]),
+        )])
+        .unwrap();
+        assert_eq!(c.ports.range, Some((40000, 40100)));
+        assert!(c.ports.udp_mux);
+        assert_eq!(c.ports.mtu, 1400);
+    }
+
+    #[test]
+    fn top_level_port_keys_win_over_libdatachannel_with_a_warning() {
+        let p = parse_warned(&[
+            ("udpMux", Value::Bool(false)),
+            ("portRangeBegin", Value::Int(50000)),
+            (
+                "libdatachannel",
+                dict(&[
+                    ("enableIceUdpMux", Value::Bool(true)),
+                    ("portRangeBegin", Value::Int(50000)),
+                    ("mtu", Value::Int(1500)),
+                ]),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(p.config.ports.range, Some((50000, 65535)));
+        assert!(!p.config.ports.udp_mux);
+        assert_eq!(p.config.ports.mtu, 1500);
+        assert_eq!(
+            p.warnings,
+            ["\"udpMux\" and \"libdatachannel.enableIceUdpMux\" differ: \"udpMux\" is used"]
+        );
+        let c = parse(&[("portRangeEnd", Value::Int(2000))]).unwrap();
+        assert_eq!(c.ports.range, Some((1024, 2000)));
+        assert_eq!(parse(&[]).unwrap().ports, Config::default().ports);
+    }
+
+    #[test]
+    fn port_keys_of_the_wrong_type_or_range_are_refused() {
+        let cases: Vec<(Vec<(&str, Value)>, &str)> = vec![
+            (
+                vec![("portRangeBegin", Value::Int(70000))],
+                "\"portRangeBegin\" must be between 1 and 65535, got 70000",
+            ),
+            (
+                vec![("libdatachannel", dict(&[("portRangeEnd", Value::Int(-1))]))],
+                "\"libdatachannel.portRangeEnd\" must be between 1 and 65535, got -1",
+            ),
+            (
+                vec![("mtu", Value::Int(100))],
+                "\"mtu\" must be between 576 and 9000, got 100",
+            ),
+            (
+                vec![("udpMux", Value::Int(1))],
+                "\"udpMux\" must be a bool, got int",
+            ),
+            (
+                vec![("libdatachannel", s("on"))],
+                "libdatachannel must be a Dictionary, got String",
+            ),
+        ];
+        for (entries, expected) in cases {
+            assert_eq!(parse(&entries).unwrap_err(), expected);
+        }
+        // 0 and a reversed range are the engine's to refuse, naming the keys.
+        let c = parse(&[("portRangeBegin", Value::Int(0))]).unwrap();
+        assert_eq!(c.ports.range, Some((0, 65535)));
     }
 }

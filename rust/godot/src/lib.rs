@@ -7,6 +7,7 @@
 //! are the thin glue. The rules those values must follow are the engine's, which reports them.
 
 pub mod config;
+pub mod config_keys;
 pub mod diagnostics;
 pub mod log_bridge;
 pub mod mapping;

@@ -133,7 +133,12 @@ impl IWebRtcPeerConnectionExtension for WebRtcRsPeerConnection {
     fn initialize(&mut self, p_config: VarDictionary) -> Error {
         let entries = dict_entries(&p_config);
         let config = match parse_config(&entries) {
-            Ok(config) => config,
+            Ok(parsed) => {
+                for warning in &parsed.warnings {
+                    godot::global::godot_warn!("WebRTCPeerConnection.initialize: {warning}");
+                }
+                parsed.config
+            }
             Err(message) => return invalid("WebRTCPeerConnection.initialize", &message),
         };
         match self.session.reinitialize(config) {

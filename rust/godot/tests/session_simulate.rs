@@ -66,15 +66,18 @@ fn initialize_takes_simulate_and_the_engine_judges_it() {
             ("simulate".to_string(), simulate),
         ]
     };
-    let config =
-        parse_config(&entries(dict(&[("jitter_ms", Value::Int(20_000))]))).expect("types are fine");
+    let config = parse_config(&entries(dict(&[("jitter_ms", Value::Int(20_000))])))
+        .expect("types are fine")
+        .config;
     let mut pair = Pair::new();
     let e = pair.a.reinitialize(config).unwrap_err();
     assert_eq!(
         e.message(),
         "simulate.jitter_ms must be between 0 and 10000, got 20000"
     );
-    let config = parse_config(&entries(dict(&[("delay_ms", Value::Int(30))]))).expect("ok");
+    let config = parse_config(&entries(dict(&[("delay_ms", Value::Int(30))])))
+        .expect("ok")
+        .config;
     pair.a.reinitialize(config).expect("accepted");
     let (mut x, mut y) = pair.connect_negotiated(2);
     let rtt = round_trip(&mut pair, &mut x, &mut y);

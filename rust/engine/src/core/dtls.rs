@@ -103,6 +103,8 @@ pub(super) struct DtlsLayer {
     dropped: u64,
     /// The remote repeated its last flight after our handshake completed (its own is not).
     remote_repeated: bool,
+    /// Where rtc-dtls splits handshake messages; 0: its default (1200).
+    handshake_mtu: usize,
 }
 
 impl DtlsLayer {
@@ -120,7 +122,16 @@ impl DtlsLayer {
             final_flight: FinalFlight::default(),
             dropped: 0,
             remote_repeated: false,
+            handshake_mtu: 0,
         }
+    }
+
+    /// Splits handshake messages so each datagram fits a path of `mtu` bytes: IPv6 and UDP
+    /// headers, a TURN ChannelData header and the DTLS record and handshake headers (77 bytes
+    /// in all) come on top of a fragment. Never above rtc-dtls's default of 1200.
+    pub fn with_path_mtu(mut self, mtu: u16) -> Self {
+        self.handshake_mtu = usize::from(mtu).saturating_sub(77).min(1200);
+        self
     }
 
     /// Whether the remote repeated its last handshake flight after ours completed, since the
@@ -194,6 +205,7 @@ impl DtlsLayer {
         Ok(Arc::new(
             ConfigBuilder::default()
                 .with_crypto_provider(self.provider.clone())
+                .with_mtu(self.handshake_mtu)
                 .with_certificates(vec![self.certificate.clone()])
                 .with_cipher_suites(vec![CipherSuiteId::Tls_Ecdhe_Ecdsa_With_Aes_128_Gcm_Sha256])
                 .with_client_auth(ClientAuthType::RequireAnyClientCert)

@@ -70,6 +70,8 @@ pub(crate) struct CoreParams {
     /// `iceTransportPolicy: "relay"`: the agent accepts relay candidates only.
     pub relay_only: bool,
     pub liveness: crate::types::Liveness,
+    /// `PortConfig::mtu`: sizes SCTP packets and DTLS handshake fragments.
+    pub mtu: u16,
     /// Where statistics are published for the handle.
     pub stats: Arc<StatsBoard>,
 }
@@ -125,8 +127,8 @@ impl Core {
         let share = p.stats.process_share();
         Ok(Self {
             ice,
-            dtls: DtlsLayer::new(p.provider, p.certificate),
-            sctp: SctpLayer::new(p.receive_budget),
+            dtls: DtlsLayer::new(p.provider, p.certificate).with_path_mtu(p.mtu),
+            sctp: SctpLayer::new(p.receive_budget, crate::types::sctp_mtu(p.mtu)),
             sctp_guard: SctpGuard::new(size_limit(p.local_max_message_size)),
             channels: Channels::new(
                 p.receive_budget,

@@ -97,6 +97,8 @@ pub(super) struct SctpLayer {
     connected: bool,
     /// The receive window we offer.
     receive_buffer: u32,
+    /// The largest SCTP packet we send ([`crate::types::sctp_mtu`]).
+    mtu: u32,
     setup: Option<Setup>,
     /// Events of attempts not connected yet, by attempt: the winner's are reported once it is.
     early: Vec<(AssociationHandle, SctpEvent)>,
@@ -143,8 +145,9 @@ impl Setup {
 }
 
 impl SctpLayer {
-    pub fn new(receive_budget: usize) -> Self {
+    pub fn new(receive_budget: usize, mtu: u32) -> Self {
         Self {
+            mtu,
             endpoint: None,
             associations: Vec::new(),
             connected: false,
@@ -196,7 +199,9 @@ impl SctpLayer {
         setup.answered = false;
         self.associations.clear();
         self.handshake_packet = None;
-        let endpoint_config = Arc::new(EndpointConfig::default());
+        let mut endpoint_config = EndpointConfig::default();
+        endpoint_config.max_payload_size(rtc_sctp::max_payload_size_for_mtu(self.mtu));
+        let endpoint_config = Arc::new(endpoint_config);
         let local = TransportContext::default().local_addr;
         if setup.client {
             setup.tried_client += 1;

@@ -103,9 +103,36 @@ pub(super) async fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
     }
 }
 
-/// Binds a UDP socket on `ip` with an ephemeral port.
-pub(super) fn bind(ip: IpAddr) -> std::io::Result<UdpSocket> {
-    let addr = SocketAddr::new(ip, 0);
+/// Binds a UDP socket on `ip`: a port the system picks, or the first free one of `range`
+/// (inclusive) from a random start, so connections spread over the range and a restarted
+/// game does not reuse the port its last session's remote may still send to. An error says
+/// when every port of the range is taken.
+pub(super) fn bind(ip: IpAddr, range: Option<(u16, u16)>) -> std::io::Result<UdpSocket> {
+    let Some((begin, end)) = range else {
+        return bind_port(ip, 0);
+    };
+    let count = u32::from(end) - u32::from(begin) + 1;
+    let mut start = [0u8; 4];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut start)
+        .map_err(|_| std::io::Error::other("the system random generator failed"))?;
+    let start = u32::from_le_bytes(start) % count;
+    for i in 0..count {
+        let port = u32::from(begin) + (start + i) % count;
+        let port = u16::try_from(port).unwrap_or(end);
+        match bind_port(ip, port) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            // Also refused: a privileged port; the next one will be too, so stop.
+            other => return other,
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!("every UDP port of the range {begin}..={end} is in use on {ip}"),
+    ))
+}
+
+fn bind_port(ip: IpAddr, port: u16) -> std::io::Result<UdpSocket> {
+    let addr = SocketAddr::new(ip, port);
     let sock = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::DGRAM,

@@ -23,6 +23,7 @@ mod data;
 mod deadlines;
 mod handshake;
 mod lifecycle;
+mod mtu;
 mod partial;
 mod reasons;
 mod relay;

@@ -22,6 +22,8 @@ pub(crate) struct SideConfig {
     /// receive budget never parks a stream. Off: messages stay unread.
     pub auto_read: bool,
     pub liveness: crate::types::Liveness,
+    /// `PortConfig::mtu`.
+    pub mtu: u16,
 }
 
 impl Default for SideConfig {
@@ -31,6 +33,7 @@ impl Default for SideConfig {
             receive_budget: 1 << 20,
             auto_read: true,
             liveness: crate::types::Liveness::default(),
+            mtu: crate::types::DEFAULT_MTU,
         }
     }
 }
@@ -82,6 +85,7 @@ impl Side {
                 max_remote_channels: crate::Limits::default().max_remote_channels,
                 relay_only: false,
                 liveness: config.liveness.clone(),
+                mtu: config.mtu,
                 stats: stats.clone(),
             },
         )

@@ -54,6 +54,7 @@ impl Peer {
                 max_remote_channels: 256,
                 relay_only: false,
                 liveness: crate::types::Liveness::default(),
+                mtu: crate::types::DEFAULT_MTU,
                 stats: crate::stats::StatsBoard::new(),
             },
         )

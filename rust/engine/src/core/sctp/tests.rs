@@ -149,7 +149,7 @@ fn a_remote_that_only_sends_init_is_answered_when_we_switch_to_server() {
     // (werift offering: its SCTP client is the ICE controlling side). At 2 s we switch to
     // server and answer the INIT it sent (held, not waiting for its next one at 3 s).
     let start = Instant::now();
-    let mut ours = SctpLayer::new(1 << 20);
+    let mut ours = SctpLayer::new(1 << 20, crate::types::sctp_mtu(crate::types::DEFAULT_MTU));
     let mut theirs = Fixed::new(start, true);
     ours.start(start, true, 65536, 5000).expect("start");
     let (ours_up, theirs_up) = run(start, &mut ours, &mut theirs);
@@ -166,7 +166,7 @@ fn a_remote_that_only_waits_for_init_gets_ours_after_the_period() {
     // We are the DTLS server, so we wait; the remote waits too (werift answering: its SCTP
     // server is the ICE controlled side). At 2.5 s we send INIT.
     let start = Instant::now();
-    let mut ours = SctpLayer::new(1 << 20);
+    let mut ours = SctpLayer::new(1 << 20, crate::types::sctp_mtu(crate::types::DEFAULT_MTU));
     let mut theirs = Fixed::new(start, false);
     ours.start(start, false, 65536, 5000).expect("start");
     let (ours_up, theirs_up) = run(start, &mut ours, &mut theirs);
@@ -179,7 +179,7 @@ fn a_remote_that_only_waits_for_init_gets_ours_after_the_period() {
 #[test]
 fn the_report_says_what_was_tried() {
     let start = Instant::now();
-    let mut ours = SctpLayer::new(1 << 20);
+    let mut ours = SctpLayer::new(1 << 20, crate::types::sctp_mtu(crate::types::DEFAULT_MTU));
     assert_eq!(ours.setup_report(), "SCTP never started");
     ours.start(start, false, 65536, 5000).expect("start");
     ours.handle_timeout(start + ATTEMPT_PERIOD + CLIENT_LAG)
@@ -198,7 +198,7 @@ fn an_init_ack_reaching_us_as_server_makes_us_the_client_at_once() {
     // is a server waiting for a COOKIE ECHO: we take the client role at once (a new INIT),
     // instead of both waiting as servers.
     let start = Instant::now();
-    let mut ours = SctpLayer::new(1 << 20);
+    let mut ours = SctpLayer::new(1 << 20, crate::types::sctp_mtu(crate::types::DEFAULT_MTU));
     let mut theirs = Fixed::new(start, false);
     ours.start(start, true, 65536, 5000).expect("start");
     for p in ours.poll_packets(start) {
