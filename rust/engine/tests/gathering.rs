@@ -1,47 +1,14 @@
 mod common;
 use common::*;
-use rtc_stun::message::{Message, BINDING_REQUEST, BINDING_SUCCESS};
-use rtc_stun::xoraddr::XorMappedAddress;
-use std::net::UdpSocket;
+use std::net::{Ipv4Addr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use webrtc_rs_engine::*;
 
 /// A minimal STUN server on loopback: answers Binding requests with the source address.
 fn stun_server() -> (u16, Arc<AtomicBool>, Arc<AtomicUsize>) {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    let port = sock.local_addr().unwrap().port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let answered = Arc::new(AtomicUsize::new(0));
-    let (stop2, answered2) = (stop.clone(), answered.clone());
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1500];
-        while !stop2.load(Ordering::Relaxed) {
-            let Ok((n, from)) = sock.recv_from(&mut buf) else {
-                continue;
-            };
-            let mut req = Message::new();
-            if req.unmarshal_binary(&buf[..n]).is_err() || req.typ != BINDING_REQUEST {
-                continue;
-            }
-            let mut resp = Message::new();
-            resp.build(&[
-                Box::new(BINDING_SUCCESS),
-                Box::new(req.transaction_id),
-                Box::new(XorMappedAddress {
-                    ip: from.ip(),
-                    port: from.port(),
-                }),
-            ])
-            .unwrap();
-            let _ = sock.send_to(&resp.raw, from);
-            answered2.fetch_add(1, Ordering::Relaxed);
-        }
-    });
-    (port, stop, answered)
+    let s = stun_server::start(Ipv4Addr::LOCALHOST.into());
+    (s.port, s.stop, s.answered)
 }
 
 #[test]

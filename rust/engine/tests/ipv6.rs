@@ -6,12 +6,9 @@
 mod common;
 use common::turn_server::*;
 use common::*;
-use rtc_stun::message::{Message as StunMessage, BINDING_REQUEST, BINDING_SUCCESS};
-use rtc_stun::xoraddr::XorMappedAddress;
-use std::net::{IpAddr, Ipv6Addr, UdpSocket};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use webrtc_rs_engine::*;
 
 const V6_LOOPBACK: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
@@ -60,36 +57,9 @@ fn v6_stun_server() -> (u16, Arc<AtomicBool>) {
 /// A STUN server on `[ip]` answering Binding requests with the source address; stops when
 /// the flag is set.
 fn v6_stun_server_on(ip: &str) -> (u16, Arc<AtomicBool>) {
-    let sock = UdpSocket::bind(format!("[{ip}]:0")).expect("bind the STUN server");
-    sock.set_read_timeout(Some(Duration::from_millis(50)))
-        .expect("read timeout");
-    let port = sock.local_addr().expect("local address").port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop2 = stop.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1500];
-        while !stop2.load(Ordering::Relaxed) {
-            let Ok((n, from)) = sock.recv_from(&mut buf) else {
-                continue;
-            };
-            let mut req = StunMessage::new();
-            if req.unmarshal_binary(&buf[..n]).is_err() || req.typ != BINDING_REQUEST {
-                continue;
-            }
-            let mut resp = StunMessage::new();
-            resp.build(&[
-                Box::new(BINDING_SUCCESS),
-                Box::new(req.transaction_id),
-                Box::new(XorMappedAddress {
-                    ip: from.ip(),
-                    port: from.port(),
-                }),
-            ])
-            .expect("build the response");
-            let _ = sock.send_to(&resp.raw, from);
-        }
-    });
-    (port, stop)
+    let ip: std::net::IpAddr = ip.parse().expect("an IP address");
+    let s = stun_server::start(ip);
+    (s.port, s.stop)
 }
 
 #[test]

@@ -140,25 +140,14 @@ fn to_group(message: &[u8]) {
         .expect("answer to the group");
 }
 
-/// (name, type, class, end of the question) of a query with one uncompressed question.
+/// (name, type, class, end of the question) of a plain query: flags clear, one uncompressed
+/// question and nothing else.
 fn parse_query(m: &[u8]) -> Option<(String, u16, u16, usize)> {
-    let counts = m.get(4..12)?;
-    if m.get(2..4)? != [0, 0] || counts != [0, 1, 0, 0, 0, 0, 0, 0] {
+    if m.get(2..12)? != [0, 0, 0, 1, 0, 0, 0, 0, 0, 0] {
         return None;
     }
-    let mut labels = Vec::new();
-    let mut at = 12;
-    loop {
-        let len = *m.get(at)? as usize;
-        at += 1;
-        if len == 0 {
-            break;
-        }
-        labels.push(String::from_utf8(m.get(at..at + len)?.to_vec()).ok()?);
-        at += len;
-    }
-    let field = |i: usize| Some(u16::from_be_bytes([*m.get(i)?, *m.get(i + 1)?]));
-    Some((labels.join("."), field(at)?, field(at + 2)?, at + 4))
+    let q = dns::one_question(m)?;
+    Some((q.name, q.qtype, q.qclass, q.end))
 }
 
 fn build_query(name: &str) -> Vec<u8> {

@@ -140,22 +140,8 @@ fn stand_in_responder(name: &str, addr: Ipv4Addr, stop: &std::sync::atomic::Atom
 
 /// (name, type, end of the question) of a query with one uncompressed question.
 fn one_question(m: &[u8]) -> Option<(String, u16, usize)> {
-    if m.get(2)? & 0x80 != 0 || m.get(4..6)? != [0, 1] {
-        return None;
-    }
-    let mut labels = Vec::new();
-    let mut at = 12;
-    loop {
-        let len = *m.get(at)? as usize;
-        at += 1;
-        if len == 0 {
-            break;
-        }
-        labels.push(String::from_utf8(m.get(at..at + len)?.to_vec()).ok()?);
-        at += len;
-    }
-    let qtype = u16::from_be_bytes([*m.get(at)?, *m.get(at + 1)?]);
-    Some((labels.join("."), qtype, at + 4))
+    let q = dns::one_question(m)?;
+    Some((q.name, q.qtype, q.end))
 }
 
 /// One of our peers, hiding its addresses, driven by lines on stdin (`offer`, `local KIND HEX`,

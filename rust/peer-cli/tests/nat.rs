@@ -12,12 +12,15 @@
 //! signalling. The LANs cannot reach each other's private addresses: only the NATs' public
 //! mappings and the TURN server's relayed addresses connect them.
 
+mod common;
 #[path = "../../engine/tests/common/netns.rs"]
 mod netns;
 
+use common::spawn_peer;
+
 use netns::sh;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -196,26 +199,11 @@ struct Peer {
 
 impl Peer {
     fn spawn(index: usize, lan: &str, args: &[&str], lines: Sender<(usize, Value)>) -> Peer {
-        let mut child = Command::new("ip")
+        let mut command = Command::new("ip");
+        command
             .args(["netns", "exec", lan, env!("CARGO_BIN_EXE_webrtc-rs-peer")])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start webrtc-rs-peer");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let value: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("peer {index} printed non-JSON ({e}): {line}"));
-                if lines.send((index, value)).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take().expect("stdin is piped");
+            .args(args);
+        let (child, stdin) = spawn_peer(index, &mut command, lines);
         Peer { child, stdin }
     }
 

@@ -1,9 +1,12 @@
 //! Two `webrtc-rs-peer` processes against each other on loopback: real UDP, DTLS and SCTP.
 //! The test relays their signalling lines exactly as the interop runner does.
 
+mod common;
+
+use common::spawn_peer;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::Write;
+use std::process::{Child, ChildStdin, Command};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
@@ -16,27 +19,13 @@ struct Peer {
 
 impl Peer {
     fn spawn(index: usize, args: &[&str], lines: Sender<(usize, Value)>) -> Peer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_webrtc-rs-peer"))
-            .args(args)
-            .args(["--bind", "127.0.0.1"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start webrtc-rs-peer");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let value: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("peer {index} printed non-JSON ({e}): {line}"));
-                if lines.send((index, value)).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        Peer { child, stdin }
+        let mut command = Command::new(env!("CARGO_BIN_EXE_webrtc-rs-peer"));
+        command.args(args).args(["--bind", "127.0.0.1"]);
+        let (child, stdin) = spawn_peer(index, &mut command, lines);
+        Peer {
+            child,
+            stdin: Some(stdin),
+        }
     }
 
     fn send(&mut self, value: &Value) {

@@ -418,4 +418,4 @@ fn immediate(packet: &[u8]) -> Bytes {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -171,12 +171,8 @@ pub(super) fn mdns_socket(ip: Ipv4Addr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(sock.into())
 }
 
-/// A socket that hears what is sent to the mDNS group (224.0.0.251:5353) on the interface of
-/// `ip` (the default one when unspecified). Browsers' responders (Chromium's, Firefox's) send
-/// every answer there, a QU question's included, so a one-shot query's answer arrives here
-/// and not on the query socket. Shares the port with the system's responder.
-pub(super) fn mdns_group_socket(ip: Ipv4Addr) -> std::io::Result<UdpSocket> {
-    let group = MDNS_GROUP_IP;
+/// An IPv4 UDP socket that may share its port with others (the system's mDNS responder).
+fn shared_port_socket() -> std::io::Result<socket2::Socket> {
     let sock = socket2::Socket::new(
         socket2::Domain::IPV4,
         socket2::Type::DGRAM,
@@ -185,6 +181,16 @@ pub(super) fn mdns_group_socket(ip: Ipv4Addr) -> std::io::Result<UdpSocket> {
     sock.set_reuse_address(true)?;
     #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
     sock.set_reuse_port(true)?;
+    Ok(sock)
+}
+
+/// A socket that hears what is sent to the mDNS group (224.0.0.251:5353) on the interface of
+/// `ip` (the default one when unspecified). Browsers' responders (Chromium's, Firefox's) send
+/// every answer there, a QU question's included, so a one-shot query's answer arrives here
+/// and not on the query socket. Shares the port with the system's responder.
+pub(super) fn mdns_group_socket(ip: Ipv4Addr) -> std::io::Result<UdpSocket> {
+    let group = MDNS_GROUP_IP;
+    let sock = shared_port_socket()?;
     // Bound to the group where the OS allows it, so unicast datagrams to port 5353 stay out.
     #[cfg(unix)]
     let bind = group;
@@ -201,14 +207,7 @@ pub(super) fn mdns_group_socket(ip: Ipv4Addr) -> std::io::Result<UdpSocket> {
 /// looped back to this host. It hears the group once [`join_mdns_group`] joined it on an
 /// interface.
 pub(super) fn mdns_responder_socket() -> std::io::Result<UdpSocket> {
-    let sock = socket2::Socket::new(
-        socket2::Domain::IPV4,
-        socket2::Type::DGRAM,
-        Some(socket2::Protocol::UDP),
-    )?;
-    sock.set_reuse_address(true)?;
-    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-    sock.set_reuse_port(true)?;
+    let sock = shared_port_socket()?;
     sock.set_multicast_ttl_v4(255)?;
     sock.set_multicast_loop_v4(true)?;
     sock.bind(&SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), MDNS_GROUP.port()).into())?;

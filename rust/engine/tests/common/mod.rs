@@ -2,9 +2,11 @@
 //! test pump (`webrtc-rs-test-pump`), for which [`Peer`] is a [`Side`].
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod netns;
 mod peer;
 pub mod relay;
+pub mod stun_server;
 pub mod turn_server;
 
 pub use peer::Peer;

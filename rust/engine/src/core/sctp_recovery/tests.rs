@@ -12,7 +12,7 @@ fn data(tsn: u32) -> Bytes {
 }
 
 /// A packet with one SACK: cumulative `cum`, gap blocks as offsets from it.
-fn sack(cum: u32, gaps: &[(u16, u16)]) -> Vec<u8> {
+pub(in crate::core) fn sack(cum: u32, gaps: &[(u16, u16)]) -> Vec<u8> {
     let mut p = vec![0u8; 12];
     let len = 16 + 4 * gaps.len();
     p.extend_from_slice(&[SACK, 0]);

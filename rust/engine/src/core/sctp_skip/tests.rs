@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::sctp_recovery::tests::sack;
 
 const STREAM: u16 = 3;
 
@@ -20,22 +21,6 @@ fn whole(tsn: u32, ssn: u16) -> Vec<u8> {
 }
 
 const FLAG_BEGIN_END: u8 = 0x03;
-
-fn sack(cum: u32, gaps: &[(u16, u16)]) -> Vec<u8> {
-    let mut p = vec![0u8; 12];
-    let len = 16 + 4 * gaps.len();
-    p.extend_from_slice(&[SACK, 0]);
-    p.extend_from_slice(&(len as u16).to_be_bytes());
-    p.extend_from_slice(&cum.to_be_bytes());
-    p.extend_from_slice(&(1u32 << 20).to_be_bytes());
-    p.extend_from_slice(&(gaps.len() as u16).to_be_bytes());
-    p.extend_from_slice(&[0, 0]);
-    for (s, e) in gaps {
-        p.extend_from_slice(&s.to_be_bytes());
-        p.extend_from_slice(&e.to_be_bytes());
-    }
-    p
-}
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
