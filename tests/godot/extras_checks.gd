@@ -98,7 +98,11 @@ func test_network_simulator() -> bool:
 
 
 func test_buffered_amount_low() -> bool:
-	var setup = await open_wire(LOOPBACK, 4)
+	# 30 ms each way (the network simulator) on a's side: no acknowledgement can come back
+	# between a put_packet and the next line, which reads the amount it raised.
+	var slow = LOOPBACK.duplicate()
+	slow["simulate"] = {"delay_ms": 30}
+	var setup = await open_wire(slow, 4)
 	if setup.is_empty():
 		return false
 	var w = setup[0]
