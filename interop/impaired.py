@@ -315,6 +315,7 @@ def parse_args():
     parser.add_argument("--ours-bin", help="webrtc-rs-peer binary (default target/release/webrtc-rs-peer)")
     parser.add_argument("--relay-bin", help="impair-relay binary (default target/release/impair-relay)")
     parser.add_argument("--only", help=f"comma-separated scenarios ({', '.join(SCENARIOS)})")
+    parser.add_argument("--first-seed", type=int, default=1, help="the relay seed of the first session (each next one takes the next seed), to repeat a run's session")
     args = parser.parse_args()
     args.scenarios = args.only.split(",") if args.only else SCENARIOS
     for scenario in args.scenarios:
@@ -338,7 +339,7 @@ def main():
         for scenario in args.scenarios:
             row = [scenario]
             for role, ours_offers in (("offers", True), ("answers", False)):
-                seed = passed + failed + 1
+                seed = passed + failed + args.first_seed
                 t0 = time.monotonic()
                 try:
                     detail = run_with_setup_retries(args, scenario, other, ours_offers, seed, log_root, notes)

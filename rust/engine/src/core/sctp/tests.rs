@@ -224,3 +224,37 @@ fn an_init_ack_reaching_us_as_server_makes_us_the_client_at_once() {
     // A full period for this attempt.
     assert_eq!(ours.next_switch(), Some(arrival + ATTEMPT_PERIOD));
 }
+
+#[test]
+fn an_init_with_a_verification_tag_other_than_zero_is_answered() {
+    // aiortc's INIT after an INIT collision carries our old tag instead of 0 (RFC 9260 §8.5.1
+    // wants 0). rtc-sctp alone drops it; the layer takes the tag as 0 and answers.
+    let start = Instant::now();
+    let mut theirs = Fixed::new(start, true);
+    let init = theirs.packets(start).pop().expect("their INIT");
+    let mut tagged = BytesMut::from(&init[..]);
+    tagged[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    tagged[8..12].fill(0);
+    let sum = crc32c::crc32c(&tagged);
+    tagged[8..12].copy_from_slice(&sum.to_le_bytes());
+    let mut ours = SctpLayer::new(1 << 20, crate::types::sctp_mtu(crate::types::DEFAULT_MTU));
+    ours.start(start, false, 65536, 5000).expect("start");
+    ours.feed(start, tagged);
+    let answer = ours.poll_packets(start);
+    assert!(
+        answer
+            .iter()
+            .any(|p| p.get(COMMON_HEADER) == Some(&CHUNK_INIT_ACK)),
+        "no INIT ACK"
+    );
+    // The INIT ACK is addressed to the remote's own tag: it connects.
+    for p in answer {
+        theirs.feed(start, p);
+    }
+    let echo = theirs.packets(start);
+    assert!(!echo.is_empty(), "no COOKIE ECHO");
+    for p in echo {
+        ours.feed(start, BytesMut::from(&p[..]));
+    }
+    assert!(ours.drain().contains(&SctpOutput::Connected));
+}
