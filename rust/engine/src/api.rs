@@ -25,7 +25,9 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 mod data_channel;
+mod restart;
 pub use data_channel::DataChannel;
+use restart::Negotiated;
 
 /// Something the application must see, delivered by [`PeerConnection::poll`] in the order it
 /// happened.
@@ -93,6 +95,12 @@ pub struct PeerConnection {
     max_message_size: usize,
     stats: Arc<StatsBoard>,
     closed: bool,
+    /// What the first offer/answer settled, kept for the descriptions after it.
+    negotiated: Option<Negotiated>,
+    /// Our offer restarting ICE ([`PeerConnection::restart_ice`]) awaits its answer.
+    restart_offered: bool,
+    /// The `o=` version of our next description.
+    sdp_version: u64,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -202,6 +210,9 @@ impl PeerConnection {
             max_message_size,
             stats,
             closed: false,
+            negotiated: None,
+            restart_offered: false,
+            sdp_version: 2,
             _not_sync: PhantomData,
         })
     }
@@ -285,9 +296,12 @@ impl PeerConnection {
         Ok(channel)
     }
 
-    fn local_sdp(&self, setup: Setup, mid: &str, sections: &[sdp::MediaSection]) -> String {
+    fn local_sdp(&mut self, setup: Setup, mid: &str, sections: &[sdp::MediaSection]) -> String {
+        let version = self.sdp_version;
+        self.sdp_version += 1;
         sdp::write(&LocalDescription {
             session_id: self.session_id,
+            version,
             ufrag: &self.ufrag,
             pwd: &self.pwd,
             fingerprint: &self.fingerprint,
@@ -325,10 +339,7 @@ impl PeerConnection {
         match sdp_type {
             SdpType::Offer => {
                 if self.remote_set {
-                    return Err(Error::state(
-                        "set_remote_description: a remote description is already applied \
-                         (renegotiation is not supported)",
-                    ));
+                    return self.remote_reoffer(sdp);
                 }
                 if self.offer.is_some() {
                     return Err(Error::state(
@@ -353,6 +364,9 @@ impl PeerConnection {
                 self.command(Command::StartGathering { mid, mline_index })
             }
             SdpType::Answer => {
+                if self.restart_offered {
+                    return self.restart_answer(sdp);
+                }
                 if self.remote_set {
                     return Err(Error::state(
                         "set_remote_description: a remote description is already applied",
@@ -384,6 +398,7 @@ impl PeerConnection {
         dtls_client: bool,
     ) -> Result<()> {
         self.count_remote_candidates(remote.candidates.len())?;
+        self.negotiated = Some(Negotiated::new(&remote, offerer, dtls_client));
         let max = size_limit(negotiated_max_message_size(
             remote.max_message_size,
             self.config.local_max_message_size,
@@ -412,7 +427,7 @@ impl PeerConnection {
                 self.offer.as_ref().ok_or_else(|| {
                     Error::state("set_local_description(offer): no offer was created")
                 })?,
-                if self.remote_set {
+                if self.remote_set && !self.restart_offered {
                     SignalingState::Stable
                 } else {
                     SignalingState::HaveLocalOffer
@@ -444,7 +459,7 @@ impl PeerConnection {
             ));
         }
         // A late set_local_description(offer) after the answer arrived changes nothing.
-        if !(sdp_type == SdpType::Offer && self.remote_set) {
+        if !(sdp_type == SdpType::Offer && self.remote_set && !self.restart_offered) {
             self.signaling = next;
         }
         Ok(())

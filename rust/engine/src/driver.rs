@@ -294,6 +294,26 @@ impl Task {
                 }
             }
             Command::AddCandidate(c) => self.remote_candidate(now, c),
+            Command::OfferIceRestart => {
+                self.core.stage_ice_restart();
+                self.restart_gathering();
+            }
+            Command::RestartIce {
+                local,
+                remote,
+                controlling,
+                regather,
+            } => {
+                // Shared sockets route the remote's checks by our new ufrag from now on.
+                for lease in self.muxed.values() {
+                    lease.add_ufrag(&local.0);
+                }
+                self.ufrag.clone_from(&local.0);
+                self.core.restart_ice(now, local, remote, controlling);
+                if regather {
+                    self.restart_gathering();
+                }
+            }
             Command::CreateChannel {
                 key,
                 info,
@@ -370,11 +390,40 @@ impl Task {
         if self.gathering.is_started() {
             return;
         }
-        let ips = match self.bind_address {
+        self.bind_sockets(&self.local_ips());
+        self.gathering.start(self.sockets.keys().copied().collect());
+    }
+
+    /// Gathers again (ICE restart) on the addresses the host has now: a socket is bound for
+    /// each new one; sockets on addresses that are gone stay open (the previous pair may still
+    /// use them until the restart selects a new one) but gather nothing.
+    fn restart_gathering(&mut self) {
+        self.core.regather();
+        let ips = self.local_ips();
+        self.bind_sockets(&ips);
+        let current = self
+            .sockets
+            .keys()
+            .filter(|a| ips.contains(&a.ip()))
+            .copied()
+            .collect();
+        self.gathering.restart(current);
+    }
+
+    fn local_ips(&self) -> Vec<IpAddr> {
+        match self.bind_address {
             Some(ip) => vec![ip],
             None => net::interface_addresses(),
-        };
-        for ip in ips {
+        }
+    }
+
+    /// Binds a UDP socket (or joins the shared one, with UDP mux) on each of `ips` that has
+    /// none yet, with its reader.
+    fn bind_sockets(&mut self, ips: &[IpAddr]) {
+        for &ip in ips {
+            if self.sockets.keys().any(|a| a.ip() == ip) {
+                continue;
+            }
             if self.ports.udp_mux {
                 match mux::Lease::join(ip, self.ports.range, &self.ufrag, self.datagrams.clone()) {
                     Ok(lease) => {
@@ -400,7 +449,6 @@ impl Task {
             let reader = net::read_loop(sock, local, self.datagrams.clone());
             self.tasks.push(tokio::spawn(reader));
         }
-        self.gathering.start(self.sockets.keys().copied().collect());
     }
 
     /// Moves what gathering produced: I/O it asks for, candidates, relayed datagrams.
@@ -443,6 +491,8 @@ impl Task {
     }
 
     fn perform(&mut self, action: GatherAction) {
+        // ICE restarts ask for lookups again: forget the ones that are done.
+        self.tasks.retain(|t| !t.is_finished());
         let tx = self.resolved.clone();
         let job = match action {
             GatherAction::Resolve { server, host, port } => tokio::spawn(async move {

@@ -69,6 +69,15 @@ pub(crate) enum Command {
         dtls_client: bool,
     },
     AddCandidate(crate::candidate::RemoteCandidate),
+    /// Our offer restarting ICE is out: gather again, and keep what is found for the answer.
+    OfferIceRestart,
+    /// Restart ICE with these (ufrag, pwd) pairs; `regather` when the remote offered it.
+    RestartIce {
+        local: (String, String),
+        remote: (String, String),
+        controlling: bool,
+        regather: bool,
+    },
     CreateChannel {
         key: ChannelKey,
         info: ChannelInfo,

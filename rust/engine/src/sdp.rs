@@ -44,6 +44,8 @@ impl Fingerprint {
 /// What we put in our own description.
 pub(crate) struct LocalDescription<'a> {
     pub session_id: u64,
+    /// The `o=` session version: one more for each description after the first (RFC 3264 8).
+    pub version: u64,
     pub ufrag: &'a str,
     pub pwd: &'a str,
     pub fingerprint: &'a Fingerprint,
@@ -59,7 +61,10 @@ pub(crate) struct LocalDescription<'a> {
 pub(crate) fn write(desc: &LocalDescription<'_>) -> String {
     let mut s = String::new();
     s.push_str("v=0\r\n");
-    s.push_str(&format!("o=- {} 2 IN IP4 127.0.0.1\r\n", desc.session_id));
+    s.push_str(&format!(
+        "o=- {} {} IN IP4 127.0.0.1\r\n",
+        desc.session_id, desc.version
+    ));
     s.push_str("s=-\r\nt=0 0\r\n");
     s.push_str(&format!("a=group:BUNDLE {}\r\n", desc.mid));
     s.push_str("a=msid-semantic: WMS\r\n");
@@ -359,6 +364,7 @@ mod tests {
         let f = fp();
         let s = write(&LocalDescription {
             session_id: 1,
+            version: 2,
             ufrag: "abcd",
             pwd: "0123456789012345678901",
             fingerprint: &f,

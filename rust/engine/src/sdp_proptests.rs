@@ -67,6 +67,7 @@ fn fields() -> impl Strategy<Value = Fields> {
 fn write_with(f: &Fields, offer_sections: &[MediaSection]) -> String {
     write(&LocalDescription {
         session_id: f.session_id,
+        version: 2,
         ufrag: &f.ufrag,
         pwd: &f.pwd,
         fingerprint: &f.fingerprint,

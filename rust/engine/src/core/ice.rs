@@ -33,6 +33,8 @@ use tracing::{debug, trace, warn};
 
 /// DTLS packets that arrive before ICE selected a pair are kept (interop-notes.md), up to this.
 const EARLY_DTLS_LIMIT: usize = 64;
+/// Local candidates held for an ICE restart's answer; a host has a handful.
+const STAGED_LIMIT: usize = 64;
 /// Remote addresses remembered as validated; a remote has a handful, more is an attack.
 const VALIDATED_LIMIT: usize = 64;
 
@@ -74,6 +76,11 @@ pub(super) struct IceLayer {
     /// The last picture of the pairs (kept: the agent forgets them when it fails).
     view: IceView,
     view_changed: bool,
+    /// Our offer restarting ICE is out: local candidates gathered again wait here (trickled
+    /// already) for the answer, while the current session keeps running.
+    staged: Option<Vec<Candidate>>,
+    /// An ICE restart is under way: the previous pair carries DTLS until the agent selects one.
+    restarting: bool,
 }
 
 impl IceLayer {
@@ -127,6 +134,8 @@ impl IceLayer {
             rejected: 0,
             view: IceView::default(),
             view_changed: false,
+            staged: None,
+            restarting: false,
         })
     }
 
@@ -148,6 +157,13 @@ impl IceLayer {
             }
         };
         let line = format!("candidate:{}", candidate.marshal());
+        if let Some(staged) = self.staged.as_mut() {
+            if staged.len() >= STAGED_LIMIT {
+                return None;
+            }
+            staged.push(candidate);
+            return Some(line);
+        }
         match self.agent.add_local_candidate(candidate) {
             Ok(true) => Some(line),
             Ok(false) => None,
@@ -170,6 +186,40 @@ impl IceLayer {
         self.agent
             .start_connectivity_checks(now, controlling, ufrag, pwd)
             .map_err(|e| crate::Error::failed(format!("cannot start ICE: {e}")))
+    }
+
+    /// Our offer restarting ICE is out: local candidates gathered from now on are kept for
+    /// [`Self::restart`] (the answer) instead of joining the running session.
+    pub fn stage_restart(&mut self) {
+        self.staged = Some(Vec::new());
+    }
+
+    /// Restarts ICE (RFC 8445 9): new local and remote credentials, every pair and remote
+    /// candidate forgotten, checks from scratch with the local candidates staged since
+    /// [`Self::stage_restart`] (none if the remote offered the restart: gathering again adds
+    /// them). The previous pair keeps carrying DTLS until the agent selects a new one.
+    pub fn restart(
+        &mut self,
+        now: Instant,
+        local: (String, String),
+        remote: (String, String),
+        controlling: bool,
+    ) -> crate::Result<()> {
+        let staged = self.staged.take().unwrap_or_default();
+        self.agent
+            .restart(now, local.0.clone(), local.1.clone(), false)
+            .map_err(|e| crate::Error::failed(format!("cannot restart ICE: {e}")))?;
+        self.local_ufrag = local.0;
+        self.local_pwd = local.1;
+        self.validated.clear();
+        self.early_dtls.clear();
+        self.restarting = self.pair.is_some();
+        for candidate in staged {
+            if let Err(e) = self.agent.add_local_candidate(candidate) {
+                warn!("local candidate refused after the ICE restart: {e}");
+            }
+        }
+        self.start(now, controlling, remote.0, remote.1)
     }
 
     /// Adds a remote candidate; returns its address when the agent will check it.
@@ -307,6 +357,7 @@ impl IceLayer {
                 IceEvent::SelectedCandidatePairChange(local, remote) => {
                     debug!("ICE selected {} <-> {}", local.addr(), remote.addr());
                     self.pair = Some((local.base_addr(), remote.addr()));
+                    self.restarting = false;
                     if !self.selected {
                         self.selected = true;
                         self.outputs.push_back(IceOutput::Selected);
@@ -352,7 +403,12 @@ impl IceLayer {
 
     /// The selected pair as (local socket, remote address).
     pub fn selected_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
-        // The agent clears its selection (failure, close) without an event.
+        // The agent clears its selection (failure, close) without an event. During a restart
+        // it has none yet, and the previous pair goes on until it selects one.
+        if self.restarting && !matches!(self.agent.state(), IceState::Failed | IceState::Closed)
+        {
+            return self.pair;
+        }
         self.agent.get_selected_candidate_pair().and(self.pair)
     }
 

@@ -260,6 +260,15 @@ impl Core {
         }
     }
 
+    /// Gathering starts again (ICE restart): GATHERING until the driver says it is complete.
+    pub fn regather(&mut self) {
+        if self.gathering != GatheringState::Gathering {
+            self.gathering = GatheringState::Gathering;
+            self.updates
+                .push(Update::Gathering(GatheringState::Gathering));
+        }
+    }
+
     pub fn finish_gathering(&mut self) {
         if self.gathering != GatheringState::Complete {
             self.gathering = GatheringState::Complete;
@@ -297,6 +306,33 @@ impl Core {
         self.channels
             .assign_stream_ids(dtls_client, &mut self.updates);
         self.set_state(ConnectionState::Connecting);
+        self.after_ice(now);
+    }
+
+    /// Our offer restarting ICE is out: what gathering finds waits for the answer.
+    pub fn stage_ice_restart(&mut self) {
+        if !self.finished {
+            self.ice.stage_restart();
+        }
+    }
+
+    /// Restarts ICE with new credentials (an answer to our restarting offer, or a remote offer
+    /// that restarts). DTLS and SCTP go on untouched over the previous pair until a new one
+    /// is selected.
+    pub fn restart_ice(
+        &mut self,
+        now: Instant,
+        local: (String, String),
+        remote: (String, String),
+        controlling: bool,
+    ) {
+        if self.finished || self.remote_sctp_port.is_none() {
+            return;
+        }
+        debug!("ICE restart (controlling: {controlling})");
+        if let Err(e) = self.ice.restart(now, local, remote, controlling) {
+            return self.fail(now, ErrorReason::Internal, e.message().to_owned());
+        }
         self.after_ice(now);
     }
 

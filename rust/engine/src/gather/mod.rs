@@ -84,6 +84,8 @@ pub(crate) struct Gathering {
     relayed: VecDeque<(SocketAddr, SocketAddr, BytesMut)>,
     transmits: VecDeque<Transmit>,
     reports: ServerReports,
+    /// Relay candidates found so far, announced again by [`Gathering::restart`].
+    relay_candidates: Vec<LocalCandidate>,
 }
 
 impl Gathering {
@@ -105,6 +107,7 @@ impl Gathering {
             relayed: VecDeque::new(),
             transmits: VecDeque::new(),
             reports: ServerReports::default(),
+            relay_candidates: Vec::new(),
         }
     }
 
@@ -150,6 +153,38 @@ impl Gathering {
                 port: server.port,
             });
         }
+    }
+
+    /// Gathers again for an ICE restart on `sockets` (the UDP sockets on the addresses the host
+    /// has now): their host candidates, the server-reflexive ones asked again of the STUN
+    /// servers, and the relay candidates of the TURN allocations already made (kept alive;
+    /// none is made for a new socket).
+    pub fn restart(&mut self, sockets: Vec<SocketAddr>) {
+        if !self.started {
+            return self.start(sockets);
+        }
+        self.sockets = sockets;
+        self.stun.clear();
+        if !self.relay_only {
+            for &addr in &self.sockets {
+                self.candidates.push_back(LocalCandidate {
+                    kind: CandidateKind::Host,
+                    addr,
+                    base: None,
+                });
+            }
+            for (index, server) in self.servers.iter().enumerate() {
+                if server.kind == ServerKind::Stun {
+                    self.actions_pending += 1;
+                    self.actions.push_back(GatherAction::Resolve {
+                        server: index,
+                        host: server.host.clone(),
+                        port: server.port,
+                    });
+                }
+            }
+        }
+        self.candidates.extend(self.relay_candidates.iter().copied());
     }
 
     /// Whether every candidate that can be had has been found.
@@ -513,11 +548,13 @@ impl Gathering {
                     relayed,
                     server,
                 } => {
-                    self.candidates.push_back(LocalCandidate {
+                    let candidate = LocalCandidate {
                         kind: CandidateKind::Relay,
                         addr: relayed,
                         base: (!self.relay_only).then_some(local),
-                    });
+                    };
+                    self.candidates.push_back(candidate);
+                    self.relay_candidates.push(candidate);
                     self.relay_outcome(server, local, ServerOutcome::Relayed(relayed), None);
                 }
                 RelayEvent::Failed { local, server, why } => {

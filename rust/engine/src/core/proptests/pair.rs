@@ -87,6 +87,7 @@ impl Peer {
             .expect("the host candidate");
         let description = sdp::write(&LocalDescription {
             session_id: 1,
+            version: 2,
             ufrag,
             pwd,
             fingerprint: &fingerprint,
