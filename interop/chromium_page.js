@@ -225,6 +225,12 @@ async function apply(command) {
     case 'close_channel':
       find(command.label).close();
       break;
+    case 'restart_ice':
+      // New ICE credentials and candidates; the offer is relayed like the first one.
+      pc.restartIce();
+      await pc.setLocalDescription(await pc.createOffer());
+      if (args.trickle) emit({ type: 'offer', sdp: pc.localDescription.sdp });
+      break;
     case 'close':
       pc.close();
       // A local close fires no connectionstatechange.

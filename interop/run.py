@@ -61,6 +61,7 @@ CHECKS = [
     ("protocol", "protocol channel, protocol seen by remote"),
     ("remote-opened", "channel opened by the responder, used by the driver"),
     ("negotiated", "negotiated channel, same id both sides"),
+    ("ice-restart", "ICE restart by the driver: new offer answered, messages sent around it arrive in order"),
     ("bulk-20MiB", "20 MiB one way, byte count checked via __stats__"),
     ("channel-close", "channel close seen by the other side"),
     ("connection-close", "connection close seen by the other side"),
@@ -90,6 +91,20 @@ def advertised_max(peer):
 
 class Known(str):
     """The note of a check that met a known defect of another stack exactly as described."""
+
+
+# Stacks whose driver cannot restart ICE, and why (docs/interop.md, *ICE restart*).
+NO_ICE_RESTART = {
+    "ndc": "libdatachannel has no ICE restart (node-datachannel 0.33.4: restartIce() throws \"Not implemented\")",
+    "aiortc": "aiortc has no ICE restart (no restartIce(), no iceRestart offer option)",
+    "werift": "not driven: the werift driver has no restart_ice command",
+}
+RESTART_MESSAGES = 20
+
+
+def ice_ufrag(sdp):
+    found = re.search(r"a=ice-ufrag:(\S+)", sdp or "")
+    return found.group(1) if found else None
 
 
 def known_defect(peer_name, check, role):
@@ -126,6 +141,7 @@ class Checks:
             ("protocol", lambda: self.options_channel("proto", {"protocol": "chat.v1"}, "protocol")),
             ("remote-opened", self.remote_opened),
             ("negotiated", self.negotiated),
+            ("ice-restart", self.ice_restart),
             ("bulk-20MiB", self.bulk),
             ("channel-close", self.channel_close),
             ("connection-close", self.connection_close),
@@ -287,6 +303,46 @@ class Checks:
             if seen.get("id") != 42 or seen.get("negotiated") is not True:
                 raise Failure(f"{self.s.peers[who].name} reports id={seen.get('id')} negotiated={seen.get('negotiated')}")
         self.echo_round("neg", "negotiated", True)
+
+    def ice_restart(self):
+        for who in (self.d, self.p):
+            stack = self.s.peers[who].name.partition("@")[0]
+            if stack in NO_ICE_RESTART:
+                return Known(NO_ICE_RESTART[stack])
+        peers = self.s.peers
+        before = {who: ice_ufrag(peers[who].description) for who in (self.d, self.p)}
+        dmark, pmark = self.s.mark(self.d), self.s.mark(self.p)
+        started = time.monotonic()
+        peers[self.d].send({"type": "restart_ice"})
+        half = RESTART_MESSAGES // 2
+        for i in range(half):
+            peers[self.d].send({"type": "send", "label": "data", "text": f"restart {i}"})
+        # The driver's new offer and the responder's answer carry new credentials.
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while any(ice_ufrag(peers[who].description) == before[who] for who in (self.d, self.p)):
+            if time.monotonic() > deadline:
+                raise Failure(f"no restarting offer and answer within {STEP_TIMEOUT:.0f} s{self.s.error_note(self.d)}{self.s.error_note(self.p)}")
+            self.s.settle(0.05)
+        renegotiated = time.monotonic() - started
+        for i in range(half, RESTART_MESSAGES):
+            peers[self.d].send({"type": "send", "label": "data", "text": f"restart {i}"})
+        last = f"restart {RESTART_MESSAGES - 1}"
+        self.s.wait(self.p, "the messages sent around the restart",
+                    lambda v: v.get("event") == "message" and v.get("text") == last, pmark)
+        texts = [v.get("text") for v in peers[self.p].events[pmark:]
+                 if v.get("event") == "message" and str(v.get("text", "")).startswith("restart ")]
+        want = [f"restart {i}" for i in range(RESTART_MESSAGES)]
+        if texts != want:
+            raise Failure(f"{self.pname} received {texts} (want {want[0]} .. {last} in order)")
+        # Still usable a moment later, on the restarted session.
+        self.s.settle(1.0)
+        self.echo_round("data", "after the ICE restart", True)
+        for who, mark in ((self.d, dmark), (self.p, pmark)):
+            bad = [v for v in peers[who].events[mark:]
+                   if v.get("event") == "error" or (v.get("event") == "state" and v.get("state") in ("failed", "closed"))]
+            if bad:
+                raise Failure(f"{peers[who].name} after the restart: {bad[0]}")
+        return f"answered in {renegotiated * 1000:.0f} ms"
 
     def stats(self):
         return self.s.ask_stats(self.p)[0]

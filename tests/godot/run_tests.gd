@@ -7,6 +7,7 @@ extends SceneTree
 const Wire = preload("res://wire.gd")
 const RpcNode = preload("res://rpc_node.gd")
 const ExtrasChecks = preload("res://extras_checks.gd")
+const RestartChecks = preload("res://restart_checks.gd")
 const Diagnostics = preload("res://diagnostics.gd")
 const LOOPBACK := {"bindAddress": "127.0.0.1"}
 const OPEN := WebRTCDataChannel.STATE_OPEN
@@ -42,6 +43,7 @@ func _run() -> void:
 	await _section("network simulator (simulate, set_network_simulation)", extras.test_network_simulator)
 	await _section("buffered_amount_low and its threshold", extras.test_buffered_amount_low)
 	await _section("ports: range, UDP mux, mtu, libdatachannel keys, unknown keys", extras.test_ports)
+	await _section("ICE restart (restart_ice, iceRestartOnDisconnected)", RestartChecks.new(self).test_restart_ice)
 	await _section("diagnostics: stats, connection_error, failure report, monitors", test_diagnostics)
 	await _section("exit with open connections", test_leave_open)
 	print("%d passed, %d failed" % [passed, failed])

@@ -511,8 +511,12 @@ impl PeerConnection {
         if self.closed {
             return events;
         }
+        let was = self.state;
         for u in updates {
             self.apply(u, &mut events);
+        }
+        if self.state == ConnectionState::Disconnected && was != ConnectionState::Disconnected {
+            self.restart_when_disconnected(&mut events);
         }
         self.close_abandoned_channels();
         self.channels

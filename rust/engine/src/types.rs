@@ -164,6 +164,10 @@ pub struct Config {
     /// A simulated bad network for this connection's traffic (`initialize()` key `simulate`);
     /// `None` (the default): the real network only.
     pub simulate: Option<NetworkSimulation>,
+    /// Restart ICE ([`crate::PeerConnection::restart_ice`]) when the connection becomes
+    /// DISCONNECTED (`initialize()` key `iceRestartOnDisconnected`). Acts only on the side that
+    /// made the first offer, so two peers with it on never offer at once (glare). Default off.
+    pub restart_ice_on_disconnected: bool,
     /// Local UDP ports and packet size (firewall-friendly settings).
     pub ports: PortConfig,
 }
@@ -330,6 +334,7 @@ impl Default for Config {
             liveness: Liveness::default(),
             simulate: None,
             ports: PortConfig::default(),
+            restart_ice_on_disconnected: false,
         }
     }
 }

@@ -194,11 +194,29 @@ fn restart_moves_the_connection_to_a_new_local_address() {
     if !netns::enter("restart_moves_the_connection_to_a_new_local_address") {
         return;
     }
+    path_change(false);
+}
+
+/// The same path change with `restart_ice_on_disconnected` on both sides: the first offerer
+/// restarts by itself when DISCONNECTED, the other only answers.
+#[test]
+fn automatic_restart_on_disconnected_moves_the_connection() {
+    if !netns::enter("automatic_restart_on_disconnected_moves_the_connection") {
+        return;
+    }
+    path_change(true);
+}
+
+fn path_change(automatic: bool) {
     netns::sh("ip link add v0 type veth peer name v1");
     netns::sh("ip link set v0 up");
     netns::sh("ip link set v1 up");
     netns::sh("ip addr add 10.77.0.1/24 dev v0");
-    let (mut a, mut b, ch, remote) = connected_pair(|| quick_config(None));
+    let config = || Config {
+        restart_ice_on_disconnected: automatic,
+        ..quick_config(None)
+    };
+    let (mut a, mut b, ch, remote) = connected_pair(config);
     let pair = a.pc.stats().selected_pair.expect("a pair");
     assert_eq!(pair.local_address.ip().to_string(), "10.77.0.1");
     send_numbered(&ch, 0..100);
@@ -212,7 +230,15 @@ fn restart_moves_the_connection_to_a_new_local_address() {
         a.pc.connection_state() == ConnectionState::Disconnected
     });
     send_numbered(&ch, 200..300);
-    restart(&mut pump, &mut a, &mut b);
+    if automatic {
+        // The offer came with the DISCONNECTED state, in the same poll().
+        assert!(a.description.is_some(), "no automatic restart offer");
+        pump.deliver_offer(&mut a, &mut b);
+        pump.deliver_answer(&mut a, &mut b);
+    } else {
+        assert!(a.description.is_none(), "restarted without being asked");
+        restart(&mut pump, &mut a, &mut b);
+    }
     send_numbered(&ch, 300..400);
     pump.until(&mut a, &mut b, "CONNECTED on the new address", |a, b| {
         connected(a, b)
@@ -228,4 +254,7 @@ fn restart_moves_the_connection_to_a_new_local_address() {
     assert_eq!(all, (100..400).collect::<Vec<_>>(), "messages lost or reordered");
     assert_eq!(ch.ready_state(), ChannelState::Open);
     assert_eq!(remote.ready_state(), ChannelState::Open);
+    b.poll();
+    assert!(b.description.is_none(), "the answerer made an offer of its own");
+    assert!(a.errors.is_empty() && b.errors.is_empty(), "{:?} {:?}", a.errors, b.errors);
 }

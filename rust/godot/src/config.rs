@@ -9,7 +9,8 @@
 //! engine's caps (whole numbers): `channelReceiveBudget`, `connectionReceiveBudget`,
 //! `channelSendBudget` (bytes), `maxRemoteCandidates`, `maxRemoteChannels`, `maxNameLookups`;
 //! the liveness timings in milliseconds: `keepaliveInterval`, `disconnectedTimeout`,
-//! `failedTimeout`; the network simulator, `simulate` (a Dictionary, see [`crate::simulate`]).
+//! `failedTimeout`; the network simulator, `simulate` (a Dictionary, see [`crate::simulate`]);
+//! `iceRestartOnDisconnected` (bool: the first offerer restarts ICE when DISCONNECTED).
 //! Firewall-friendly ports ([`parse_ports`]): `portRangeBegin`, `portRangeEnd`, `udpMux`,
 //! `mtu`, and webrtc-native's `libdatachannel` sub-dictionary with the same meaning.
 //!
@@ -92,6 +93,15 @@ pub fn parse_config(entries: &[(String, Value)]) -> Result<Parsed, String> {
     parse_liveness(entries, &mut config)?;
     if let Some(simulate) = lookup(entries, "simulate") {
         config.simulate = parse_simulation(simulate)?;
+    }
+    if let Some(v) = lookup(entries, "iceRestartOnDisconnected") {
+        let Value::Bool(on) = v else {
+            return Err(format!(
+                "iceRestartOnDisconnected must be a bool, got {}",
+                v.type_name()
+            ));
+        };
+        config.restart_ice_on_disconnected = *on;
     }
     parse_ports(entries, &mut config, &mut warnings)?;
     Ok(Parsed { config, warnings })
@@ -336,6 +346,15 @@ mod tests {
 
     fn s(text: &str) -> Value {
         Value::Str(text.to_string())
+    }
+
+    #[test]
+    fn ice_restart_on_disconnected_is_a_bool_and_off_by_default() {
+        assert!(!parse(&[]).unwrap().restart_ice_on_disconnected);
+        let config = parse(&[("iceRestartOnDisconnected", Value::Bool(true))]).unwrap();
+        assert!(config.restart_ice_on_disconnected);
+        let err = parse(&[("iceRestartOnDisconnected", Value::Int(1))]).unwrap_err();
+        assert_eq!(err, "iceRestartOnDisconnected must be a bool, got int");
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub const KEYS: &[(Section, &str, Handling)] = &[
     (Top, "disconnectedTimeout", Used),
     (Top, "failedTimeout", Used),
     (Top, "simulate", Used),
+    (Top, "iceRestartOnDisconnected", Used),
     (Top, "portRangeBegin", Used),
     (Top, "portRangeEnd", Used),
     (Top, "udpMux", Used),

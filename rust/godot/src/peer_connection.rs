@@ -59,6 +59,18 @@ impl WebRtcRsPeerConnection {
             .unwrap_or_default()
     }
 
+    /// Restarts ICE: new credentials, candidates gathered again, and a new offer emitted by
+    /// `poll()` as `session_description_created("offer", sdp)`, relayed like the first one.
+    /// `ERR_FAILED` (the reason in the log) before the first offer/answer, while the remote's
+    /// offer awaits our answer, or once closed.
+    #[func]
+    fn restart_ice(&mut self) -> Error {
+        match self.session.restart_ice() {
+            Ok(()) => Error::OK,
+            Err(e) => engine_failure("WebRtcRsPeerConnection.restart_ice", &e),
+        }
+    }
+
     /// Simulates a bad network on this connection from now on, with the keys of
     /// `initialize()`'s `simulate`; an empty Dictionary turns it off. `ERR_INVALID_PARAMETER`
     /// (the bad key named in the log) for settings out of range or of the wrong type.

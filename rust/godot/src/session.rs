@@ -168,6 +168,11 @@ impl Session {
         self.pc()?.create_offer()
     }
 
+    /// Restarts ICE; the new offer arrives as a `SessionDescription` signal from `poll()`.
+    pub fn restart_ice(&mut self) -> Result<(), Error> {
+        self.pc()?.restart_ice()
+    }
+
     /// Applies the remote description; for an offer the answer follows from `poll()`.
     pub fn set_remote_description(&mut self, sdp_type: SdpType, sdp: &str) -> Result<(), Error> {
         self.pc()?.set_remote_description(sdp_type, sdp)

@@ -47,6 +47,9 @@ pub enum Command {
     CreateChannel(ChannelRequest),
     #[serde(rename = "close_channel")]
     CloseChannel { label: String },
+    /// Restarts ICE: a new offer follows on stdout, to relay like the first one.
+    #[serde(rename = "restart_ice")]
+    RestartIce,
     #[serde(rename = "close")]
     Close,
 }

@@ -177,6 +177,14 @@ impl Session {
                 channel.close();
                 Ok(())
             }
+            Command::RestartIce => {
+                // Without trickle the new offer waits for the new gathering to complete.
+                self.gathered = false;
+                self.candidates.clear();
+                self.pc
+                    .restart_ice()
+                    .map_err(|e| format!("restart_ice: {e}"))
+            }
             Command::Close => {
                 self.close();
                 Ok(())

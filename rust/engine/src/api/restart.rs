@@ -100,6 +100,27 @@ impl PeerConnection {
         self.command(Command::OfferIceRestart)
     }
 
+    /// `Config::restart_ice_on_disconnected`: the side that made the first offer restarts when
+    /// the connection has just become DISCONNECTED; the offer joins this `poll()`'s events.
+    pub(super) fn restart_when_disconnected(&mut self, events: &mut Vec<crate::Event>) {
+        let first_offerer = self.negotiated.as_ref().is_some_and(|n| n.offerer);
+        if !self.config.restart_ice_on_disconnected
+            || !first_offerer
+            || self.signaling != SignalingState::Stable
+        {
+            return;
+        }
+        match self.restart_ice() {
+            Ok(()) => {
+                tracing::info!("connection DISCONNECTED: restarting ICE (iceRestartOnDisconnected)");
+                for u in self.shared.take() {
+                    self.apply(u, events);
+                }
+            }
+            Err(e) => tracing::warn!("automatic ICE restart: {e}"),
+        }
+    }
+
     /// The answer to our restarting offer: checks start over with its credentials.
     pub(super) fn restart_answer(&mut self, sdp: &str) -> Result<()> {
         let remote = sdp::parse(sdp, "answer")?;
