@@ -18,7 +18,7 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | `api` (+ `api/data_channel.rs`) | the handles callers use: [`PeerConnection`], [`DataChannel`] |
+//! | `api` (+ `api/data_channel.rs`, `api/restart.rs`) | the handles callers use: [`PeerConnection`], [`DataChannel`]; `restart.rs`: descriptions after the first offer/answer (ICE restart) |
 //! | `mailbox` | what travels between handles and the network thread: `Command`, `Update`, the `Shared` update queue, [`Notify`] |
 //! | `core/mod.rs` | one connection, sans-IO: wires the layers below, owns the connection state and the setup deadline |
 //! | `core/ice.rs` | rtc-ice agent: local and remote candidates, checks, selection, consent; STUN authenticated before the agent; which addresses are validated; DTLS that arrives early |
@@ -83,6 +83,15 @@
 //! `c=` line is JSEP's `IN IP4 0.0.0.0` placeholder whatever the family, since candidates travel
 //! trickled. Tested on `::1`, in an IPv6-only namespace (`tests/ipv6.rs`) and behind NATs
 //! (`rust/peer-cli/tests/nat.rs`).
+//!
+//! **ICE restart.** [`PeerConnection::restart_ice`] makes an offer with new ICE credentials and
+//! gathers again (a socket is bound on each address that appeared; the candidates wait in the
+//! ICE layer until the answer). The answer, or a remote offer with new credentials, restarts
+//! the rtc-ice agent (`core/ice.rs`: pairs and remote candidates forgotten, checks from
+//! scratch); DTLS and SCTP are untouched and keep using the previous pair until the agent
+//! selects a new one, so channels stay open and SCTP retransmits what the old path lost. A
+//! later description that changes the DTLS fingerprint or the data section's mid is refused;
+//! one with the same credentials is answered and changes nothing.
 //!
 //! # Invariants
 //! - Everything the caller observes (connection, gathering and channel states, received

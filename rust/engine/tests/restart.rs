@@ -185,6 +185,47 @@ fn restart_needs_a_negotiated_connection_and_no_glare() {
     assert!(connected(&a, &b));
 }
 
+/// A remote that keeps re-offering with new credentials gets each offer answered, without
+/// error or a stuck connection; a real restart afterwards recovers.
+#[test]
+fn spammed_restarting_offers_are_answered_and_a_real_restart_recovers() {
+    let (mut a, mut b, ch, remote) = connected_pair(config);
+    let mut pump = Pump::new();
+    a.pc.restart_ice().expect("restart");
+    pump.until(&mut a, &mut b, "offer", |a, _| a.description.is_some());
+    let offer = a.description.clone().expect("offer").1;
+    let (ufrag_now, pwd_now) = (
+        ufrag(&offer),
+        offer
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("a=ice-pwd:"))
+            .expect("pwd")
+            .to_owned(),
+    );
+    // a's restart is abandoned for this test: a forgets it by restarting again below.
+    a.description = None;
+    pump.hold(&mut a, &mut b, Duration::from_millis(200), |_, _| {});
+    for i in 0..200 {
+        let forged = offer
+            .replace(&ufrag_now, &format!("spam{i:04}"))
+            .replace(&pwd_now, &format!("spam-password-{i:04}-0123456789abcdef"));
+        b.pc.set_remote_description(SdpType::Offer, &forged)
+            .expect("a restarting offer is answered");
+    }
+    b.poll();
+    let (kind, answer) = b.description.take().expect("the last answer");
+    assert_eq!(kind, SdpType::Answer);
+    b.pc.set_local_description(SdpType::Answer, &answer)
+        .expect("local answer");
+    pump.hold(&mut a, &mut b, Duration::from_millis(300), |_, _| {});
+    assert!(b.errors.is_empty(), "{:?}", b.errors);
+    // a now restarts for real (its pending offer replaced), and the connection recovers.
+    restart(&mut pump, &mut a, &mut b);
+    send_numbered(&ch, 0..50);
+    expect_numbered(&mut a, &mut b, &remote, 50);
+    assert!(connected(&a, &b));
+}
+
 /// Inside a private network namespace: both peers gather on every interface address (only
 /// 10.77.0.1 at first). That address is removed (the path stops) and 10.77.0.2 added; the
 /// first offerer restarts ICE and the connection moves to the new address with the messages
