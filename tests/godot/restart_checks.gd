@@ -1,7 +1,6 @@
 ## GDScript checks of WebRtcRsPeerConnection.restart_ice() and the initialize() key
 ## "iceRestartOnDisconnected" (called by run_tests.gd, whose check/pump helpers they use).
-## Variables holding our connections are untyped: a variable typed WebRTCPeerConnection does
-## not know restart_ice().
+## The documented call from a variable typed WebRTCPeerConnection is checked too.
 extends RefCounted
 
 const Wire = preload("res://wire.gd")
@@ -49,6 +48,10 @@ func test_restart_ice() -> bool:
 	t.check(pc.initialize({"iceRestartOnDisconnected": true, "bindAddress": "127.0.0.1"}) == OK,
 		"iceRestartOnDisconnected: true accepted")
 	pc = null
+	var typed: WebRTCPeerConnection = WebRTCPeerConnection.new()
+	t.check(typed.restart_ice() == FAILED, "restart_ice() called on a typed variable (nothing negotiated)")
+	t.check(typed.call("restart_ice") == FAILED, "call(\"restart_ice\") on a typed variable")
+	typed = null
 
 	var a = WebRTCPeerConnection.new()
 	var b = WebRTCPeerConnection.new()
