@@ -41,7 +41,11 @@ fn expect_numbered(a: &mut Peer, b: &mut Peer, ch: &DataChannel, n: u32) {
         .iter()
         .map(|m| u32::from_be_bytes(m.data[..4].try_into().expect("4 bytes")))
         .collect();
-    assert_eq!(got, (0..n).collect::<Vec<_>>(), "messages lost or reordered");
+    assert_eq!(
+        got,
+        (0..n).collect::<Vec<_>>(),
+        "messages lost or reordered"
+    );
 }
 
 /// `from` restarts ICE; the offer and the automatic answer are relayed by the pump. Returns
@@ -49,7 +53,9 @@ fn expect_numbered(a: &mut Peer, b: &mut Peer, ch: &DataChannel, n: u32) {
 fn restart(pump: &mut Pump, from: &mut Peer, to: &mut Peer) -> String {
     from.gathering_complete = false;
     from.pc.restart_ice().expect("restart_ice");
-    pump.until(from, to, "the restarting offer", |f, _| f.description.is_some());
+    pump.until(from, to, "the restarting offer", |f, _| {
+        f.description.is_some()
+    });
     let offer = from.description.as_ref().expect("offer").1.clone();
     pump.deliver_offer(from, to);
     assert_eq!(to.pc.signaling_state(), SignalingState::HaveRemoteOffer);
@@ -90,7 +96,9 @@ fn restart_from_either_side_keeps_the_channel_and_every_message() {
     send_numbered(&ch, 200..300);
     pump.deliver_answer(&mut a, &mut b);
     send_numbered(&ch, 300..400);
-    pump.until(&mut a, &mut b, "gathering again", |a, _| a.gathering_complete);
+    pump.until(&mut a, &mut b, "gathering again", |a, _| {
+        a.gathering_complete
+    });
     // ... then by the other side.
     let second_ufrag = restart(&mut pump, &mut b, &mut a);
     assert_ne!(offer_ufrag, second_ufrag);
@@ -105,7 +113,12 @@ fn restart_from_either_side_keeps_the_channel_and_every_message() {
     remote.send(b"back", false).expect("send back");
     let back = recv_n(&mut a, &mut b, &ch, 1);
     assert_eq!(&back[0].data[..], b"back");
-    assert!(a.errors.is_empty() && b.errors.is_empty(), "{:?} {:?}", a.errors, b.errors);
+    assert!(
+        a.errors.is_empty() && b.errors.is_empty(),
+        "{:?} {:?}",
+        a.errors,
+        b.errors
+    );
 }
 
 #[test]
@@ -121,7 +134,9 @@ fn a_reoffer_with_the_same_credentials_is_answered_and_changes_nothing() {
     let mut pump = Pump::new();
     pump.deliver_offer(&mut a, &mut b);
     pump.deliver_answer(&mut a, &mut b);
-    pump_until(&mut a, &mut b, "channel open", |_, b| !b.incoming.is_empty());
+    pump_until(&mut a, &mut b, "channel open", |_, b| {
+        !b.incoming.is_empty()
+    });
     let remote = b.incoming[0].clone();
     b.pc.set_remote_description(SdpType::Offer, &offer)
         .expect("the same offer again");
@@ -144,12 +159,13 @@ fn a_reoffer_with_another_certificate_is_refused() {
     let mut intruder = Peer::new(config());
     intruder.pc.create_offer().expect("offer");
     let mut idle = Peer::new(config());
-    pump_until(&mut intruder, &mut idle, "offer", |i, _| i.description.is_some());
+    pump_until(&mut intruder, &mut idle, "offer", |i, _| {
+        i.description.is_some()
+    });
     let forged = intruder.description.take().expect("offer").1;
-    let err = b
-        .pc
-        .set_remote_description(SdpType::Offer, &forged)
-        .expect_err("a new certificate is refused");
+    let err =
+        b.pc.set_remote_description(SdpType::Offer, &forged)
+            .expect_err("a new certificate is refused");
     assert_eq!(err.kind(), ErrorKind::InvalidParameter);
     assert!(err.to_string().contains("fingerprint"), "{err}");
     assert_eq!(b.pc.signaling_state(), SignalingState::Stable);
@@ -173,10 +189,9 @@ fn restart_needs_a_negotiated_connection_and_no_glare() {
         a.description.is_some() && b.description.is_some()
     });
     let offer_a = a.description.take().expect("a's offer").1;
-    let err = b
-        .pc
-        .set_remote_description(SdpType::Offer, &offer_a)
-        .expect_err("glare");
+    let err =
+        b.pc.set_remote_description(SdpType::Offer, &offer_a)
+            .expect_err("glare");
     assert_eq!(err.kind(), ErrorKind::InvalidState);
     assert!(err.to_string().contains("glare"), "{err}");
     // The connection is not disturbed.
@@ -292,10 +307,22 @@ fn path_change(automatic: bool) {
         .iter()
         .map(|m| u32::from_be_bytes(m.data[..4].try_into().expect("4 bytes")))
         .collect();
-    assert_eq!(all, (100..400).collect::<Vec<_>>(), "messages lost or reordered");
+    assert_eq!(
+        all,
+        (100..400).collect::<Vec<_>>(),
+        "messages lost or reordered"
+    );
     assert_eq!(ch.ready_state(), ChannelState::Open);
     assert_eq!(remote.ready_state(), ChannelState::Open);
     b.poll();
-    assert!(b.description.is_none(), "the answerer made an offer of its own");
-    assert!(a.errors.is_empty() && b.errors.is_empty(), "{:?} {:?}", a.errors, b.errors);
+    assert!(
+        b.description.is_none(),
+        "the answerer made an offer of its own"
+    );
+    assert!(
+        a.errors.is_empty() && b.errors.is_empty(),
+        "{:?} {:?}",
+        a.errors,
+        b.errors
+    );
 }

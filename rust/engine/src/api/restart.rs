@@ -112,7 +112,9 @@ impl PeerConnection {
         }
         match self.restart_ice() {
             Ok(()) => {
-                tracing::info!("connection DISCONNECTED: restarting ICE (iceRestartOnDisconnected)");
+                tracing::info!(
+                    "connection DISCONNECTED: restarting ICE (iceRestartOnDisconnected)"
+                );
                 for u in self.shared.take() {
                     self.apply(u, events);
                 }

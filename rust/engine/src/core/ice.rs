@@ -405,8 +405,7 @@ impl IceLayer {
     pub fn selected_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
         // The agent clears its selection (failure, close) without an event. During a restart
         // it has none yet, and the previous pair goes on until it selects one.
-        if self.restarting && !matches!(self.agent.state(), IceState::Failed | IceState::Closed)
-        {
+        if self.restarting && !matches!(self.agent.state(), IceState::Failed | IceState::Closed) {
             return self.pair;
         }
         self.agent.get_selected_candidate_pair().and(self.pair)

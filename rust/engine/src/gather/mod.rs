@@ -184,7 +184,8 @@ impl Gathering {
                 }
             }
         }
-        self.candidates.extend(self.relay_candidates.iter().copied());
+        self.candidates
+            .extend(self.relay_candidates.iter().copied());
     }
 
     /// Whether every candidate that can be had has been found.
