@@ -200,6 +200,55 @@ fn restart_needs_a_negotiated_connection_and_no_glare() {
     assert!(connected(&a, &b));
 }
 
+/// One peer on a shared UDP socket (UDP mux), which routes checks by the local ufrag, the other
+/// plain: after restarts from either side (a new ufrag each time), the checks still reach the
+/// connection. A second connection of the process shares the socket meanwhile.
+#[test]
+fn restart_over_a_shared_udp_socket() {
+    let loopback = || quick_config(Some("127.0.0.1".parse().expect("ip")));
+    let muxed = || Config {
+        ports: PortConfig {
+            udp_mux: true,
+            ..PortConfig::default()
+        },
+        ..loopback()
+    };
+    let mut a = Peer::new(muxed());
+    let mut b = Peer::new(loopback());
+    let ch =
+        a.pc.create_data_channel("mux", ChannelOptions::default())
+            .expect("channel");
+    connect(&mut a, &mut b);
+    pump_until(&mut a, &mut b, "channel open", |a, b| {
+        ch.ready_state() == ChannelState::Open && !b.incoming.is_empty() && a.is_connected()
+    });
+    let remote = b.incoming[0].clone();
+    let (mut c, mut d) = (Peer::new(muxed()), Peer::new(loopback()));
+    connect(&mut c, &mut d);
+    let mut pump = Pump::new();
+    restart(&mut pump, &mut a, &mut b);
+    send_numbered(&ch, 0..20);
+    restart(&mut pump, &mut b, &mut a);
+    send_numbered(&ch, 20..40);
+    expect_numbered(&mut a, &mut b, &remote, 40);
+    // Past the failed timeout: consent holds only if the new checks are routed.
+    pump.hold(&mut a, &mut b, Duration::from_millis(3000), |a, b| {
+        assert!(connected(a, b), "a={a:?} b={b:?}")
+    });
+    assert!(
+        a.errors.is_empty() && b.errors.is_empty(),
+        "{:?} {:?}",
+        a.errors,
+        b.errors
+    );
+    c.poll();
+    assert_eq!(
+        c.pc.connection_state(),
+        ConnectionState::Connected,
+        "the other muxed connection"
+    );
+}
+
 /// A remote that keeps re-offering with new credentials gets each offer answered, without
 /// error or a stuck connection; a real restart afterwards recovers.
 #[test]
