@@ -80,6 +80,7 @@ class Peer:
         self.errors = []
         self.ready = False
         self.description = None  # the SDP of the last offer or answer it printed
+        self.candidates = []  # every candidate line it signalled, trickled or in a description
         os.makedirs(log_dir, exist_ok=True)
         base = os.path.join(log_dir, f"{log_prefix}{index}-{name}")
         self.stderr = open(base + ".stderr", "wb")
@@ -206,6 +207,9 @@ class Session:
         for who, stamp, value in self.held:
             if value.get("type") in ("offer", "answer"):
                 self.peers[who].description = value.get("sdp", "")
+                self.peers[who].candidates += [line[2:] for line in value.get("sdp", "").splitlines() if line.startswith("a=candidate:")]
+            if value.get("type") == "candidate" and value.get("candidate"):
+                self.peers[who].candidates.append(value["candidate"])
             if value.get("type") == "offer" and self.offer_at is None:
                 self.offer_at = max(stamp, time.monotonic())
             if self.rewrite is not None:
