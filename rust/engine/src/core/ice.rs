@@ -81,7 +81,13 @@ pub(super) struct IceLayer {
     staged: Option<Vec<Candidate>>,
     /// An ICE restart is under way: the previous pair carries DTLS until the agent selects one.
     restarting: bool,
+    /// Nominating checks (USE-CANDIDATE) the agent left unanswered, taken again once a check
+    /// of ours to their sender succeeds (see [`Self::nominate_again`]).
+    nominations: Vec<(SocketAddr, SocketAddr, BytesMut)>,
 }
+
+/// Nominating checks held at most.
+const NOMINATIONS_HELD: usize = 8;
 
 impl IceLayer {
     pub fn new(
@@ -136,6 +142,7 @@ impl IceLayer {
             view_changed: false,
             staged: None,
             restarting: false,
+            nominations: Vec::new(),
         })
     }
 
@@ -255,6 +262,9 @@ impl IceLayer {
             trace!("unauthenticated STUN from {peer} dropped");
             return;
         }
+        let nominating = !self.agent.role() && is_nominating_check(&data);
+        let answer = !nominating && is_success(&data);
+        let held = nominating.then(|| data.clone());
         let msg = TransportMessage {
             now,
             transport: TransportContext {
@@ -265,8 +275,52 @@ impl IceLayer {
             },
             message: data,
         };
+
         if let Err(e) = self.agent.handle_read(msg) {
             trace!("STUN from {peer} not handled: {e}");
+        }
+        if let Some(data) = held {
+            if self.agent.get_selected_candidate_pair().is_none()
+                && self.nominations.len() < NOMINATIONS_HELD
+            {
+                self.nominations.push((local, peer, data));
+            }
+        }
+        if answer {
+            self.nominate_again(now, local, peer);
+        }
+    }
+
+    /// rtc-ice 0.21.1, controlled, neither answers a nominating check (USE-CANDIDATE) that
+    /// arrives before its own check of that pair succeeded nor remembers the nomination
+    /// (RFC 8445 §7.3.1.4 and §7.3.1.5 want both). A controlling remote that nominates with
+    /// its first check (Firefox after its own ICE restart, its candidates `.local` names we
+    /// cannot check first) was then never answered and never selected. Once our check to
+    /// `peer` succeeded, its held nominating checks are taken again: the pair is selected and
+    /// each is answered.
+    fn nominate_again(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr) {
+        if self.nominations.is_empty() || self.agent.get_selected_candidate_pair().is_some() {
+            self.nominations.clear();
+            return;
+        }
+        let (again, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.nominations)
+            .into_iter()
+            .partition(|(l, p, _)| *l == local && *p == peer);
+        self.nominations = keep;
+        for (local, peer, data) in again {
+            let msg = TransportMessage {
+                now,
+                transport: TransportContext {
+                    local_addr: local,
+                    peer_addr: peer,
+                    transport_protocol: TransportProtocol::UDP,
+                    ecn: None,
+                },
+                message: data,
+            };
+            if let Err(e) = self.agent.handle_read(msg) {
+                trace!("nominating check from {peer} not handled again: {e}");
+            }
         }
     }
 
@@ -414,6 +468,20 @@ impl IceLayer {
     pub fn close(&mut self) {
         let _ = self.agent.close();
     }
+}
+
+/// Whether `data` is a Binding request with USE-CANDIDATE.
+fn is_nominating_check(data: &[u8]) -> bool {
+    let mut m = StunMessage::new();
+    m.unmarshal_binary(data).is_ok()
+        && m.typ.class == CLASS_REQUEST
+        && m.contains(rtc_stun::attributes::ATTR_USE_CANDIDATE)
+}
+
+/// Whether `data` is a Binding success response.
+fn is_success(data: &[u8]) -> bool {
+    let mut m = StunMessage::new();
+    m.unmarshal_binary(data).is_ok() && m.typ.class == CLASS_SUCCESS_RESPONSE
 }
 
 fn make_candidate(
