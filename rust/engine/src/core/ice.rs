@@ -265,18 +265,7 @@ impl IceLayer {
         let nominating = !self.agent.role() && is_nominating_check(&data);
         let answer = !nominating && is_success(&data);
         let held = nominating.then(|| data.clone());
-        let msg = TransportMessage {
-            now,
-            transport: TransportContext {
-                local_addr: local,
-                peer_addr: peer,
-                transport_protocol: TransportProtocol::UDP,
-                ecn: None,
-            },
-            message: data,
-        };
-
-        if let Err(e) = self.agent.handle_read(msg) {
+        if let Err(e) = self.agent_read(now, local, peer, data) {
             trace!("STUN from {peer} not handled: {e}");
         }
         if let Some(data) = held {
@@ -289,6 +278,26 @@ impl IceLayer {
         if answer {
             self.nominate_again(now, local, peer);
         }
+    }
+
+    /// Hands an authentic STUN datagram to the agent.
+    fn agent_read(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        data: BytesMut,
+    ) -> Result<(), rtc_shared::error::Error> {
+        self.agent.handle_read(TransportMessage {
+            now,
+            transport: TransportContext {
+                local_addr: local,
+                peer_addr: peer,
+                transport_protocol: TransportProtocol::UDP,
+                ecn: None,
+            },
+            message: data,
+        })
     }
 
     /// rtc-ice 0.21.1, controlled, neither answers a nominating check (USE-CANDIDATE) that
@@ -308,17 +317,7 @@ impl IceLayer {
             .partition(|(l, p, _)| *l == local && *p == peer);
         self.nominations = keep;
         for (local, peer, data) in again {
-            let msg = TransportMessage {
-                now,
-                transport: TransportContext {
-                    local_addr: local,
-                    peer_addr: peer,
-                    transport_protocol: TransportProtocol::UDP,
-                    ecn: None,
-                },
-                message: data,
-            };
-            if let Err(e) = self.agent.handle_read(msg) {
+            if let Err(e) = self.agent_read(now, local, peer, data) {
                 trace!("nominating check from {peer} not handled again: {e}");
             }
         }

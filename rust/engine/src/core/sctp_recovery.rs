@@ -87,6 +87,18 @@ struct Forward {
     resends: u32,
 }
 
+impl Sent {
+    /// Queues a copy on `due`, as transmission number `order`; returns its DATA chunks.
+    fn send_again(&mut self, now: Instant, order: u64, due: &mut Vec<Bytes>) -> u64 {
+        self.order = order;
+        self.sent = now;
+        self.again = true;
+        self.resends += 1;
+        due.push(self.packet.clone());
+        self.tsns.len() as u64
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Recovery {
     forward: Option<Forward>,
@@ -332,12 +344,7 @@ impl Recovery {
             for s in self.outstanding.iter_mut() {
                 if s.order < rack && s.resends < MAX_RESENDS && now >= s.sent + wait {
                     self.order += 1;
-                    s.order = self.order;
-                    s.sent = now;
-                    s.again = true;
-                    s.resends += 1;
-                    self.resent += s.tsns.len() as u64;
-                    self.due.push(s.packet.clone());
+                    self.resent += s.send_again(now, self.order, &mut self.due);
                     any = true;
                 }
             }
@@ -349,12 +356,7 @@ impl Recovery {
         if !any && self.probes < MAX_PROBES && probe_at.is_some_and(|at| now >= at) {
             if let Some(s) = self.outstanding.front_mut() {
                 self.order += 1;
-                s.order = self.order;
-                s.sent = now;
-                s.again = true;
-                s.resends += 1;
-                self.resent += s.tsns.len() as u64;
-                self.due.push(s.packet.clone());
+                self.resent += s.send_again(now, self.order, &mut self.due);
                 self.probes += 1;
                 self.progress = Some(now);
             }

@@ -37,6 +37,17 @@ fn lose_first_flight_with(msg: u8) -> impl Filter {
     }
 }
 
+/// Both sides connect within `limit`, or the test fails naming their states.
+fn assert_connects_within(sim: &mut Sim, limit: Duration) {
+    assert!(
+        connects_within(sim, limit),
+        "a={:?} b={:?} after {:?}",
+        sim.a().state_names(),
+        sim.b().state_names(),
+        sim.elapsed()
+    );
+}
+
 fn connects_within(sim: &mut Sim, limit: Duration) -> bool {
     sim.run_until(limit, |s| {
         s.a().state() == Connected && s.b().state() == Connected
@@ -50,13 +61,7 @@ fn the_clients_second_flight_lost_once() {
     let mut sim = Sim::new(SimConfig::default());
     sim.set_filter(B, lose_first_flight_with(CLIENT_KEY_EXCHANGE));
     sim.signal();
-    assert!(
-        connects_within(&mut sim, Duration::from_secs(8)),
-        "a={:?} b={:?} after {:?}",
-        sim.a().state_names(),
-        sim.b().state_names(),
-        sim.elapsed()
-    );
+    assert_connects_within(&mut sim, Duration::from_secs(8));
 }
 
 #[test]
@@ -129,13 +134,7 @@ fn the_servers_final_flight_lost_after_the_clients_second_flight_was_repeated() 
     sim.set_filter(B, lose_first_flight_with(CLIENT_KEY_EXCHANGE));
     sim.set_filter(A, lose_first_change_cipher_spec());
     sim.signal();
-    assert!(
-        connects_within(&mut sim, Duration::from_secs(8)),
-        "a={:?} b={:?} after {:?}",
-        sim.a().state_names(),
-        sim.b().state_names(),
-        sim.elapsed()
-    );
+    assert_connects_within(&mut sim, Duration::from_secs(8));
 }
 
 #[test]
@@ -241,13 +240,7 @@ fn four_cookie_acks_lost_in_a_row() {
     let mut sim = Sim::new(SimConfig::default());
     sim.set_filter(A, lose_application_datagrams(2, 5));
     sim.signal();
-    assert!(
-        connects_within(&mut sim, Duration::from_secs(8)),
-        "a={:?} b={:?} after {:?}",
-        sim.a().state_names(),
-        sim.b().state_names(),
-        sim.elapsed()
-    );
+    assert_connects_within(&mut sim, Duration::from_secs(8));
 }
 
 const CHANGE_CIPHER_SPEC: u8 = 20;
@@ -272,13 +265,7 @@ fn the_remote_finishing_dtls_late_still_gets_its_time_for_sctp() {
         }
     });
     sim.signal();
-    assert!(
-        connects_within(&mut sim, Duration::from_secs(25)),
-        "a={:?} b={:?} after {:?}",
-        sim.a().state_names(),
-        sim.b().state_names(),
-        sim.elapsed()
-    );
+    assert_connects_within(&mut sim, Duration::from_secs(25));
     assert!(
         sim.a().reached(Connected) > Some(Duration::from_secs(11)),
         "A connected before its SCTP packets could arrive: the test lost nothing"
