@@ -76,7 +76,7 @@ def start_session(sender, receiver, args, rewrite=None):
     ):
         command, env = peer_command(stack, args.ours_bin)
         if stack == "ours":
-            env["RUST_LOG"] = "warn"
+            env["RUST_LOG"] = os.environ.get("BENCH_RUST_LOG", "warn")
         specs.append((stack, command + flags, env))
     return Session(
         specs,

@@ -8,6 +8,7 @@ mod dtls;
 mod flight;
 mod ice;
 mod ice_view;
+mod pacer;
 #[cfg(test)]
 mod proptests;
 mod sctp;
@@ -34,6 +35,7 @@ use bytes::{Bytes, BytesMut};
 use channels::Channels;
 use dtls::{DtlsLayer, DtlsOutput};
 use ice::{IceLayer, IceOutput, Source};
+use pacer::{pacing_rate, Pacer};
 use rtc_dtls::crypto::Certificate;
 use rtc_ice::state::ConnectionState as IceState;
 use sctp::{SctpLayer, SctpOutput};
@@ -110,6 +112,8 @@ pub(crate) struct Core {
     /// Sends lost DATA packets again before rtc-sctp's 1 s retransmission timer would.
     recovery: Recovery,
     skipper: Skipper,
+    /// Spreads the SCTP traffic rtc-sctp writes in bursts (once SCTP is up).
+    pacer: Pacer,
     /// How ICE failing is told: consent lost once a pair was selected, else no pair.
     failed_after: std::time::Duration,
 }
@@ -154,6 +158,7 @@ impl Core {
             retransmits: RetransmitCounter::default(),
             recovery: Recovery::default(),
             skipper: Skipper::default(),
+            pacer: Pacer::default(),
             failed_after: p.liveness.failed_after,
         })
     }
@@ -189,6 +194,7 @@ impl Core {
                 .then(|| self.skipper.poll_timeout())
                 .flatten(),
             self.setup_deadline,
+            self.pacer.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -471,7 +477,21 @@ impl Core {
     /// Hands what SCTP wants to send to DTLS, then to the selected ICE pair. Called once per
     /// driver iteration so a burst of DATA is answered with one SACK.
     pub fn flush(&mut self, now: Instant) {
-        let packets = self.sctp.poll_packets(now);
+        for packet in self.sctp.poll_packets(now) {
+            self.pacer.push(packet);
+        }
+        self.pacer.set_rate(pacing_rate(
+            self.recovery.flight() + self.pacer.held_bytes(),
+            self.recovery.min_rtt(),
+            self.recovery.loss_seen(),
+        ));
+        let packets = if self.finished {
+            self.pacer.release_all()
+        } else {
+            self.pacer.release(now)
+        };
+        // Recovery and the skipper time a packet from when it leaves, not from when rtc-sctp
+        // wrote it: a round trip never includes the pacer's wait.
         for packet in &packets {
             self.retransmits.observe(packet);
             let channels = &self.channels;

@@ -56,6 +56,9 @@ const DELAYED_SACK: Duration = Duration::from_millis(200);
 /// What an unacknowledged FORWARD TSN waits beyond a round trip and the reordering window
 /// before it goes again.
 const FORWARD_ALLOWANCE: Duration = Duration::from_millis(50);
+/// How long the shortest round trip sampled stands for the path (then the next sample
+/// replaces it: the path may have changed).
+const MIN_RTT_WINDOW: Duration = Duration::from_secs(10);
 /// Tail-loss probes in a row without progress before leaving it to rtc-sctp's timer.
 const MAX_PROBES: u32 = 4;
 /// Resends of one packet at most (rtc-sctp's own timer takes over beyond).
@@ -123,6 +126,10 @@ pub(crate) struct Recovery {
     /// Packets due to be sent again, filled by `check`.
     due: Vec<Bytes>,
     resent: u64,
+    /// A SACK reported a gap at least once.
+    loss_seen: bool,
+    /// The shortest round trip sampled within [`MIN_RTT_WINDOW`], and when.
+    min_rtt: Option<(Duration, Instant)>,
 }
 
 /// Serial number arithmetic (RFC 1982): `a` before `b`.
@@ -152,6 +159,22 @@ impl Recovery {
     /// DATA chunks sent again so far (in resent packets).
     pub fn resent(&self) -> u64 {
         self.resent
+    }
+
+    /// Bytes of reliable DATA packets sent and not yet acknowledged.
+    pub fn flight(&self) -> usize {
+        self.bytes
+    }
+
+    /// The shortest round trip measured on our own packets lately: the path without its
+    /// queues, and without the remote's delayed SACKs.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.min_rtt.map(|(rtt, _)| rtt)
+    }
+
+    /// Whether a SACK ever reported a gap: the congestion window has stopped doubling.
+    pub fn loss_seen(&self) -> bool {
+        self.loss_seen
     }
 
     fn rtt(&self) -> Duration {
@@ -253,6 +276,7 @@ impl Recovery {
                     .iter()
                     .any(|&(s, e)| !before(tsn, s) && !before(e, tsn))
         };
+        self.loss_seen |= !blocks.is_empty();
         let advanced = self.cum_ack != Some(cum);
         self.cum_ack = Some(cum);
         if self
@@ -285,6 +309,12 @@ impl Recovery {
                 Some(s) => (s * 7 + rtt) / 8,
                 None => rtt,
             });
+            let stale = self
+                .min_rtt
+                .is_none_or(|(_, at)| now.saturating_duration_since(at) > MIN_RTT_WINDOW);
+            if stale || self.min_rtt.is_some_and(|(m, _)| rtt <= m) {
+                self.min_rtt = Some((rtt, now));
+            }
         }
         if progress {
             self.progress = Some(now);

@@ -27,6 +27,7 @@ mod mtu;
 mod partial;
 mod reasons;
 mod relay;
+mod throughput;
 mod turn_server;
 mod turn_sim;
 

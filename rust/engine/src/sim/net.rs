@@ -167,6 +167,25 @@ pub(crate) fn loss(seed: u64, percent: u64) -> impl Filter {
     }
 }
 
+/// A bottleneck link: `bits_per_second` of serialisation and a tail-drop FIFO queue of
+/// `queue_bytes` in front of it (what a home router does). A datagram is dropped when the
+/// bytes still queued plus its own exceed the queue; otherwise it leaves after everything ahead
+/// of it, so the path's delay grows with the queue. Sizes count 28 bytes of IP and UDP headers.
+pub(crate) fn bottleneck(bits_per_second: u64, queue_bytes: u64) -> impl Filter {
+    let mut busy_until = Duration::ZERO;
+    move |d: &Datagram<'_>| {
+        let size = d.data.len() as u64 + 28;
+        let backlog = busy_until.saturating_sub(d.at);
+        let queued = (backlog.as_nanos() as u64).saturating_mul(bits_per_second) / 8_000_000_000;
+        if queued + size > queue_bytes {
+            return Verdict::Drop;
+        }
+        let serialise = Duration::from_nanos(size * 8_000_000_000 / bits_per_second.max(1));
+        busy_until = busy_until.max(d.at) + serialise;
+        Verdict::Delay(busy_until - d.at)
+    }
+}
+
 /// Duplicates `dup_percent` % of the datagrams (the copy up to `max_delay` later) and delays
 /// `late_percent` % by up to `max_delay`, so later datagrams overtake them.
 pub(crate) fn duplicate_and_reorder(
