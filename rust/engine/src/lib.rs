@@ -27,6 +27,7 @@
 //! | `core/sctp.rs` | rtc-sctp association (attempts that switch role when unanswered) and its streams, DCEP messages |
 //! | `core/sctp_guard.rs` | bounds on what the remote's SCTP packets can make rtc-sctp hold |
 //! | `core/sctp_recovery.rs` | loss recovery beside rtc-sctp: DATA packets (of reliable channels) and FORWARD TSNs sent again on the SACKs' evidence |
+//! | `core/pacer.rs` | spreads the new DATA rtc-sctp writes in bursts: at 2x (then 1.25x) its window per round trip; SACKs, control and retransmissions never wait |
 //! | `core/sctp_skip.rs` | partial reliability beside rtc-sctp: a lost message its channel may not send again is skipped at once with our own FORWARD TSN |
 //! | `core/channels.rs` | the data channel state machine (one `set_state`), stream ids, reading within the receive budget |
 //! | `gather/` | gathering, sans-IO: host, STUN (server-reflexive) and TURN (relay) candidates, their transactions, "is gathering complete" |
