@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 const DATA: u8 = 0;
 const SACK: u8 = 3;
 const FORWARD_TSN: u8 = 192;
+const PPI_DCEP: u32 = 50;
 /// DATA chunk flag: SACK-IMMEDIATELY (RFC 7053).
 const FLAG_IMMEDIATE: u8 = 0x08;
 const COMMON_HEADER: usize = 12;
@@ -211,7 +212,9 @@ impl Recovery {
         let tsns: Vec<u32> = sctp_chunks(packet)
             .filter(|(kind, _, value)| *kind == DATA && value.len() >= 6)
             .map(|(_, _, v)| {
-                all_reliable &= reliable(u16::from_be_bytes([v[4], v[5]]));
+                // DCEP messages go reliable whatever the stream's policy (RFC 8832).
+                let dcep = v.get(8..12) == Some(&PPI_DCEP.to_be_bytes()[..]);
+                all_reliable &= dcep || reliable(u16::from_be_bytes([v[4], v[5]]));
                 u32::from_be_bytes([v[0], v[1], v[2], v[3]])
             })
             .collect();

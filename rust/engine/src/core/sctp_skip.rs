@@ -36,6 +36,7 @@ const SACK: u8 = 3;
 const FORWARD_TSN: u8 = 192;
 const FLAG_UNORDERED: u8 = 0x04;
 const FLAG_END: u8 = 0x01;
+const PPI_DCEP: u32 = 50;
 const COMMON_HEADER: usize = 12;
 const CHECKSUM: std::ops::Range<usize> = 8..12;
 /// Chunks tracked at most.
@@ -136,6 +137,10 @@ impl Skipper {
                 continue;
             }
             let stream = u16::from_be_bytes([v[4], v[5]]);
+            // DCEP messages (DATA_CHANNEL_OPEN / ACK) go reliable and ordered whatever the
+            // channel's policy (RFC 8832 section 6; rtc-sctp sends them so): never skipped, or
+            // a lost OPEN on a maxRetransmits 0 stream left the channel unopened for good.
+            let dcep = v[8..12] == PPI_DCEP.to_be_bytes();
             self.chunks.push_back(Chunk {
                 tsn,
                 stream,
@@ -147,7 +152,7 @@ impl Skipper {
                 first_order: self.order,
                 order: self.order,
                 sends: 1,
-                policy: policy(stream),
+                policy: if dcep { None } else { policy(stream) },
                 acked: false,
             });
         }
