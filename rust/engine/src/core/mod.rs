@@ -112,7 +112,7 @@ pub(crate) struct Core {
     /// Sends lost DATA packets again before rtc-sctp's 1 s retransmission timer would.
     recovery: Recovery,
     skipper: Skipper,
-    /// Spreads the SCTP traffic rtc-sctp writes in bursts (once SCTP is up).
+    /// Spreads out the new DATA rtc-sctp writes in bursts.
     pacer: Pacer,
     /// How ICE failing is told: consent lost once a pair was selected, else no pair.
     failed_after: std::time::Duration,
@@ -474,8 +474,9 @@ impl Core {
         self.dtls_connected_at
     }
 
-    /// Hands what SCTP wants to send to DTLS, then to the selected ICE pair. Called once per
-    /// driver iteration so a burst of DATA is answered with one SACK.
+    /// Hands what SCTP wants to send, through the pacer, to DTLS, then to the selected ICE
+    /// pair. Called once per driver iteration (and when the pacer's time comes) so a burst of
+    /// DATA is answered with one SACK.
     pub fn flush(&mut self, now: Instant) {
         for packet in self.sctp.poll_packets(now) {
             self.pacer.push(packet);

@@ -25,6 +25,7 @@
 //! leave at once.
 
 use super::sctp_chunks;
+use super::sctp_recovery::before;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -32,9 +33,9 @@ use std::time::{Duration, Instant};
 const DATA: u8 = 0;
 
 /// Below this much data in flight (about 27 full datagrams) nothing is paced.
-pub(crate) const MIN_PACED_FLIGHT: usize = 32 * 1024;
+const MIN_PACED_FLIGHT: usize = 32 * 1024;
 /// Most bytes held back; past it the pacer lets everything out at once.
-pub(crate) const MAX_HELD_BYTES: usize = 4 << 20;
+const MAX_HELD_BYTES: usize = 4 << 20;
 /// Bytes that may leave back to back: a few datagrams, or a millisecond at the pacing rate
 /// (the timers that wake the driver are about that coarse).
 const MIN_BURST: f64 = 3_000.0;
@@ -53,11 +54,6 @@ pub(crate) fn pacing_rate(flight: usize, rtt: Option<Duration>, loss_seen: bool)
     }
     let gain = if loss_seen { STEADY_GAIN } else { STARTUP_GAIN };
     Some(gain * flight as f64 / rtt)
-}
-
-/// Serial number arithmetic (RFC 1982): `a` before `b`.
-fn before(a: u32, b: u32) -> bool {
-    a != b && b.wrapping_sub(a) < 1 << 31
 }
 
 #[derive(Debug, Default)]

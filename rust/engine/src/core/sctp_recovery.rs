@@ -41,7 +41,6 @@ use std::time::{Duration, Instant};
 const DATA: u8 = 0;
 const SACK: u8 = 3;
 const FORWARD_TSN: u8 = 192;
-const PPI_DCEP: u32 = 50;
 /// DATA chunk flag: SACK-IMMEDIATELY (RFC 7053).
 const FLAG_IMMEDIATE: u8 = 0x08;
 const COMMON_HEADER: usize = 12;
@@ -138,6 +137,14 @@ pub(super) fn before(a: u32, b: u32) -> bool {
     a != b && b.wrapping_sub(a) < 1 << 31
 }
 
+/// Whether a DATA chunk's value (TSN, stream, SSN, PPI, ...) carries a DCEP message
+/// (DATA_CHANNEL_OPEN / ACK): sent reliable and ordered whatever the channel's policy (RFC 8832
+/// section 6; rtc-sctp sends them so).
+pub(super) fn is_dcep(value: &[u8]) -> bool {
+    const PPI_DCEP: u32 = 50;
+    value.get(8..12) == Some(&PPI_DCEP.to_be_bytes()[..])
+}
+
 /// A SACK chunk's value: its cumulative TSN ack and its gap blocks as TSN ranges (at most
 /// [`MAX_GAP_BLOCKS`]).
 pub(super) fn parse_sack(value: &[u8]) -> Option<(u32, Vec<(u32, u32)>)> {
@@ -212,9 +219,7 @@ impl Recovery {
         let tsns: Vec<u32> = sctp_chunks(packet)
             .filter(|(kind, _, value)| *kind == DATA && value.len() >= 6)
             .map(|(_, _, v)| {
-                // DCEP messages go reliable whatever the stream's policy (RFC 8832).
-                let dcep = v.get(8..12) == Some(&PPI_DCEP.to_be_bytes()[..]);
-                all_reliable &= dcep || reliable(u16::from_be_bytes([v[4], v[5]]));
+                all_reliable &= is_dcep(v) || reliable(u16::from_be_bytes([v[4], v[5]]));
                 u32::from_be_bytes([v[0], v[1], v[2], v[3]])
             })
             .collect();

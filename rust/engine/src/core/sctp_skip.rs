@@ -26,7 +26,7 @@
 //! [`MAX_TRACKED`] chunks; past it new chunks go untracked and the walk stops at them.
 
 use super::sctp_chunks;
-use super::sctp_recovery::{before, parse_sack};
+use super::sctp_recovery::{before, is_dcep, parse_sack};
 use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -36,7 +36,6 @@ const SACK: u8 = 3;
 const FORWARD_TSN: u8 = 192;
 const FLAG_UNORDERED: u8 = 0x04;
 const FLAG_END: u8 = 0x01;
-const PPI_DCEP: u32 = 50;
 const COMMON_HEADER: usize = 12;
 const CHECKSUM: std::ops::Range<usize> = 8..12;
 /// Chunks tracked at most.
@@ -137,10 +136,9 @@ impl Skipper {
                 continue;
             }
             let stream = u16::from_be_bytes([v[4], v[5]]);
-            // DCEP messages (DATA_CHANNEL_OPEN / ACK) go reliable and ordered whatever the
-            // channel's policy (RFC 8832 section 6; rtc-sctp sends them so): never skipped, or
-            // a lost OPEN on a maxRetransmits 0 stream left the channel unopened for good.
-            let dcep = v[8..12] == PPI_DCEP.to_be_bytes();
+            // Never skipped: a lost OPEN on a maxRetransmits 0 stream left the channel
+            // unopened for good.
+            let dcep = is_dcep(v);
             self.chunks.push_back(Chunk {
                 tsn,
                 stream,

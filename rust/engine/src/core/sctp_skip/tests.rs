@@ -115,7 +115,7 @@ fn a_lost_channel_open_is_never_skipped() {
     let mut s = Skipper::default();
     s.on_received(t0, &sack(99, &[]));
     let mut open = whole(100, 0);
-    open[24..28].copy_from_slice(&PPI_DCEP.to_be_bytes());
+    open[24..28].copy_from_slice(&50u32.to_be_bytes()); // PPI: DCEP
     s.on_sent(t0, &open, rtx0);
     s.on_sent(t0, &whole(101, 1), rtx0);
     s.on_received(t0 + ms(20), &sack(99, &[(2, 2)]));
