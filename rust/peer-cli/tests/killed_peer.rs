@@ -246,10 +246,12 @@ impl Survivor {
         );
     }
 
-    /// One step of the transfer: reads what arrived and tops up our sends.
+    /// One step of the transfer: reads what arrived (at most 1 MiB, so that a peer sending
+    /// faster than this loop reads cannot keep it from the other survivor) and tops up our sends.
     fn transfer(&mut self) {
         self.peer.poll();
-        while let Some(m) = self.channel.recv() {
+        for _ in 0..64 {
+            let Some(m) = self.channel.recv() else { break };
             self.received += m.data.len();
         }
         while self.channel.ready_state() == ChannelState::Open
