@@ -121,6 +121,48 @@ fn restart_from_either_side_keeps_the_channel_and_every_message() {
     );
 }
 
+/// Candidate lines name no ICE generation: a remote that gets one of the new candidates before
+/// the answer files it under the previous generation (Chromium then never checks it, and the
+/// restart it asked for fails). The answer to a restarting offer therefore always comes first.
+#[test]
+fn the_answer_to_a_restarting_offer_comes_before_its_candidates() {
+    let (mut a, mut b, ch, remote) = connected_pair(config);
+    let mut pump = Pump::new();
+    for round in 0..8u32 {
+        b.gathering_complete = false;
+        b.pc.restart_ice().expect("restart_ice");
+        pump.until(&mut b, &mut a, "the restarting offer", |b, _| {
+            b.description.is_some()
+        });
+        pump.deliver_offer(&mut b, &mut a);
+        // a's events as an application sees them, in order, until its gathering ends.
+        let mut order = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !order.contains(&"complete") && std::time::Instant::now() < deadline {
+            for ev in a.pc.poll() {
+                match ev {
+                    Event::SessionDescription { sdp_type, sdp } => {
+                        order.push("answer");
+                        a.description = Some((sdp_type, sdp));
+                    }
+                    Event::IceCandidate { candidate, .. } => {
+                        order.push("candidate");
+                        a.candidates.push(candidate);
+                    }
+                    Event::GatheringComplete => order.push("complete"),
+                    _ => {}
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(order.first(), Some(&"answer"), "round {round}: {order:?}");
+        assert!(order.contains(&"candidate"), "round {round}: {order:?}");
+        pump.deliver_answer(&mut b, &mut a);
+        send_numbered(&ch, round * 10..round * 10 + 10);
+    }
+    expect_numbered(&mut a, &mut b, &remote, 80);
+}
+
 #[test]
 fn a_reoffer_with_the_same_credentials_is_answered_and_changes_nothing() {
     let mut a = Peer::new(config());

@@ -177,6 +177,18 @@ impl PeerConnection {
         self.count_remote_candidates(remote.candidates.len())?;
         if restart {
             (self.ufrag, self.pwd) = new_credentials()?;
+        }
+        let answer = self.local_sdp(setup, &remote.mid, &remote.sections);
+        self.signaling = SignalingState::HaveRemoteOffer;
+        self.answer = Some(answer.clone());
+        // The answer goes out before the candidates gathered for it: a remote that gets a
+        // candidate first (it names no ufrag) files it under the previous ICE generation, and
+        // Chromium then never checks it.
+        self.shared.push_quiet(vec![Update::LocalDescription {
+            sdp_type: SdpType::Answer,
+            sdp: answer,
+        }]);
+        if restart {
             self.command(Command::RestartIce {
                 local: (self.ufrag.clone(), self.pwd.clone()),
                 remote: remote_ice.clone(),
@@ -184,17 +196,10 @@ impl PeerConnection {
                 regather: true,
             })?;
         }
-        let answer = self.local_sdp(setup, &remote.mid, &remote.sections);
         self.add_inline_candidates(&remote)?;
         if let Some(n) = self.negotiated.as_mut() {
             n.remote_ice = remote_ice;
         }
-        self.signaling = SignalingState::HaveRemoteOffer;
-        self.answer = Some(answer.clone());
-        self.shared.push_quiet(vec![Update::LocalDescription {
-            sdp_type: SdpType::Answer,
-            sdp: answer,
-        }]);
         Ok(())
     }
 
