@@ -4,6 +4,7 @@
 //! [`Update`]s for the application and its next timeout. It owns no socket and reads no clock.
 
 mod channels;
+mod delivery_rate;
 mod dtls;
 mod flight;
 mod ice;
@@ -11,6 +12,7 @@ mod ice_view;
 mod pacer;
 #[cfg(test)]
 mod proptests;
+mod sack_filter;
 mod sctp;
 mod sctp_guard;
 mod sctp_recovery;
@@ -35,9 +37,10 @@ use bytes::{Bytes, BytesMut};
 use channels::Channels;
 use dtls::{DtlsLayer, DtlsOutput};
 use ice::{IceLayer, IceOutput, Source};
-use pacer::{pacing_rate, Pacer};
+use pacer::{fills_path, pacing_rate, Pacer};
 use rtc_dtls::crypto::Certificate;
 use rtc_ice::state::ConnectionState as IceState;
+use sack_filter::SackFilter;
 use sctp::{SctpLayer, SctpOutput};
 use sctp_guard::{SctpGuard, Verdict};
 use sctp_recovery::Recovery;
@@ -111,6 +114,7 @@ pub(crate) struct Core {
     retransmits: RetransmitCounter,
     /// Sends lost DATA packets again before rtc-sctp's 1 s retransmission timer would.
     recovery: Recovery,
+    sack_filter: SackFilter,
     skipper: Skipper,
     /// Spreads out the new DATA rtc-sctp writes in bursts.
     pacer: Pacer,
@@ -157,6 +161,7 @@ impl Core {
             share,
             retransmits: RetransmitCounter::default(),
             recovery: Recovery::default(),
+            sack_filter: SackFilter::default(),
             skipper: Skipper::default(),
             pacer: Pacer::default(),
             failed_after: p.liveness.failed_after,
@@ -478,14 +483,25 @@ impl Core {
     /// pair. Called once per driver iteration (and when the pacer's time comes) so a burst of
     /// DATA is answered with one SACK.
     pub fn flush(&mut self, now: Instant) {
-        for packet in self.sctp.poll_packets(now) {
+        let produced = self.sctp.poll_packets(now);
+        self.sack_filter.on_produced(
+            now,
+            &produced,
+            self.sctp.fast_retransmits(),
+            self.recovery.rtt(),
+        );
+        for packet in produced {
             self.pacer.push(packet);
         }
+        let window = self.recovery.flight() + self.pacer.held_bytes();
         self.pacer.set_rate(pacing_rate(
-            self.recovery.flight() + self.pacer.held_bytes(),
+            window,
             self.recovery.min_rtt(),
             self.recovery.loss_seen(),
+            self.recovery.delivery_rate(now),
+            self.recovery.draining(now),
         ));
+        self.recovery.set_app_limited(!fills_path(window));
         let packets = if self.finished {
             self.pacer.release_all()
         } else {
@@ -626,6 +642,7 @@ impl Core {
                     Verdict::Accept => {
                         self.recovery.on_received(now, &d);
                         self.skipper.on_received(now, &d);
+                        let d = self.sack_filter.filter(now, d);
                         self.sctp.feed(now, d)
                     }
                     Verdict::Drop => self.junk_datagrams += 1,

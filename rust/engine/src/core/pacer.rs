@@ -44,16 +44,37 @@ const BURST_TIME: f64 = 0.001;
 /// Gain on flight / round trip while the window grows from the start, and afterwards.
 const STARTUP_GAIN: f64 = 2.0;
 const STEADY_GAIN: f64 = 1.25;
+/// Gain on the path's rate for a round trip after a loss: the queue that overflowed drains.
+const DRAIN_GAIN: f64 = 0.75;
+
+/// Whether a flight is large enough to be paced (and to measure the path's rate by).
+pub(crate) fn fills_path(flight: usize) -> bool {
+    flight >= MIN_PACED_FLIGHT
+}
 
 /// The pacing rate in bytes per second for `flight` bytes in flight over a round trip of
-/// `rtt`, or `None` (no pacing) when the flight is small or there is no round trip yet.
-pub(crate) fn pacing_rate(flight: usize, rtt: Option<Duration>, loss_seen: bool) -> Option<f64> {
+/// `rtt`, or `None` (no pacing) when the flight is small or there is no round trip yet. Once a
+/// gap was reported, never more than [`STEADY_GAIN`] times the recent `delivery_rate`: a window
+/// larger than the path holds would otherwise be sent faster than the bottleneck drains.
+pub(crate) fn pacing_rate(
+    flight: usize,
+    rtt: Option<Duration>,
+    loss_seen: bool,
+    delivery_rate: Option<f64>,
+    draining: bool,
+) -> Option<f64> {
     let rtt = rtt?.as_secs_f64();
-    if flight < MIN_PACED_FLIGHT || rtt <= 0.0 {
+    if !fills_path(flight) || rtt <= 0.0 {
         return None;
     }
     let gain = if loss_seen { STEADY_GAIN } else { STARTUP_GAIN };
-    Some(gain * flight as f64 / rtt)
+    let by_window = gain * flight as f64 / rtt;
+    Some(match delivery_rate {
+        Some(path) if loss_seen => {
+            by_window.min(if draining { DRAIN_GAIN } else { STEADY_GAIN } * path)
+        }
+        _ => by_window,
+    })
 }
 
 #[derive(Debug, Default)]

@@ -609,6 +609,13 @@ impl SctpLayer {
         }
     }
 
+    /// rtc-sctp's fast retransmissions so far (DATA chunks sent again on gap reports).
+    pub fn fast_retransmits(&self) -> u64 {
+        self.associations
+            .first()
+            .map_or(0, |(_, a)| a.stats().get_num_fast_retrans())
+    }
+
     /// Aborts the association, or every attempt (their ABORTs are among the next packets).
     pub fn abort(&mut self) {
         for (_, association) in self.associations.iter_mut() {

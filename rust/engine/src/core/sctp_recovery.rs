@@ -33,6 +33,7 @@
 //! buffers rtc-sctp hands out, not copies); past that, new packets go untracked and only
 //! rtc-sctp recovers them.
 
+use super::delivery_rate::{DeliveryRate, Snapshot};
 use super::sctp_chunks;
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -66,6 +67,8 @@ const MAX_RESENDS: u32 = 8;
 /// Gap blocks of one SACK looked at: a real receiver reports a few; a hostile one could send
 /// thousands in a large record, each checked against every packet held.
 const MAX_GAP_BLOCKS: usize = 64;
+/// Round trips over which the highest delivery-rate sample stands for the path's rate.
+const RATE_WINDOW_ROUND_TRIPS: u32 = 8;
 
 /// One DATA packet we sent.
 struct Sent {
@@ -79,6 +82,8 @@ struct Sent {
     /// Sent more than once: gives no round-trip sample (Karn).
     again: bool,
     resends: u32,
+    /// The delivery count when it first left.
+    snapshot: Snapshot,
 }
 
 /// The last FORWARD TSN we sent, as a packet of its own.
@@ -128,8 +133,15 @@ pub(crate) struct Recovery {
     resent: u64,
     /// A SACK reported a gap at least once.
     loss_seen: bool,
+    /// The last SACK reported a gap.
+    gaps: bool,
+    /// When the latest loss episode began: the first SACK with a gap after one without.
+    episode: Option<Instant>,
     /// The shortest round trip sampled within [`MIN_RTT_WINDOW`], and when.
     min_rtt: Option<(Duration, Instant)>,
+    delivery: DeliveryRate,
+    /// Packets leave while the flight is too small to fill the path (set by the sender).
+    app_limited: bool,
 }
 
 /// Serial number arithmetic (RFC 1982): `a` before `b`.
@@ -185,8 +197,34 @@ impl Recovery {
         self.loss_seen
     }
 
-    fn rtt(&self) -> Duration {
+    /// Whether a loss episode began within the last shortest round trip: the queue that
+    /// overflowed is still full, and what is sent now should let it drain.
+    pub fn draining(&self, now: Instant) -> bool {
+        match (self.episode, self.min_rtt) {
+            (Some(at), Some((rtt, _))) => now.saturating_duration_since(at) < rtt,
+            _ => false,
+        }
+    }
+
+    /// The smoothed round trip (or the hint, or an initial guess).
+    pub fn rtt(&self) -> Duration {
         self.srtt.or(self.rtt_hint).unwrap_or(INITIAL_RTT)
+    }
+
+    fn rate_window(&self) -> Duration {
+        self.rtt() * RATE_WINDOW_ROUND_TRIPS
+    }
+
+    /// The rate the remote has received our data at lately (the highest sample of the last
+    /// few round trips), bytes per second; `None` before a sample from a full flight.
+    pub fn delivery_rate(&self, now: Instant) -> Option<f64> {
+        self.delivery.max(now, self.rate_window())
+    }
+
+    /// Whether the packets about to leave are sent with too little in flight to fill the path:
+    /// their delivery-rate samples would measure the application.
+    pub fn set_app_limited(&mut self, app_limited: bool) {
+        self.app_limited = app_limited;
     }
 
     /// A round trip measured elsewhere; ours, once we have one, takes precedence.
@@ -259,6 +297,7 @@ impl Recovery {
             order: self.order,
             again: false,
             resends: 0,
+            snapshot: self.delivery.on_sent(now, self.app_limited),
         });
     }
 
@@ -285,6 +324,10 @@ impl Recovery {
                     .any(|&(s, e)| !before(tsn, s) && !before(e, tsn))
         };
         self.loss_seen |= !blocks.is_empty();
+        if !blocks.is_empty() && !self.gaps {
+            self.episode = Some(now);
+        }
+        self.gaps = !blocks.is_empty();
         let advanced = self.cum_ack != Some(cum);
         self.cum_ack = Some(cum);
         if self
@@ -296,11 +339,17 @@ impl Recovery {
         }
         let mut progress = advanced;
         let mut sample = None;
+        let mut delivered = 0;
+        let mut latest: Option<(u64, Snapshot)> = None;
         let mut kept = VecDeque::with_capacity(self.outstanding.len());
         for s in self.outstanding.drain(..) {
             if s.tsns.iter().all(|&t| acked(t)) {
                 progress = true;
                 self.bytes -= s.packet.len();
+                delivered += s.packet.len() as u64;
+                if latest.is_none_or(|(order, _)| s.order > order) {
+                    latest = Some((s.order, s.snapshot));
+                }
                 if self.rack_order.is_none_or(|r| s.order > r) {
                     self.rack_order = Some(s.order);
                 }
@@ -312,6 +361,10 @@ impl Recovery {
             }
         }
         self.outstanding = kept;
+        if let Some((_, snapshot)) = latest {
+            let window = self.rate_window();
+            self.delivery.on_acked(now, delivered, snapshot, window);
+        }
         if let Some(rtt) = sample {
             self.srtt = Some(match self.srtt {
                 Some(s) => (s * 7 + rtt) / 8,

@@ -142,8 +142,40 @@ fn a_queue_beyond_its_bound_is_let_out() {
 #[test]
 fn small_flights_and_unknown_round_trips_are_not_paced() {
     let rtt = Some(Duration::from_millis(40));
-    assert_eq!(pacing_rate(5_000, rtt, false), None);
-    assert_eq!(pacing_rate(100_000, None, false), None);
-    assert_eq!(pacing_rate(100_000, rtt, false), Some(5_000_000.0));
-    assert_eq!(pacing_rate(100_000, rtt, true), Some(3_125_000.0));
+    assert_eq!(pacing_rate(5_000, rtt, false, None, false), None);
+    assert_eq!(pacing_rate(100_000, None, false, None, false), None);
+    assert_eq!(
+        pacing_rate(100_000, rtt, false, None, false),
+        Some(5_000_000.0)
+    );
+    assert_eq!(
+        pacing_rate(100_000, rtt, true, None, false),
+        Some(3_125_000.0)
+    );
+}
+
+#[test]
+fn after_a_loss_the_rate_follows_what_the_path_delivered() {
+    let rtt = Some(Duration::from_millis(40));
+    // A 400 kB window over 40 ms would pace at 12.5 MB/s; the path delivered 2 MB/s.
+    let path = Some(2_000_000.0);
+    assert_eq!(
+        pacing_rate(400_000, rtt, false, path, false),
+        Some(20_000_000.0),
+        "before any loss the window's rate stands"
+    );
+    assert_eq!(
+        pacing_rate(400_000, rtt, true, path, false),
+        Some(2_500_000.0)
+    );
+    assert_eq!(
+        pacing_rate(400_000, rtt, true, path, true),
+        Some(1_500_000.0),
+        "below the path's rate while the queue drains"
+    );
+    assert_eq!(
+        pacing_rate(40_000, rtt, true, path, false),
+        Some(1_250_000.0),
+        "a window below the path's rate paces by the window"
+    );
 }

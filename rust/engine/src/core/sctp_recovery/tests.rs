@@ -1,7 +1,7 @@
 use super::*;
 
 /// A DATA packet with one chunk of `tsn` (a valid checksum, as rtc-sctp marshals it).
-fn data(tsn: u32) -> Bytes {
+pub(in crate::core) fn data(tsn: u32) -> Bytes {
     let mut p = vec![0u8; 12];
     p.extend_from_slice(&[DATA, 3, 0, 20]);
     p.extend_from_slice(&tsn.to_be_bytes());
