@@ -37,7 +37,7 @@ use bytes::{Bytes, BytesMut};
 use channels::Channels;
 use dtls::{DtlsLayer, DtlsOutput};
 use ice::{IceLayer, IceOutput, Source};
-use pacer::{fills_path, pacing_rate, Pacer};
+use pacer::{fills_path, flight_cap, pacing_rate, Pacer};
 use rtc_dtls::crypto::Certificate;
 use rtc_ice::state::ConnectionState as IceState;
 use sack_filter::SackFilter;
@@ -502,6 +502,14 @@ impl Core {
             self.recovery.draining(now),
         ));
         self.recovery.set_app_limited(!fills_path(window));
+        self.pacer.set_flight(
+            self.recovery.flight(),
+            flight_cap(
+                self.recovery.min_rtt(),
+                self.recovery.loss_seen(),
+                self.recovery.delivery_rate(now),
+            ),
+        );
         let packets = if self.finished {
             self.pacer.release_all()
         } else {

@@ -20,7 +20,10 @@
 //! window still grows from the start (no gap reported yet), then 1.25 times. The round trip is
 //! the shortest measured lately, so the remote's delayed SACKs do not slow the rate. Pacing
 //! spreads bursts out over part of a round trip; it does not lower what the congestion window
-//! allows. A flight under [`MIN_PACED_FLIGHT`] is not paced (game traffic, a transfer's first
+//! allows, except after a loss: then new DATA also waits while the flight exceeds
+//! [`FLIGHT_GAIN`] times what the path holds (delivery rate times shortest round trip), since
+//! rtc-sctp's window after one halving can still exceed the path plus its queue. A flight
+//! under [`MIN_PACED_FLIGHT`] is not paced (game traffic, a transfer's first
 //! round trips): its bursts fit any queue. At most [`MAX_HELD_BYTES`] wait; beyond, packets
 //! leave at once.
 
@@ -46,6 +49,21 @@ const STARTUP_GAIN: f64 = 2.0;
 const STEADY_GAIN: f64 = 1.25;
 /// Gain on the path's rate for a round trip after a loss: the queue that overflowed drains.
 const DRAIN_GAIN: f64 = 0.75;
+/// After a loss, new DATA waits while the flight exceeds this many times what the path holds
+/// (its delivery rate times the shortest round trip).
+const FLIGHT_GAIN: f64 = 1.25;
+
+/// The most bytes in flight before new DATA waits, once a gap was reported: rtc-sctp's window
+/// after one halving can still exceed what the path and its queue hold.
+pub(crate) fn flight_cap(
+    rtt: Option<Duration>,
+    loss_seen: bool,
+    delivery_rate: Option<f64>,
+) -> Option<usize> {
+    let (rtt, rate) = (rtt?, delivery_rate?);
+    let cap = FLIGHT_GAIN * rate * rtt.as_secs_f64();
+    (loss_seen && cap.is_finite()).then(|| (cap as usize).max(MIN_PACED_FLIGHT))
+}
 
 /// Whether a flight is large enough to be paced (and to measure the path's rate by).
 pub(crate) fn fills_path(flight: usize) -> bool {
@@ -92,11 +110,27 @@ pub(crate) struct Pacer {
     credit: f64,
     /// When the credit was last brought up to date.
     updated: Option<Instant>,
+    /// Bytes in flight, and the most new DATA may bring it to.
+    flight: usize,
+    flight_cap: Option<usize>,
 }
 
 impl Pacer {
     pub fn set_rate(&mut self, rate: Option<f64>) {
         self.rate = rate.filter(|r| r.is_finite() && *r > 0.0);
+    }
+
+    /// What is in flight now (sent, unacknowledged), and the most new DATA may bring it to.
+    pub fn set_flight(&mut self, flight: usize, cap: Option<usize>) {
+        self.flight = flight;
+        self.flight_cap = cap;
+    }
+
+    /// Whether the next held packet waits for the flight to shrink.
+    fn capped(&self, len: usize) -> bool {
+        self.rate.is_some()
+            && self.held_bytes <= MAX_HELD_BYTES
+            && self.flight_cap.is_some_and(|cap| self.flight + len > cap)
     }
 
     /// Bytes of new DATA held back.
@@ -150,12 +184,13 @@ impl Pacer {
         while let Some(front) = self.held.front() {
             let len = front.len();
             let paced = self.rate.is_some() && self.held_bytes <= MAX_HELD_BYTES;
-            if paced && self.credit < 0.0 {
+            if paced && (self.credit < 0.0 || self.capped(len)) {
                 break;
             }
             if paced {
                 self.credit -= len as f64;
             }
+            self.flight += len;
             self.held_bytes -= len;
             if let Some(p) = self.held.pop_front() {
                 out.push(p);
@@ -176,6 +211,9 @@ impl Pacer {
             return None;
         }
         let updated = self.updated?;
+        if self.urgent.is_empty() && self.held.front().is_some_and(|p| self.capped(p.len())) {
+            return None; // a SACK shrinks the flight and flushes again
+        }
         match self.rate {
             Some(rate) if self.credit < 0.0 && self.urgent.is_empty() => {
                 // Rounded up, so that the credit is not a hair short when the time comes.

@@ -15,7 +15,8 @@
 //! hidden holes. `sctp_recovery` sees every SACK unchanged and sends the holes again (RACK);
 //! rtc-sctp's T3-rtx timer stays behind both. The window ends at the latest after
 //! [`MAX_HIDDEN_ROUND_TRIPS`] round trips plus the remote's delayed-SACK allowance: then
-//! rtc-sctp sees the gaps again and recovers as it would have.
+//! rtc-sctp sees the gaps again and recovers as it would have. (A hole of a partially reliable
+//! channel that may be sent again, which `sctp_recovery` leaves to rtc-sctp, waits for that.)
 
 use super::sctp_recovery::{before, parse_sack};
 use bytes::{BufMut, BytesMut};

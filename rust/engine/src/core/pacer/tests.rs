@@ -179,3 +179,43 @@ fn after_a_loss_the_rate_follows_what_the_path_delivered() {
         "a window below the path's rate paces by the window"
     );
 }
+
+#[test]
+fn after_a_loss_new_data_waits_while_the_flight_exceeds_what_the_path_holds() {
+    let rtt = Some(Duration::from_millis(40));
+    // 2.5 MB/s over 40 ms: the path holds 100 kB; new DATA waits beyond 125 kB in flight.
+    assert_eq!(flight_cap(rtt, false, Some(2_500_000.0)), None);
+    assert_eq!(flight_cap(rtt, true, None), None);
+    assert_eq!(flight_cap(rtt, true, Some(2_500_000.0)), Some(125_000));
+    assert_eq!(flight_cap(rtt, true, Some(1_000.0)), Some(MIN_PACED_FLIGHT));
+
+    let start = Instant::now();
+    let mut p = Pacer::default();
+    for tsn in 1..=20 {
+        p.push(data(tsn, 1_200));
+    }
+    p.push(sack());
+    p.set_rate(Some(1e12));
+    p.set_flight(125_000, Some(125_000));
+    let out = p.release(start);
+    assert_eq!(
+        out.iter().map(tsn).collect::<Vec<_>>(),
+        [None],
+        "only the SACK"
+    );
+    assert_eq!(
+        p.poll_timeout(),
+        None,
+        "a SACK that shrinks the flight wakes it"
+    );
+    let later = start + Duration::from_millis(1);
+    p.set_flight(120_000, Some(125_000));
+    let out = p.release(later);
+    assert_eq!(out.len(), 4, "new DATA up to the cap");
+    p.set_flight(100_000, Some(125_000));
+    let out = p.release(later);
+    assert_eq!(
+        out.iter().map(tsn).collect::<Vec<_>>(),
+        (5..=20).map(Some).collect::<Vec<_>>()
+    );
+}
