@@ -484,32 +484,30 @@ impl Core {
     /// DATA is answered with one SACK.
     pub fn flush(&mut self, now: Instant) {
         let produced = self.sctp.poll_packets(now);
-        self.sack_filter.on_produced(
+        // The pacer has seen every new TSN rtc-sctp wrote before this batch.
+        self.sack_filter.on_fast_retransmits(
             now,
-            &produced,
             self.sctp.fast_retransmits(),
+            self.pacer.highest_tsn(),
             self.recovery.rtt(),
         );
         for packet in produced {
             self.pacer.push(packet);
         }
-        let window = self.recovery.flight() + self.pacer.held_bytes();
+        let flight = self.recovery.flight();
+        let window = flight + self.pacer.held_bytes();
+        let (rtt, loss_seen) = (self.recovery.min_rtt(), self.recovery.loss_seen());
+        let path = self.recovery.delivery_rate(now);
         self.pacer.set_rate(pacing_rate(
             window,
-            self.recovery.min_rtt(),
-            self.recovery.loss_seen(),
-            self.recovery.delivery_rate(now),
+            rtt,
+            loss_seen,
+            path,
             self.recovery.draining(now),
         ));
+        self.pacer
+            .set_flight(flight, flight_cap(rtt, loss_seen, path));
         self.recovery.set_app_limited(!fills_path(window));
-        self.pacer.set_flight(
-            self.recovery.flight(),
-            flight_cap(
-                self.recovery.min_rtt(),
-                self.recovery.loss_seen(),
-                self.recovery.delivery_rate(now),
-            ),
-        );
         let packets = if self.finished {
             self.pacer.release_all()
         } else {

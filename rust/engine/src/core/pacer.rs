@@ -126,11 +126,19 @@ impl Pacer {
         self.flight_cap = cap;
     }
 
-    /// Whether the next held packet waits for the flight to shrink.
+    /// Whether held packets leave at the rate (and within the flight cap) at all.
+    fn paced(&self) -> bool {
+        self.rate.is_some() && self.held_bytes <= MAX_HELD_BYTES
+    }
+
+    /// Whether a held packet of `len` bytes waits for the flight to shrink.
     fn capped(&self, len: usize) -> bool {
-        self.rate.is_some()
-            && self.held_bytes <= MAX_HELD_BYTES
-            && self.flight_cap.is_some_and(|cap| self.flight + len > cap)
+        self.flight_cap.is_some_and(|cap| self.flight + len > cap)
+    }
+
+    /// The highest TSN of new DATA taken so far.
+    pub fn highest_tsn(&self) -> Option<u32> {
+        self.highest
     }
 
     /// Bytes of new DATA held back.
@@ -183,7 +191,7 @@ impl Pacer {
         let mut out: Vec<Bytes> = self.urgent.drain(..).collect();
         while let Some(front) = self.held.front() {
             let len = front.len();
-            let paced = self.rate.is_some() && self.held_bytes <= MAX_HELD_BYTES;
+            let paced = self.paced();
             if paced && (self.credit < 0.0 || self.capped(len)) {
                 break;
             }
@@ -211,7 +219,8 @@ impl Pacer {
             return None;
         }
         let updated = self.updated?;
-        if self.urgent.is_empty() && self.held.front().is_some_and(|p| self.capped(p.len())) {
+        let capped = self.paced() && self.held.front().is_some_and(|p| self.capped(p.len()));
+        if capped && self.urgent.is_empty() {
             return None; // a SACK shrinks the flight and flushes again
         }
         match self.rate {

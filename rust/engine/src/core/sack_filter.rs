@@ -22,7 +22,6 @@ use super::sctp_recovery::{before, parse_sack};
 use bytes::{BufMut, BytesMut};
 use std::time::{Duration, Instant};
 
-const DATA: u8 = 0;
 const SACK: u8 = 3;
 const COMMON_HEADER: usize = 12;
 const CHUNK_HEADER: usize = 4;
@@ -50,8 +49,6 @@ pub(crate) struct SackFilter {
     fast_retransmits: u64,
     /// The highest TSN acknowledged by the last SACK that arrived.
     highest_acked: Option<u32>,
-    /// The highest TSN in the packets rtc-sctp produced before the latest batch.
-    highest_sent: Option<u32>,
     window: Option<Window>,
     /// SACKs whose gap blocks were hidden so far.
     hidden: u64,
@@ -64,36 +61,25 @@ impl SackFilter {
         self.hidden
     }
 
-    /// After rtc-sctp produced `packets`, with `fast_retransmits` counted so far: a first fast
-    /// retransmission opens a loss window. `rtt` is the smoothed round trip.
-    pub fn on_produced(
+    /// Before rtc-sctp's latest packets are taken, with `fast_retransmits` counted so far and
+    /// `highest_sent` the highest TSN it had written before them: a first fast retransmission
+    /// opens a loss window. `rtt` is the smoothed round trip.
+    pub fn on_fast_retransmits(
         &mut self,
         now: Instant,
-        packets: &[bytes::Bytes],
         fast_retransmits: u64,
+        highest_sent: Option<u32>,
         rtt: Duration,
     ) {
         let started = fast_retransmits > self.fast_retransmits;
         self.fast_retransmits = fast_retransmits;
         if started && self.window.is_none() {
-            if let (Some(sctp_exit), Some(end)) = (self.highest_acked, self.highest_sent) {
+            if let (Some(sctp_exit), Some(end)) = (self.highest_acked, highest_sent) {
                 self.window = Some(Window {
                     sctp_exit,
                     end,
                     until: now + rtt * MAX_HIDDEN_ROUND_TRIPS + DELAYED_SACK,
                 });
-            }
-        }
-        for packet in packets {
-            for (kind, _, value) in super::sctp_chunks(packet) {
-                if kind != DATA {
-                    continue;
-                }
-                let Some(tsn) = value.get(..4) else { continue };
-                let tsn = u32::from_be_bytes([tsn[0], tsn[1], tsn[2], tsn[3]]);
-                if self.highest_sent.is_none_or(|h| before(h, tsn)) {
-                    self.highest_sent = Some(tsn);
-                }
             }
         }
     }

@@ -1,6 +1,5 @@
 use super::*;
 use crate::core::sctp_recovery::tests::{data, sack};
-use bytes::Bytes;
 use proptest::prelude::*;
 
 const RTT: Duration = Duration::from_millis(40);
@@ -15,10 +14,6 @@ fn packet(bytes: &[u8]) -> BytesMut {
     let sum = crc32c::crc32c(&p);
     p[CHECKSUM].copy_from_slice(&sum.to_le_bytes());
     p
-}
-
-fn produced(from: u32, to: u32) -> Vec<Bytes> {
-    (from..=to).map(data).collect()
 }
 
 fn checksum_ok(p: &[u8]) -> bool {
@@ -37,10 +32,10 @@ fn seen(p: &[u8]) -> (u32, Vec<(u32, u32)>) {
 /// TSNs 1..=100 sent; a hole at 11 reported (12..=60 arrived); rtc-sctp fast-retransmits.
 fn in_a_loss_window(start: Instant) -> SackFilter {
     let mut f = SackFilter::default();
-    f.on_produced(start, &produced(1, 100), 0, RTT);
+    f.on_fast_retransmits(start, 0, None, RTT);
     let first = packet(&sack(10, &[(2, 50)]));
     assert_eq!(f.filter(start, first.clone()), first);
-    f.on_produced(start, &produced(11, 11), 1, RTT);
+    f.on_fast_retransmits(start, 1, Some(100), RTT);
     f
 }
 
@@ -48,7 +43,7 @@ fn in_a_loss_window(start: Instant) -> SackFilter {
 fn sacks_pass_unchanged_outside_a_loss_window() {
     let start = Instant::now();
     let mut f = SackFilter::default();
-    f.on_produced(start, &produced(1, 100), 0, RTT);
+    f.on_fast_retransmits(start, 0, None, RTT);
     for cum in [10, 20, 30] {
         let p = packet(&sack(cum, &[(2, 5), (7, 9)]));
         assert_eq!(f.filter(start, p.clone()), p);
@@ -92,10 +87,10 @@ fn a_later_fast_retransmission_opens_a_new_window() {
         f.filter(start, packet(&sack(100, &[]))),
         packet(&sack(100, &[]))
     );
-    f.on_produced(start, &produced(101, 200), 1, RTT);
+    f.on_fast_retransmits(start, 1, Some(100), RTT);
     let p = packet(&sack(120, &[(2, 30)]));
     assert_eq!(f.filter(start + ms(50), p.clone()), p);
-    f.on_produced(start + ms(50), &produced(121, 121), 2, RTT);
+    f.on_fast_retransmits(start + ms(50), 2, Some(200), RTT);
     let out = f.filter(start + ms(60), packet(&sack(150, &[(2, 10)])));
     assert_eq!(seen(&out), (150, vec![]));
 }
