@@ -473,6 +473,12 @@ impl Core {
         self.process_sctp(now);
     }
 
+    /// rtc-sctp's retransmission timeouts so far.
+    #[cfg(test)]
+    pub fn sctp_retransmission_timeouts(&self) -> u64 {
+        self.sctp.retransmission_timeouts()
+    }
+
     /// When the DTLS handshake completed, if it did.
     #[cfg(test)]
     pub fn dtls_connected_at(&self) -> Option<Instant> {

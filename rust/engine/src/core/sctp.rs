@@ -616,6 +616,14 @@ impl SctpLayer {
             .map_or(0, |(_, a)| a.stats().get_num_fast_retrans())
     }
 
+    /// rtc-sctp's retransmission timeouts so far (each collapses its window to one packet).
+    #[cfg(test)]
+    pub fn retransmission_timeouts(&self) -> u64 {
+        self.associations
+            .first()
+            .map_or(0, |(_, a)| a.stats().get_num_t3timeouts())
+    }
+
     /// Aborts the association, or every attempt (their ABORTs are among the next packets).
     pub fn abort(&mut self) {
         for (_, association) in self.associations.iter_mut() {

@@ -12,9 +12,11 @@
 //! changes what rtc-sctp does) and, like RACK-TLP (RFC 8985), resends a copy of a packet when
 //!   - a packet sent after it was acknowledged and it has had a smoothed round trip plus a
 //!     quarter more to arrive (time-based loss detection: works for lost retransmissions too), or
-//!   - nothing has been acknowledged for a probe timeout (two round trips plus the remote's
-//!     delayed-SACK allowance, doubling with each probe in a row): the oldest unacknowledged
-//!     packet is sent again (a tail-loss probe).
+//!   - nothing has been acknowledged for a probe timeout (two round trips, plus the remote's
+//!     delayed-SACK allowance when one packet is unacknowledged; the second probe after the
+//!     same wait, then doubling): the oldest unacknowledged packet is sent again (a tail-loss
+//!     probe). Several probes fit under rtc-sctp's 1 s timer, so a burst that takes the SACKs
+//!     of a round and of a probe does not end in a timeout and a one-packet window.
 //!
 //! It also sends again a FORWARD TSN (RFC 3758: "skip what I abandoned") that the remote's
 //! SACKs do not acknowledge within a round trip, the reordering window and 50 ms. rtc-sctp sends one when it abandons
@@ -60,6 +62,9 @@ const FORWARD_ALLOWANCE: Duration = Duration::from_millis(50);
 /// How long the shortest round trip sampled stands for the path (then the next sample
 /// replaces it: the path may have changed).
 const MIN_RTT_WINDOW: Duration = Duration::from_secs(10);
+/// The shortest wait before a tail-loss probe: on loopback two round trips are a fraction of
+/// a millisecond, less than a busy receiver's scheduling delay.
+const MIN_PROBE_TIMEOUT: Duration = Duration::from_millis(10);
 /// Tail-loss probes in a row without progress before leaving it to rtc-sctp's timer.
 const MAX_PROBES: u32 = 4;
 /// Resends of one packet at most (rtc-sctp's own timer takes over beyond).
@@ -236,8 +241,19 @@ impl Recovery {
         (self.rtt() / 4).max(MIN_REORDER)
     }
 
+    /// How long after the last progress (or the last probe) the next probe goes: two round
+    /// trips, plus the remote's delayed-SACK allowance when a lone packet is unacknowledged
+    /// (two or more are answered at once). The second probe follows after the same wait, as
+    /// rtc-sctp's timer (1 s at least) leaves room for it when a burst takes a round's SACK
+    /// and the first probe's; later ones wait twice as long each.
     fn probe_timeout(&self) -> Duration {
-        (self.rtt() * 2 + DELAYED_SACK) * (1 << self.probes.min(MAX_PROBES))
+        let allowance = if self.outstanding.len() == 1 {
+            DELAYED_SACK
+        } else {
+            Duration::ZERO
+        };
+        let base = (self.rtt() * 2 + allowance).max(MIN_PROBE_TIMEOUT);
+        base * (1 << self.probes.saturating_sub(1).min(MAX_PROBES))
     }
 
     /// Looks at one packet rtc-sctp sends (common header included). `reliable(stream)` tells

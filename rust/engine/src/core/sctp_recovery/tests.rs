@@ -87,7 +87,8 @@ fn a_lost_tail_is_probed_and_the_probes_back_off_then_stop() {
     r.on_received(t0 + ms(20), &sack(2, &[]));
     send(&mut r, t0 + ms(20), 3, 3);
     // Nothing comes back: the probe goes out after two round trips plus the delayed-SACK
-    // allowance, then at twice that, ...
+    // allowance (one packet is unacknowledged), the second after the same wait, then each
+    // after twice as long.
     let mut last = t0 + ms(20);
     let mut waits = Vec::new();
     while let Some(at) = r.poll_timeout() {
@@ -103,7 +104,47 @@ fn a_lost_tail_is_probed_and_the_probes_back_off_then_stop() {
         waits.push((at - last).as_millis());
         last = at;
     }
-    assert_eq!(waits, [240, 480, 960, 1920], "then rtc-sctp's own timer");
+    assert_eq!(waits, [240, 240, 480, 960], "then rtc-sctp's own timer");
+}
+
+/// Collects the waits between the probes of a tail that is never acknowledged.
+fn probe_waits(r: &mut Recovery, from: Instant) -> Vec<u128> {
+    let mut last = from;
+    let mut waits = Vec::new();
+    while let Some(at) = r.poll_timeout() {
+        r.check(at);
+        if r.take_due().is_empty() || waits.len() == 10 {
+            break;
+        }
+        waits.push((at - last).as_millis());
+        last = at;
+    }
+    waits
+}
+
+#[test]
+fn a_round_whose_sacks_are_lost_is_probed_without_the_delayed_sack_allowance() {
+    // A 100 ms round trip; then a round of four packets whose SACK and whose first probe's
+    // SACK a burst takes. The remote answers two packets at once, so no delayed-SACK
+    // allowance: probes at 200 and 400 ms, the third at 800 ms, all before rtc-sctp's timer
+    // (1 s) would collapse its window to one packet.
+    let t0 = Instant::now();
+    let mut r = Recovery::default();
+    send(&mut r, t0, 1, 4);
+    r.on_received(t0 + ms(100), &sack(4, &[]));
+    send(&mut r, t0 + ms(100), 5, 8);
+    assert_eq!(probe_waits(&mut r, t0 + ms(100)), [200, 200, 400, 800]);
+}
+
+#[test]
+fn probes_on_a_sub_millisecond_round_trip_wait_a_scheduling_delay() {
+    let t0 = Instant::now();
+    let mut r = Recovery::default();
+    send(&mut r, t0, 1, 4);
+    r.on_received(t0 + Duration::from_micros(100), &sack(4, &[]));
+    let sent = t0 + ms(1);
+    send(&mut r, sent, 5, 8);
+    assert_eq!(probe_waits(&mut r, sent), [10, 10, 20, 40]);
 }
 
 #[test]
