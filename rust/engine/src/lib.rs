@@ -29,7 +29,7 @@
 //! | `core/sctp_recovery.rs` | loss recovery beside rtc-sctp: DATA packets (of reliable channels) and FORWARD TSNs sent again on the SACKs' evidence |
 //! | `core/pacer.rs` | spreads the new DATA rtc-sctp writes in bursts: at 2x (then 1.25x) its window per round trip, after a loss at most 1.25x the measured delivery rate (0.75x while the queue drains) and no more in flight than 1.25x what the path holds; SACKs, control and retransmissions never wait |
 //! | `core/delivery_rate.rs` | the rate the remote receives our data at, sampled per SACK as TCP does (delivered since the packet left, over the time since) |
-//! | `core/sack_filter.rs` | one cwnd reduction per loss window: once rtc-sctp's fast recovery (which ends too early) is over, the remote's SACKs reach it without gap blocks until the window's last TSN is acknowledged |
+//! | `core/sack_filter.rs` | which losses rtc-sctp reacts to: none of a loss episode on a path without a queue (random loss: repaired beside it, its window kept), and one cwnd reduction per loss window otherwise (once its fast recovery, which ends too early, is over, the remote's SACKs reach it without gap blocks until the window's last TSN is acknowledged) |
 //! | `core/sctp_skip.rs` | partial reliability beside rtc-sctp: a lost message its channel may not send again is skipped at once with our own FORWARD TSN |
 //! | `core/channels.rs` | the data channel state machine (one `set_state`), stream ids, reading within the receive budget |
 //! | `gather/` | gathering, sans-IO: host, STUN (server-reflexive) and TURN (relay) candidates, their transactions, "is gathering complete" |

@@ -40,7 +40,7 @@ use ice::{IceLayer, IceOutput, Source};
 use pacer::{fills_path, flight_cap, pacing_rate, Pacer};
 use rtc_dtls::crypto::Certificate;
 use rtc_ice::state::ConnectionState as IceState;
-use sack_filter::SackFilter;
+use sack_filter::{PathNow, SackFilter};
 use sctp::{SctpLayer, SctpOutput};
 use sctp_guard::{SctpGuard, Verdict};
 use sctp_recovery::Recovery;
@@ -502,14 +502,14 @@ impl Core {
         }
         let flight = self.recovery.flight();
         let window = flight + self.pacer.held_bytes();
-        let (rtt, loss_seen) = (self.recovery.min_rtt(), self.recovery.loss_seen());
+        let (rtt, loss_seen) = (self.recovery.min_rtt(), self.sack_filter.congestion_seen());
         let path = self.recovery.delivery_rate(now);
         self.pacer.set_rate(pacing_rate(
             window,
             rtt,
             loss_seen,
             path,
-            self.recovery.draining(now),
+            self.sack_filter.draining(now, rtt),
         ));
         self.pacer
             .set_flight(flight, flight_cap(rtt, loss_seen, path));
@@ -654,7 +654,14 @@ impl Core {
                     Verdict::Accept => {
                         self.recovery.on_received(now, &d);
                         self.skipper.on_received(now, &d);
-                        let d = self.sack_filter.filter(now, d);
+                        let path = PathNow {
+                            standing_rtt: self.recovery.standing_rtt(),
+                            min_rtt: self.recovery.min_rtt(),
+                            rtt: self.recovery.rtt(),
+                            highest_sent: self.pacer.highest_tsn(),
+                            repairable: self.recovery.repairs_all(),
+                        };
+                        let d = self.sack_filter.filter(now, d, &path);
                         self.sctp.feed(now, d)
                     }
                     Verdict::Drop => self.junk_datagrams += 1,

@@ -17,7 +17,7 @@
 //!
 //! The rate follows TCP's pacing (Linux `tcp_update_pacing_rate`): twice the flight (what is
 //! sent and unacknowledged, plus what waits here: rtc-sctp's window) per round trip while the
-//! window still grows from the start (no gap reported yet), then 1.25 times. The round trip is
+//! window still grows from the start (rtc-sctp has seen no gap yet), then 1.25 times. The round trip is
 //! the shortest measured lately, so the remote's delayed SACKs do not slow the rate. Pacing
 //! spreads bursts out over part of a round trip; it does not lower what the congestion window
 //! allows, except after a loss: then new DATA also waits while the flight exceeds

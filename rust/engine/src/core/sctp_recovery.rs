@@ -72,6 +72,8 @@ const MAX_RESENDS: u32 = 8;
 /// Gap blocks of one SACK looked at: a real receiver reports a few; a hostile one could send
 /// thousands in a large record, each checked against every packet held.
 const MAX_GAP_BLOCKS: usize = 64;
+/// Round-trip samples kept for the standing round trip at most.
+const RECENT_SAMPLES: usize = 64;
 /// Round trips over which the highest delivery-rate sample stands for the path's rate.
 const RATE_WINDOW_ROUND_TRIPS: u32 = 8;
 
@@ -136,12 +138,12 @@ pub(crate) struct Recovery {
     /// Packets due to be sent again, filled by `check`.
     due: Vec<Bytes>,
     resent: u64,
-    /// A SACK reported a gap at least once.
-    loss_seen: bool,
-    /// The last SACK reported a gap.
-    gaps: bool,
-    /// When the latest loss episode began: the first SACK with a gap after one without.
-    episode: Option<Instant>,
+    /// The highest TSN sent in a packet left to rtc-sctp (of a partially reliable channel, or
+    /// past the memory bound), until the cumulative ack passes it.
+    untracked: Option<u32>,
+    /// The round trips sampled within the last half smoothed round trip, oldest first (at most
+    /// [`RECENT_SAMPLES`]).
+    recent: VecDeque<(Instant, Duration)>,
     /// The shortest round trip sampled within [`MIN_RTT_WINDOW`], and when.
     min_rtt: Option<(Duration, Instant)>,
     delivery: DeliveryRate,
@@ -197,18 +199,17 @@ impl Recovery {
         self.min_rtt.map(|(rtt, _)| rtt)
     }
 
-    /// Whether a SACK ever reported a gap: the congestion window has stopped doubling.
-    pub fn loss_seen(&self) -> bool {
-        self.loss_seen
+    /// Whether every DATA packet not yet cumulatively acknowledged is one this sends again
+    /// when lost (none is left to rtc-sctp).
+    pub fn repairs_all(&self) -> bool {
+        self.untracked.is_none()
     }
 
-    /// Whether a loss episode began within the last shortest round trip: the queue that
-    /// overflowed is still full, and what is sent now should let it drain.
-    pub fn draining(&self, now: Instant) -> bool {
-        match (self.episode, self.min_rtt) {
-            (Some(at), Some((rtt, _))) => now.saturating_duration_since(at) < rtt,
-            _ => false,
-        }
+    /// The shortest round trip sampled within the last half round trip: the standing delay of
+    /// the path (Copa's standing RTT), above the shortest by the queue that does not drain
+    /// between bursts; a burst's own later packets and jitter do not raise it.
+    pub fn standing_rtt(&self) -> Option<Duration> {
+        self.recent.iter().map(|&(_, rtt)| rtt).min()
     }
 
     /// The smoothed round trip (or the hint, or an initial guess).
@@ -298,6 +299,7 @@ impl Recovery {
             .copied()
             .reduce(|a, b| if before(a, b) { b } else { a });
         if !all_reliable || self.bytes + packet.len() > MAX_TRACKED_BYTES {
+            self.untracked = self.highest;
             return;
         }
         if self.outstanding.is_empty() {
@@ -339,13 +341,11 @@ impl Recovery {
                     .iter()
                     .any(|&(s, e)| !before(tsn, s) && !before(e, tsn))
         };
-        self.loss_seen |= !blocks.is_empty();
-        if !blocks.is_empty() && !self.gaps {
-            self.episode = Some(now);
-        }
-        self.gaps = !blocks.is_empty();
         let advanced = self.cum_ack != Some(cum);
         self.cum_ack = Some(cum);
+        if self.untracked.is_some_and(|u| !before(cum, u)) {
+            self.untracked = None;
+        }
         if self
             .forward
             .as_ref()
@@ -382,6 +382,16 @@ impl Recovery {
             self.delivery.on_acked(now, delivered, snapshot, window);
         }
         if let Some(rtt) = sample {
+            self.recent.push_back((now, rtt));
+            let horizon = self.rtt() / 2;
+            while self.recent.len() > RECENT_SAMPLES
+                || self
+                    .recent
+                    .front()
+                    .is_some_and(|&(at, _)| now.saturating_duration_since(at) > horizon)
+            {
+                self.recent.pop_front();
+            }
             self.srtt = Some(match self.srtt {
                 Some(s) => (s * 7 + rtt) / 8,
                 None => rtt,

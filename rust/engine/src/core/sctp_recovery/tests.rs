@@ -186,6 +186,9 @@ fn packets_of_partially_reliable_streams_are_left_to_sctp() {
     r.on_received(t0 + ms(20), &sack(0, &[(2, 2)]));
     r.check(t0 + ms(10_000));
     assert!(r.take_due().is_empty(), "TSN 1 is not sent again");
+    assert!(!r.repairs_all(), "a hole at TSN 1 is rtc-sctp's to repair");
+    r.on_received(t0 + ms(10_020), &sack(2, &[]));
+    assert!(r.repairs_all());
 }
 
 #[test]
@@ -241,4 +244,24 @@ fn an_unacknowledged_forward_tsn_is_sent_again_alone_until_a_sack_reaches_it() {
     assert!(r.poll_timeout().is_some());
     r.on_received(at, &sack(14, &[]));
     assert_eq!(r.poll_timeout(), None);
+}
+
+#[test]
+fn the_standing_round_trip_is_the_shortest_of_the_last_half_round_trip() {
+    let t0 = Instant::now();
+    let mut r = Recovery::default();
+    assert_eq!(r.standing_rtt(), None);
+    send(&mut r, t0, 1, 4);
+    r.on_received(t0 + ms(100), &sack(4, &[]));
+    assert_eq!(r.standing_rtt(), Some(ms(100)));
+    // A queue builds: 115 ms, and the 100 ms sample is more than half a round trip old.
+    send(&mut r, t0 + ms(100), 5, 8);
+    send(&mut r, t0 + ms(125), 9, 9);
+    r.on_received(t0 + ms(215), &sack(8, &[]));
+    assert_eq!(r.standing_rtt(), Some(ms(115)));
+    // A shorter sample within the last half round trip stands (jitter and a burst's later
+    // packets only add to a round trip).
+    r.on_received(t0 + ms(230), &sack(9, &[]));
+    assert_eq!(r.standing_rtt(), Some(ms(105)));
+    assert_eq!(r.min_rtt(), Some(ms(100)));
 }
