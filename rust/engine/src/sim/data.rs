@@ -47,6 +47,19 @@ fn open(sim: &mut Sim, x: ChannelKey, label: &str, limit: Duration) -> ChannelKe
 }
 
 /// Sends `lens.len()` messages each way on (`x` on A, `y` on B), ten every 20 ms.
+/// A connected pair with `latency` each way and an open channel "bulk" from A: its keys on A
+/// and on B.
+fn bulk_channel(latency: Duration) -> (Sim, ChannelKey, ChannelKey) {
+    let mut sim = Sim::new(SimConfig {
+        latency,
+        ..SimConfig::default()
+    });
+    sim.signal();
+    let x = sim.create_channel(A, "bulk", None);
+    let y = open(&mut sim, x, "bulk", Duration::from_secs(5));
+    (sim, x, y)
+}
+
 fn send_both_ways(sim: &mut Sim, x: ChannelKey, y: ChannelKey, lens: &[usize]) {
     for (i, len) in lens.iter().enumerate() {
         sim.send(A, x, &message(i, *len), i % 2 == 0);
@@ -332,13 +345,7 @@ fn a_megabyte_crosses_five_percent_loss_without_waiting_for_retransmission_timeo
     const LEN: usize = 16 * 1024;
     let mut worst = Duration::ZERO;
     for seed in 1..=5 {
-        let mut sim = Sim::new(SimConfig {
-            latency: Duration::from_millis(20),
-            ..SimConfig::default()
-        });
-        sim.signal();
-        let x = sim.create_channel(A, "bulk", None);
-        let y = open(&mut sim, x, "bulk", Duration::from_secs(5));
+        let (mut sim, x, y) = bulk_channel(Duration::from_millis(20));
         sim.set_filter(A, loss(30 + seed, 5));
         sim.set_filter(B, loss(40 + seed, 5));
         let started = sim.elapsed();
@@ -372,13 +379,7 @@ fn a_megabyte_crosses_five_percent_loss_without_waiting_for_retransmission_timeo
 /// timer expired first.
 #[test]
 fn a_round_whose_sacks_a_burst_takes_is_recovered_before_the_retransmission_timeout() {
-    let mut sim = Sim::new(SimConfig {
-        latency: Duration::from_millis(50),
-        ..SimConfig::default()
-    });
-    sim.signal();
-    let x = sim.create_channel(A, "bulk", None);
-    let y = open(&mut sim, x, "bulk", Duration::from_secs(5));
+    let (mut sim, x, y) = bulk_channel(Duration::from_millis(50));
     // A few rounds first, so both sides have measured the round trip.
     for i in 0..4 {
         sim.send(A, x, &message(i, 4096), false);

@@ -113,19 +113,19 @@ fn a_later_fast_retransmission_opens_a_new_window() {
     assert_eq!(seen(&out), (150, vec![]));
 }
 
+/// Gaps of the episode `f` hides (cumulative ack `cum`) stay hidden until its time limit.
+fn hidden_until_the_limit(f: &mut SackFilter, start: Instant, cum: u32, path: &PathNow) {
+    let limit = RTT * MAX_HIDDEN_ROUND_TRIPS + DELAYED_SACK;
+    let out = f.filter(start + limit - ms(1), packet(&sack(cum, &[(5, 20)])), path);
+    assert_eq!(seen(&out).1, vec![]);
+    let p = packet(&sack(cum, &[(5, 21)]));
+    assert_eq!(f.filter(start + limit, p.clone(), path), p);
+}
+
 #[test]
 fn gaps_are_shown_again_after_a_few_round_trips() {
     let start = Instant::now();
-    let mut f = in_a_loss_window(start);
-    let limit = RTT * MAX_HIDDEN_ROUND_TRIPS + DELAYED_SACK;
-    let out = f.filter(
-        start + limit - ms(1),
-        packet(&sack(60, &[(5, 20)])),
-        &QUEUED,
-    );
-    assert_eq!(seen(&out).1, vec![]);
-    let p = packet(&sack(60, &[(5, 21)]));
-    assert_eq!(f.filter(start + limit, p.clone(), &QUEUED), p);
+    hidden_until_the_limit(&mut in_a_loss_window(start), start, 60, &QUEUED);
 }
 
 #[test]
@@ -201,17 +201,9 @@ fn a_queue_or_many_missing_packets_show_the_gaps_to_rtc_sctp() {
 fn a_quiet_episode_is_shown_after_a_few_round_trips() {
     let start = Instant::now();
     let mut f = SackFilter::default();
-    let limit = RTT * MAX_HIDDEN_ROUND_TRIPS + DELAYED_SACK;
     let out = f.filter(start, packet(&sack(10, &[(2, 5)])), &UNQUEUED);
     assert_eq!(seen(&out).1, vec![]);
-    let out = f.filter(
-        start + limit - ms(1),
-        packet(&sack(10, &[(2, 8)])),
-        &UNQUEUED,
-    );
-    assert_eq!(seen(&out).1, vec![]);
-    let p = packet(&sack(10, &[(2, 9)]));
-    assert_eq!(f.filter(start + limit, p.clone(), &UNQUEUED), p);
+    hidden_until_the_limit(&mut f, start, 10, &UNQUEUED);
     assert_eq!(f.quiet_episodes(), 1);
 }
 

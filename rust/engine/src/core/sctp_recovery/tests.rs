@@ -43,13 +43,20 @@ fn send(r: &mut Recovery, at: Instant, from: u32, to: u32) {
     }
 }
 
-#[test]
-fn a_hole_acknowledged_around_is_sent_again_after_a_round_trip() {
+/// A recovery that measured `rtt` on TSNs 1..=4 (sent at the returned instant minus `rtt`),
+/// and the instant their SACK came.
+fn measured(rtt: Duration) -> (Recovery, Instant) {
     let t0 = Instant::now();
     let mut r = Recovery::default();
     send(&mut r, t0, 1, 4);
-    // A 40 ms round trip measured on TSNs 1..=4.
-    r.on_received(t0 + ms(40), &sack(4, &[]));
+    r.on_received(t0 + rtt, &sack(4, &[]));
+    (r, t0 + rtt)
+}
+
+#[test]
+fn a_hole_acknowledged_around_is_sent_again_after_a_round_trip() {
+    let (mut r, acked) = measured(ms(40));
+    let t0 = acked - ms(40);
     send(&mut r, t0 + ms(40), 5, 12);
     // TSN 5 lost: the SACKs report 6..=12 in a gap block.
     r.on_received(t0 + ms(80), &sack(4, &[(2, 8)]));
@@ -79,6 +86,27 @@ fn a_hole_acknowledged_around_is_sent_again_after_a_round_trip() {
     assert_eq!(r.bytes, 0);
 }
 
+/// The probes of a tail that is never acknowledged: the wait before each (ms) and the TSN it
+/// sends again.
+fn probes(r: &mut Recovery, from: Instant) -> Vec<(u128, u32)> {
+    let mut last = from;
+    let mut probes = Vec::new();
+    while let Some(at) = r.poll_timeout() {
+        r.check(at);
+        let due = r.take_due();
+        if due.is_empty() || probes.len() == 10 {
+            break;
+        }
+        probes.push(((at - last).as_millis(), tsn_of(&due[0])));
+        last = at;
+    }
+    probes
+}
+
+fn waits(probes: &[(u128, u32)]) -> Vec<u128> {
+    probes.iter().map(|&(wait, _)| wait).collect()
+}
+
 #[test]
 fn a_lost_tail_is_probed_and_the_probes_back_off_then_stop() {
     let t0 = Instant::now();
@@ -89,37 +117,11 @@ fn a_lost_tail_is_probed_and_the_probes_back_off_then_stop() {
     // Nothing comes back: the probe goes out after two round trips plus the delayed-SACK
     // allowance (one packet is unacknowledged), the second after the same wait, then each
     // after twice as long.
-    let mut last = t0 + ms(20);
-    let mut waits = Vec::new();
-    while let Some(at) = r.poll_timeout() {
-        if waits.len() == 10 {
-            break;
-        }
-        r.check(at);
-        let due = r.take_due();
-        if due.is_empty() {
-            break;
-        }
-        assert_eq!(tsn_of(&due[0]), 3);
-        waits.push((at - last).as_millis());
-        last = at;
-    }
-    assert_eq!(waits, [240, 240, 480, 960], "then rtc-sctp's own timer");
-}
-
-/// Collects the waits between the probes of a tail that is never acknowledged.
-fn probe_waits(r: &mut Recovery, from: Instant) -> Vec<u128> {
-    let mut last = from;
-    let mut waits = Vec::new();
-    while let Some(at) = r.poll_timeout() {
-        r.check(at);
-        if r.take_due().is_empty() || waits.len() == 10 {
-            break;
-        }
-        waits.push((at - last).as_millis());
-        last = at;
-    }
-    waits
+    assert_eq!(
+        probes(&mut r, t0 + ms(20)),
+        [(240, 3), (240, 3), (480, 3), (960, 3)],
+        "then rtc-sctp's own timer"
+    );
 }
 
 #[test]
@@ -128,23 +130,17 @@ fn a_round_whose_sacks_are_lost_is_probed_without_the_delayed_sack_allowance() {
     // SACK a burst takes. The remote answers two packets at once, so no delayed-SACK
     // allowance: probes at 200 and 400 ms, the third at 800 ms, all before rtc-sctp's timer
     // (1 s) would collapse its window to one packet.
-    let t0 = Instant::now();
-    let mut r = Recovery::default();
-    send(&mut r, t0, 1, 4);
-    r.on_received(t0 + ms(100), &sack(4, &[]));
-    send(&mut r, t0 + ms(100), 5, 8);
-    assert_eq!(probe_waits(&mut r, t0 + ms(100)), [200, 200, 400, 800]);
+    let (mut r, acked) = measured(ms(100));
+    send(&mut r, acked, 5, 8);
+    assert_eq!(waits(&probes(&mut r, acked)), [200, 200, 400, 800]);
 }
 
 #[test]
 fn probes_on_a_sub_millisecond_round_trip_wait_a_scheduling_delay() {
-    let t0 = Instant::now();
-    let mut r = Recovery::default();
-    send(&mut r, t0, 1, 4);
-    r.on_received(t0 + Duration::from_micros(100), &sack(4, &[]));
-    let sent = t0 + ms(1);
+    let (mut r, acked) = measured(Duration::from_micros(100));
+    let sent = acked + ms(1);
     send(&mut r, sent, 5, 8);
-    assert_eq!(probe_waits(&mut r, sent), [10, 10, 20, 40]);
+    assert_eq!(waits(&probes(&mut r, sent)), [10, 10, 20, 40]);
 }
 
 #[test]
