@@ -110,9 +110,9 @@ pub(crate) struct SackFilter {
     quiet: Option<Quiet>,
     /// The last SACK from the remote reported a gap.
     gaps: bool,
-    /// The last SACK rtc-sctp saw had a gap; one ever had; when the latest run of them began.
+    /// The last SACK rtc-sctp saw had a gap.
     shown_gaps: bool,
-    congestion_seen: bool,
+    /// When the latest run of SACKs with gaps that rtc-sctp saw began; `None` before any.
     congestion_episode: Option<Instant>,
     /// SACKs whose gap blocks were hidden so far, and quiet loss episodes.
     hidden: u64,
@@ -134,7 +134,7 @@ impl SackFilter {
 
     /// Whether rtc-sctp has seen a gap: its window has stopped doubling.
     pub fn congestion_seen(&self) -> bool {
-        self.congestion_seen
+        self.congestion_episode.is_some()
     }
 
     /// Whether the gaps rtc-sctp sees began within the last `min_rtt`: the queue that
@@ -205,22 +205,15 @@ impl SackFilter {
             self.congestion_episode = Some(now);
         }
         self.shown_gaps = true;
-        self.congestion_seen = true;
         packet
     }
 
     /// Closes the windows a SACK without gaps ends.
     fn end_windows(&mut self, now: Instant, cum: u32) {
-        if self
-            .quiet
-            .is_some_and(|q| !before(cum, q.end) || now >= q.until)
-        {
+        if self.quiet.is_some_and(|q| over(q.end, q.until, now, cum)) {
             self.quiet = None;
         }
-        if self
-            .window
-            .is_some_and(|w| !before(cum, w.end) || now >= w.until)
-        {
+        if self.window.is_some_and(|w| over(w.end, w.until, now, cum)) {
             self.window = None;
         }
     }
@@ -269,12 +262,17 @@ impl SackFilter {
         let Some(w) = self.window else {
             return false;
         };
-        if !before(cum, w.end) || now >= w.until {
+        if over(w.end, w.until, now, cum) {
             self.window = None;
             return false;
         }
         !before(cum, w.sctp_exit)
     }
+}
+
+/// Whether hiding gaps up to `end`, until `until`, is over at `now` with cumulative ack `cum`.
+fn over(end: u32, until: Instant, now: Instant, cum: u32) -> bool {
+    !before(cum, end) || now >= until
 }
 
 /// Whether at most one in [`QUIET_LOSS_FRACTION`] of the TSNs a SACK reports on is missing
